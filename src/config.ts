@@ -1,0 +1,111 @@
+import { z } from "zod";
+import { RoadtollError } from "./errors.js";
+
+const flag = z
+  .enum(["true", "false", "1", "0"])
+  .optional()
+  .transform((value) => value === "true" || value === "1");
+
+const storageSchema = z.object({
+  ROADTOLL_BUCKET: z.string().min(3, "ROADTOLL_BUCKET must name the S3 bucket"),
+  AWS_REGION: z.string().default("us-east-1"),
+  S3_ENDPOINT: z.url().optional(),
+  S3_FORCE_PATH_STYLE: flag,
+});
+
+export interface StorageConfig {
+  bucket: string;
+  region: string;
+  /** Only for S3-compatible servers (s3rver, LocalStack); unset on AWS. */
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
+}
+
+export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): StorageConfig {
+  const parsed = parseEnv(storageSchema, env);
+  return {
+    bucket: parsed.ROADTOLL_BUCKET,
+    region: parsed.AWS_REGION,
+    endpoint: parsed.S3_ENDPOINT,
+    forcePathStyle: parsed.S3_FORCE_PATH_STYLE || parsed.S3_ENDPOINT !== undefined,
+  };
+}
+
+const downloadSchema = z.object({
+  DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  DOWNLOAD_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
+  LINKS_FILE: z.string().optional(),
+  LAMBDA_TASK_ROOT: z.string().optional(),
+});
+
+export interface DownloadConfig {
+  /** Applies to connecting, to waiting for headers, and to every gap between body chunks. */
+  timeoutMs: number;
+  maxRedirects: number;
+  /** Path of link.yml: the image ships it next to the bundle; locally it is the repository's. */
+  linksFile: string;
+}
+
+export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): DownloadConfig {
+  const parsed = parseEnv(downloadSchema, env);
+  const root = parsed.LAMBDA_TASK_ROOT ?? process.cwd();
+  return {
+    timeoutMs: parsed.DOWNLOAD_TIMEOUT_MS,
+    maxRedirects: parsed.DOWNLOAD_MAX_REDIRECTS,
+    linksFile: parsed.LINKS_FILE ?? `${root}/link.yml`,
+  };
+}
+
+const databaseSchema = z
+  .object({
+    DATABASE_URL: z.string().min(1).optional(),
+    DATABASE_SECRET_ARN: z.string().startsWith("arn:").optional(),
+    DATABASE_HOST: z.string().min(1).optional(),
+    DATABASE_PORT: z.coerce.number().int().positive().default(5432),
+    DATABASE_NAME: z.string().min(1).default("postgres"),
+    DATABASE_SSL: z.enum(["require", "disable"]).default("require"),
+  })
+  .refine((env) => env.DATABASE_URL !== undefined || (env.DATABASE_SECRET_ARN && env.DATABASE_HOST), {
+    message: "set DATABASE_URL, or DATABASE_SECRET_ARN and DATABASE_HOST",
+  });
+
+/**
+ * Where Postgres is. A URL is for development and CI; in AWS the credentials live only in Secrets Manager, so
+ * the function gets the secret's ARN and the endpoint, never a password.
+ */
+export type DatabaseConfig =
+  | { kind: "url"; url: string }
+  | {
+      kind: "secret";
+      secretArn: string;
+      host: string;
+      port: number;
+      database: string;
+      ssl: boolean;
+      region: string;
+    };
+
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
+  const parsed = parseEnv(databaseSchema, env);
+  if (parsed.DATABASE_URL) return { kind: "url", url: parsed.DATABASE_URL };
+  return {
+    kind: "secret",
+    secretArn: parsed.DATABASE_SECRET_ARN as string,
+    host: parsed.DATABASE_HOST as string,
+    port: parsed.DATABASE_PORT,
+    database: parsed.DATABASE_NAME,
+    ssl: parsed.DATABASE_SSL === "require",
+    region: env.AWS_REGION ?? "us-east-1",
+  };
+}
+
+function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(
+    (issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`,
+  );
+  throw new RoadtollError("ConfigError", `invalid configuration: ${problems.join("; ")}`, {
+    cause: result.error,
+  });
+}
