@@ -1,0 +1,79 @@
+import type { Readable } from "node:stream";
+import { Agent, type Dispatcher, interceptors, request } from "undici";
+import type { DownloadConfig } from "../config.js";
+import { RoadtollError } from "../errors.js";
+
+export interface Download {
+  body: Readable;
+  contentLength: number | undefined;
+}
+
+export type Downloader = (url: string) => Promise<Download>;
+
+/**
+ * Streams a URL with undici. Timeouts cover connecting, waiting for headers and every pause in the body, so a
+ * stalled server fails the step instead of hanging it until the Lambda timeout. 5xx, 408, 429 and network
+ * failures are `DownloadUnavailableError` (the state machine retries them); other statuses and too many
+ * redirects are `DownloadError` (retrying would not help).
+ */
+export function createDownloader(config: DownloadConfig): Downloader {
+  const dispatcher: Dispatcher = new Agent({
+    connect: { timeout: config.timeoutMs },
+    headersTimeout: config.timeoutMs,
+    bodyTimeout: config.timeoutMs,
+  }).compose(interceptors.redirect({ maxRedirections: config.maxRedirects, throwOnMaxRedirect: true }));
+
+  return async (url) => {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        dispatcher,
+        method: "GET",
+        headers: { "user-agent": "roadtoll (+https://github.com/roadtoll/roadtoll)", accept: "text/csv,*/*" },
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (/redirect/i.test(message)) {
+        throw new RoadtollError("DownloadError", `more than ${config.maxRedirects} redirects: ${message}`, {
+          cause: error,
+          where: { file: url },
+        });
+      }
+      throw new RoadtollError("DownloadUnavailableError", `cannot reach the server: ${message}`, {
+        cause: error,
+        where: { file: url },
+      });
+    }
+    const { statusCode } = response;
+    if (statusCode < 200 || statusCode >= 300) {
+      response.body.resume();
+      const transient = statusCode >= 500 || statusCode === 408 || statusCode === 429;
+      throw new RoadtollError(
+        transient ? "DownloadUnavailableError" : "DownloadError",
+        `server answered HTTP ${statusCode}`,
+        { where: { file: url } },
+      );
+    }
+    const length = Number(response.headers["content-length"]);
+    return { body: response.body, contentLength: Number.isFinite(length) ? length : undefined };
+  };
+}
+
+/**
+ * undici reports a stalled or cut body as its own error (`UND_ERR_*`, `ECONNRESET`) while the body is being
+ * consumed downstream; this names it so the state machine can retry it.
+ */
+export function asDownloadFailure(error: unknown, url: string): unknown {
+  if (error instanceof RoadtollError || !(error instanceof Error)) return error;
+  const code = (error as { code?: unknown }).code;
+  if (
+    typeof code === "string" &&
+    (code.startsWith("UND_ERR") || code.startsWith("ECONN") || code === "EPIPE")
+  ) {
+    return new RoadtollError("DownloadUnavailableError", `download interrupted: ${error.message}`, {
+      cause: error,
+      where: { file: url },
+    });
+  }
+  return error;
+}

@@ -1,0 +1,74 @@
+import { parseArgs } from "node:util";
+import { RoadtollError } from "../errors.js";
+
+export interface CliOptions {
+  links: string[];
+  sources: string[];
+  all: boolean;
+  json: boolean;
+  help: boolean;
+  s3Endpoint: string | undefined;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  bucket: string;
+}
+
+export const USAGE = `Usage: roadtoll [options]     (npm start -- [options])
+
+Runs the roadtoll state machine (statemachine/pipeline.asl.json) on this machine: an embedded S3 server
+(s3rver) and an embedded Postgres (PGlite), the real ingest and deaths handlers.
+
+Links (repeatable, combinable; with none, the bundled samples are served on 127.0.0.1 and used):
+  --link URL          a CSV URL
+  --source NAME       a link from link.yml (e.g. Via_Bahia)
+  --all               every link in link.yml
+
+Options:
+  --json              print the execution output as JSON on stdout (progress goes to stderr)
+  --s3-endpoint URL   use this S3-compatible server instead of starting s3rver
+  --database-url URL  use this Postgres instead of PGlite (default: $DATABASE_URL if set)
+  --data-dir DIR      where s3rver and PGlite keep their files (default: .roadtoll)
+  --bucket NAME       bucket name (default: roadtoll-local)
+  -h, --help          this text
+
+Exit code: 0 when the execution succeeds, 1 when it fails, 2 on bad usage.`;
+
+export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    throw new RoadtollError("InvalidEventError", (error as Error).message, { cause: error });
+  }
+  const { values } = parsed;
+  return {
+    links: values.link ?? [],
+    sources: values.source ?? [],
+    all: values.all ?? false,
+    json: values.json ?? false,
+    help: values.help ?? false,
+    s3Endpoint: values["s3-endpoint"],
+    databaseUrl: values["database-url"] ?? (env.DATABASE_URL || undefined),
+    dataDir: values["data-dir"] ?? ".roadtoll",
+    bucket: values.bucket ?? "roadtoll-local",
+  };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      link: { type: "string", multiple: true },
+      source: { type: "string", multiple: true },
+      all: { type: "boolean" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+      "s3-endpoint": { type: "string" },
+      "database-url": { type: "string" },
+      "data-dir": { type: "string" },
+      bucket: { type: "string" },
+    },
+  });
+}

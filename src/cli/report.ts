@@ -1,0 +1,68 @@
+import { VEHICLES } from "../domain/columns.js";
+import type { DeathsSummary } from "../pipeline/deaths-step.js";
+
+/** Renders rows as an aligned text table; numbers right-aligned. */
+export function table(
+  headers: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<string | number>>,
+): string {
+  const cells = [headers, ...rows].map((row) => row.map(String));
+  const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? "").length)));
+  const numeric = headers.map(
+    (_, column) => rows.length > 0 && rows.every((row) => typeof row[column] === "number"),
+  );
+  const line = (row: readonly string[]) =>
+    row
+      .map((cell, column) =>
+        numeric[column] ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
+      )
+      .join("  ")
+      .trimEnd();
+  const rule = widths.map((width) => "-".repeat(width)).join("  ");
+  return [line(cells[0] ?? []), rule, ...cells.slice(1).map(line)].join("\n");
+}
+
+/** The human report printed at the end of a local run. */
+export function renderResults(summaries: readonly DeathsSummary[]): string {
+  const totals = table(
+    ["source", "rows", "rejected", "roads", "deaths", ...VEHICLES],
+    summaries.map((summary) => [
+      summary.source,
+      summary.rowsRead,
+      summary.rowsRejected,
+      summary.roads,
+      summary.totalDeaths,
+      ...VEHICLES.map((vehicle) => summary.deathsByVehicle[vehicle]),
+    ]),
+  );
+  const worst = table(
+    ["source", "road", "deaths", ...VEHICLES],
+    summaries.flatMap((summary) =>
+      summary.worstRoads.map((road) => [
+        summary.source,
+        road.road,
+        road.deaths,
+        ...VEHICLES.map((vehicle) => road.byVehicle[vehicle]),
+      ]),
+    ),
+  );
+  const rejects = summaries
+    .filter((summary) => summary.rowsRejected > 0)
+    .map((summary) => {
+      const sample = summary.rejects.sample.map(
+        (reject) =>
+          `    line ${reject.line}${reject.column ? `, column ${reject.column}` : ""}: ${reject.reason}`,
+      );
+      return [`  ${summary.source}: s3://${summary.rejects.bucket}/${summary.rejects.key}`, ...sample].join(
+        "\n",
+      );
+    });
+  return [
+    "Deaths by vehicle (table deaths_by_vehicle; a death counts once for each vehicle type involved)",
+    totals,
+    "",
+    "Worst roads (deaths, each accident once)",
+    worst,
+    ...(rejects.length > 0 ? ["", "Rejected rows", ...rejects] : []),
+  ].join("\n");
+}

@@ -1,0 +1,139 @@
+import { readdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { createDownloader } from "../adapters/http-download.js";
+import { type Links, loadLinks } from "../adapters/links.js";
+import { loadDownloadConfig } from "../config.js";
+import { createDeathsHandler } from "../handlers/deaths-handler.js";
+import { createIngestHandler } from "../handlers/ingest-handler.js";
+import { startLocalEnvironment } from "../local/environment.js";
+import { type RunningFileServer, startFileServer } from "../local/file-server.js";
+import { type ExecutionEvent, type ExecutionOutcome, runStateMachine } from "../local/state-machine.js";
+import type { DeathsSummary } from "../pipeline/deaths-step.js";
+import type { LinkRef } from "../pipeline/ingest-link.js";
+import { type CliOptions, parseCliArgs, USAGE } from "./args.js";
+import { renderResults } from "./report.js";
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  /** Repository root: link.yml and samples/ are found there. */
+  root: string;
+}
+
+/** The `roadtoll` command. Returns the process exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let options: CliOptions;
+  try {
+    options = parseCliArgs(argv, io.env);
+  } catch (error) {
+    io.stderr(`${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (options.help) {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  const log = (line: string) => io.stderr(`${line}\n`);
+  const downloadConfig = loadDownloadConfig({ ...io.env, LAMBDA_TASK_ROOT: io.root });
+  const links = await loadLinks(downloadConfig.linksFile);
+
+  let samples: RunningFileServer | undefined;
+  const requested = linkRefs(options, links);
+  if (requested.length === 0) {
+    samples = await startFileServer(join(io.root, "samples"));
+    const files = (await readdir(join(io.root, "samples"))).filter((file) => file.endsWith(".csv")).sort();
+    requested.push(...files.map((file) => ({ url: `${samples?.baseUrl}/${file}` })));
+    log(`no link given: serving the bundled samples at ${samples.baseUrl}`);
+  }
+
+  const env = await startLocalEnvironment({
+    bucket: options.bucket,
+    dataDir: resolve(io.root, options.dataDir),
+    ...(options.s3Endpoint ? { s3Endpoint: options.s3Endpoint } : {}),
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    log,
+  });
+  try {
+    const started = Date.now();
+    log(`running statemachine/pipeline.asl.json on ${requested.length} link(s)`);
+    const outcome = await runStateMachine({
+      input: { links: requested },
+      tasks: {
+        Ingest: createIngestHandler({ store: env.store, download: createDownloader(downloadConfig), links }),
+        ComputeDeaths: createDeathsHandler({ store: env.store, db: env.db }),
+      },
+      onEvent: progressPrinter(log),
+    });
+    log(`execution ${outcome.status} in ${seconds(Date.now() - started)}`);
+    report(outcome, options.json, io);
+    return outcome.status === "SUCCEEDED" ? 0 : 1;
+  } finally {
+    await env.close();
+    await samples?.close();
+  }
+}
+
+function linkRefs(options: CliOptions, links: Links): LinkRef[] {
+  return [
+    ...options.links.map((url) => ({ url })),
+    ...options.sources.map((source) => ({ source })),
+    ...(options.all ? Object.keys(links).map((source) => ({ source })) : []),
+  ];
+}
+
+function report(outcome: ExecutionOutcome, json: boolean, io: CliIo): void {
+  if (json) {
+    io.stdout(`${JSON.stringify(outcome.status === "SUCCEEDED" ? outcome.output : outcome, null, 2)}\n`);
+    return;
+  }
+  if (outcome.status === "SUCCEEDED") {
+    const results = (outcome.output as { results: Array<{ summary: DeathsSummary }> }).results;
+    io.stdout(`${renderResults(results.map((result) => result.summary))}\n`);
+    return;
+  }
+  io.stdout(`Execution failed: ${outcome.error}\n${describeCause(outcome.cause)}\n`);
+}
+
+/** The pipeline's failure cause is the JSON list of failed links; print it one link per line. */
+function describeCause(cause: string): string {
+  try {
+    const failed = JSON.parse(cause) as Array<{ link: unknown; error: string; cause: string }>;
+    if (Array.isArray(failed)) {
+      return failed.map((item) => `  ${JSON.stringify(item.link)}: ${item.error}: ${item.cause}`).join("\n");
+    }
+  } catch {
+    // Not the pipeline's own cause (e.g. a States.* runtime error): print it as it is.
+  }
+  return `  ${cause}`;
+}
+
+function progressPrinter(log: (line: string) => void): (event: ExecutionEvent) => void {
+  const started = new Map<string, number>();
+  return (event) => {
+    const key = `${event.iteration ?? "-"}:${event.state}`;
+    const where = event.iteration === undefined ? event.state : `[link ${event.iteration}] ${event.state}`;
+    switch (event.type) {
+      case "entered":
+        started.set(key, event.timestamp);
+        log(`▶ ${where}`);
+        break;
+      case "exited":
+        log(`✔ ${where} (${seconds(event.timestamp - (started.get(key) ?? event.timestamp))})`);
+        break;
+      case "failed":
+        log(`✘ ${where}: ${event.error}: ${event.cause}`);
+        break;
+      case "retried":
+        log(`↻ ${where} retrying`);
+        break;
+      case "caught":
+        log(`⤷ ${where} caught, continuing with the failure path`);
+        break;
+    }
+  };
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)}s`;
+}

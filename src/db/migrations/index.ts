@@ -1,0 +1,14 @@
+import type { Migration, MigrationProvider } from "kysely/migration";
+import * as createDeathsByVehicle from "./0001-create-deaths-by-vehicle.js";
+
+/**
+ * Migrations are imported statically rather than read from a folder, so a bundled Lambda image carries them
+ * and the order is fixed by this list, not by the file system.
+ */
+export const migrations: Record<string, Migration> = {
+  "0001-create-deaths-by-vehicle": createDeathsByVehicle,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

@@ -1,0 +1,107 @@
+import { mkdir, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BucketAlreadyOwnedByYou, CreateBucketCommand } from "@aws-sdk/client-s3";
+import type { Kysely } from "kysely";
+import { createS3Client, ObjectStore } from "../adapters/object-store.js";
+import { createDatabase } from "../db/database.js";
+import { createEmbeddedDatabase } from "../db/embedded-database.js";
+import { migrateToLatest } from "../db/migrate.js";
+import type { Database } from "../db/schema.js";
+import { startS3Server } from "./s3-server.js";
+
+/** s3rver's documented default key pair. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+export interface LocalEnvironmentOptions {
+  bucket: string;
+  /** Folder for s3rver's objects and PGlite's files; omit for a throw-away in-memory database. */
+  dataDir?: string;
+  /** Use this S3-compatible server instead of starting s3rver. */
+  s3Endpoint?: string;
+  /** Use this Postgres instead of PGlite. */
+  databaseUrl?: string;
+  log?: (line: string) => void;
+}
+
+export interface LocalEnvironment {
+  store: ObjectStore;
+  db: Kysely<Database>;
+  s3Endpoint: string;
+  /** "PGlite (<dir>)" or the server's host, for messages; never a password. */
+  databaseLabel: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Everything the pipeline needs, on a laptop: an S3-compatible server and Postgres (embedded unless told
+ * otherwise), migrated. Both handlers are then built on these with the same code the Lambdas run.
+ */
+export async function startLocalEnvironment(options: LocalEnvironmentOptions): Promise<LocalEnvironment> {
+  const log = options.log ?? (() => {});
+  const closers: Array<() => Promise<unknown>> = [];
+  try {
+    let s3Endpoint = options.s3Endpoint;
+    if (!s3Endpoint) {
+      const directory = options.dataDir ? join(options.dataDir, "s3") : join(await tmpDir(), "s3");
+      await mkdir(directory, { recursive: true });
+      const s3 = await startS3Server(directory, [options.bucket]);
+      closers.push(s3.close);
+      s3Endpoint = s3.endpoint;
+      log(`s3: s3rver at ${s3Endpoint} (objects in ${directory})`);
+    } else {
+      log(`s3: ${s3Endpoint}`);
+    }
+    const s3Client = createS3Client(
+      {
+        bucket: options.bucket,
+        region: process.env.AWS_REGION ?? "us-east-1",
+        endpoint: s3Endpoint,
+        forcePathStyle: true,
+      },
+      // s3rver accepts any signature; a given endpoint may need real keys, which the SDK then finds itself.
+      options.s3Endpoint ? undefined : LOCAL_CREDENTIALS,
+    );
+    closers.push(async () => s3Client.destroy());
+    await s3Client.send(new CreateBucketCommand({ Bucket: options.bucket })).catch((error: unknown) => {
+      // Already there (s3rver configured it, or an earlier run made it): that is the state we want.
+      if (!(error instanceof BucketAlreadyOwnedByYou) && (error as Error).name !== "BucketAlreadyExists")
+        throw error;
+    });
+
+    let db: Kysely<Database>;
+    let databaseLabel: string;
+    if (options.databaseUrl) {
+      db = await createDatabase({ kind: "url", url: options.databaseUrl });
+      const url = new URL(options.databaseUrl);
+      databaseLabel = `Postgres at ${url.host}${url.pathname}`;
+    } else {
+      const dataDir = options.dataDir ? join(options.dataDir, "pglite") : undefined;
+      if (dataDir) await mkdir(dataDir, { recursive: true });
+      ({ db } = await createEmbeddedDatabase(dataDir));
+      databaseLabel = `PGlite (${dataDir ?? "in memory"})`;
+    }
+    closers.push(() => db.destroy());
+    log(`database: ${databaseLabel}`);
+    await migrateToLatest(db, log);
+
+    return {
+      store: new ObjectStore(s3Client, options.bucket),
+      db,
+      s3Endpoint,
+      databaseLabel,
+      close: () => closeAll(closers),
+    };
+  } catch (error) {
+    await closeAll(closers);
+    throw error;
+  }
+}
+
+async function closeAll(closers: Array<() => Promise<unknown>>): Promise<void> {
+  for (const close of closers.reverse()) await close().catch(() => {});
+}
+
+function tmpDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "roadtoll-"));
+}

@@ -1,0 +1,115 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { ExecutionError, StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+
+export const DEFINITION_PATH = fileURLToPath(
+  new URL("../../statemachine/pipeline.asl.json", import.meta.url),
+);
+
+/** What SAM substitutes into the definition on deploy; locally they become placeholder ARNs. */
+export const LOCAL_SUBSTITUTIONS = {
+  IngestFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:roadtoll-ingest",
+  DeathsFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:roadtoll-deaths",
+} as const;
+
+/** Replaces `${Name}` placeholders as SAM's DefinitionSubstitutions does; an unknown name is an error. */
+export function substitute(text: string, values: Readonly<Record<string, string>>): string {
+  return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_match, name: string) => {
+    const value = values[name];
+    if (value === undefined)
+      throw new Error(`no substitution for \${${name}} in the state machine definition`);
+    return value;
+  });
+}
+
+export async function loadDefinition(path = DEFINITION_PATH): Promise<StateMachineDefinition> {
+  return JSON.parse(substitute(await readFile(path, "utf8"), LOCAL_SUBSTITUTIONS)) as StateMachineDefinition;
+}
+
+export type TaskHandler = (input: unknown) => Promise<unknown>;
+
+export interface ExecutionEvent {
+  type: "entered" | "exited" | "failed" | "retried" | "caught";
+  state: string;
+  /** Map iteration (the link's position in the list), when inside the Map. */
+  iteration: number | undefined;
+  timestamp: number;
+  error?: string;
+  cause?: string;
+}
+
+export type ExecutionOutcome =
+  | { status: "SUCCEEDED"; output: unknown }
+  | { status: "FAILED"; error: string; cause: string };
+
+export interface RunOptions {
+  input: unknown;
+  /** Local functions for the Task states, by state name: the Lambda handlers themselves. */
+  tasks: Readonly<Record<string, TaskHandler>>;
+  onEvent?: (event: ExecutionEvent) => void;
+  /** Overrides every retry's wait (milliseconds); tests set 0. */
+  retryIntervalMs?: number;
+  definition?: StateMachineDefinition;
+}
+
+/** Executes the ASL with aws-local-stepfunctions, the Task states bound to the given handlers. */
+export async function runStateMachine(options: RunOptions): Promise<ExecutionOutcome> {
+  const definition = options.definition ?? (await loadDefinition());
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
+  const retryIntervalOverrides =
+    options.retryIntervalMs === undefined
+      ? undefined
+      : Object.fromEntries(
+          Object.keys(options.tasks).map((state) => [state, options.retryIntervalMs as number]),
+        );
+  const execution = machine.run(options.input as never, {
+    overrides: {
+      taskResourceLocalHandlers: options.tasks as never,
+      ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}),
+    },
+  });
+  const watching = watch(execution.eventLogs, options.onEvent);
+  try {
+    const output = await execution.result;
+    await watching;
+    return { status: "SUCCEEDED", output };
+  } catch (error) {
+    await watching;
+    if (error instanceof ExecutionError) {
+      const cause = (error as Error & { cause?: { name?: string; message?: string; cause?: unknown } }).cause;
+      return {
+        status: "FAILED",
+        error: cause?.name ?? error.name,
+        cause: typeof cause?.cause === "string" ? cause.cause : (cause?.message ?? error.message),
+      };
+    }
+    throw error;
+  }
+}
+
+async function watch(
+  events: AsyncIterable<{ type: string; timestamp: number }>,
+  onEvent: ((event: ExecutionEvent) => void) | undefined,
+): Promise<void> {
+  const kinds: Record<string, ExecutionEvent["type"]> = {
+    StateEntered: "entered",
+    StateExited: "exited",
+    StateFailed: "failed",
+    StateRetried: "retried",
+    StateCaught: "caught",
+  };
+  for await (const logged of events) {
+    const event = logged as typeof logged & Record<string, unknown>;
+    const type = kinds[event.type];
+    if (!type || !onEvent) continue;
+    const state = event.state as { name: string };
+    onEvent({
+      type,
+      state: state.name,
+      iteration: typeof event.index === "number" ? event.index : undefined,
+      timestamp: event.timestamp,
+      ...(typeof event.Error === "string" ? { error: event.Error } : {}),
+      ...(event.Cause !== undefined ? { cause: String(event.Cause) } : {}),
+    });
+  }
+}

@@ -1,0 +1,115 @@
+import type { Kysely } from "kysely";
+import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
+import { replaceDeathsSnapshot } from "../db/deaths-repository.js";
+import type { Database } from "../db/schema.js";
+import { VEHICLES } from "../domain/columns.js";
+import { computeDeaths, type Reject } from "../domain/compute-deaths.js";
+import { type VehicleDeaths, zeroDeaths } from "../domain/deaths-aggregator.js";
+import { RoadtollError } from "../errors.js";
+import { rejectsKey } from "./keys.js";
+
+export interface DeathsStepInput {
+  bucket: string;
+  key: string;
+  source: string;
+  runId: string;
+  ingestedAt: string;
+}
+
+export interface DeathsDeps {
+  store: ObjectStore;
+  db: Kysely<Database>;
+}
+
+export interface WorstRoad {
+  road: string;
+  deaths: number;
+  byVehicle: VehicleDeaths;
+}
+
+/** The deaths step's answer: small enough for a Step Functions payload, complete enough for a person. */
+export interface DeathsSummary {
+  message: string;
+  table: "deaths_by_vehicle";
+  source: string;
+  createdAt: string;
+  input: { bucket: string; key: string };
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsRejected: number;
+  rejects: { bucket: string; key: string; sample: Reject[] };
+  roads: number;
+  rowsWritten: number;
+  /** Deaths in accepted rows, each accident once. */
+  totalDeaths: number;
+  /** The metric summed over roads: deaths in accidents involving each vehicle type. */
+  deathsByVehicle: VehicleDeaths;
+  worstRoads: WorstRoad[];
+}
+
+const WORST_ROADS = 5;
+
+/**
+ * Reads the clean object back, computes the metric, writes the rejects object and then the table. The rejects
+ * object is keyed by run, so a retry overwrites it with the same content; the table write replaces the snapshot
+ * in one transaction. Running the step twice therefore leaves exactly what running it once does.
+ */
+export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): Promise<DeathsSummary> {
+  if (input.bucket !== deps.store.bucket) {
+    throw new RoadtollError(
+      "InvalidEventError",
+      `input names bucket ${input.bucket}, but this function is configured for ${deps.store.bucket}`,
+      { where: { file: input.key } },
+    );
+  }
+  const createdAt = new Date(input.ingestedAt);
+  const rejectsObject = rejectsKey(input.source, input.runId);
+  const body = await deps.store.read(input.key);
+  let rejects: PendingUpload | undefined;
+  let computation: Awaited<ReturnType<typeof computeDeaths>>;
+  try {
+    rejects = deps.store.openUpload(rejectsObject, "text/csv; charset=utf-8", { source: input.source });
+    [computation] = await Promise.all([
+      computeDeaths({ input: body, file: input.key, rejects: rejects.body }),
+      rejects.done,
+    ]);
+  } catch (error) {
+    body.destroy();
+    await rejects?.abort();
+    throw error;
+  }
+  const rowsWritten = await replaceDeathsSnapshot(deps.db, {
+    source: input.source,
+    createdAt,
+    roads: computation.roads,
+  });
+
+  const deathsByVehicle = zeroDeaths();
+  for (const { deaths } of computation.roads) {
+    for (const vehicle of VEHICLES) deathsByVehicle[vehicle] += deaths[vehicle];
+  }
+  const worstRoads = [...computation.roads]
+    .sort((a, b) => b.total - a.total || (a.road < b.road ? -1 : 1))
+    .slice(0, WORST_ROADS)
+    .map(({ road, total, deaths }) => ({ road, deaths: total, byVehicle: deaths }));
+
+  return {
+    message:
+      `${input.source}: ${computation.totalDeaths} deaths on ${computation.roads.length} roads from ` +
+      `${computation.rowsAccepted} accidents; ${computation.rowsRejected} rows rejected` +
+      (worstRoads[0] ? `; worst road ${worstRoads[0].road} (${worstRoads[0].deaths} deaths)` : ""),
+    table: "deaths_by_vehicle",
+    source: input.source,
+    createdAt: createdAt.toISOString(),
+    input: { bucket: input.bucket, key: input.key },
+    rowsRead: computation.rowsRead,
+    rowsAccepted: computation.rowsAccepted,
+    rowsRejected: computation.rowsRejected,
+    rejects: { bucket: deps.store.bucket, key: rejectsObject, sample: computation.sampleRejects },
+    roads: computation.roads.length,
+    rowsWritten,
+    totalDeaths: computation.totalDeaths,
+    deathsByVehicle,
+    worstRoads,
+  };
+}
