@@ -1,0 +1,691 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` are CloudFormation and ASL placeholders, not JS.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  isObject,
+  type Json,
+  type JsonObject,
+  loadCloudFormation,
+  subReferences,
+  subString,
+  walk,
+} from "./cloudformation.js";
+
+const root = resolve(import.meta.dirname, "../..");
+const template = loadCloudFormation(join(root, "template.yaml"));
+const resources = template.Resources as Record<string, JsonObject>;
+const parameters = (template.Parameters ?? {}) as Record<string, JsonObject>;
+const conditions = (template.Conditions ?? {}) as Record<string, Json>;
+const outputs = (template.Outputs ?? {}) as Record<string, JsonObject>;
+const globalsFunction = ((template.Globals as JsonObject | undefined)?.Function ?? {}) as JsonObject;
+
+interface PropertySpec {
+  Type?: string;
+  ItemType?: string;
+  PrimitiveType?: string;
+  PrimitiveItemType?: string;
+}
+interface TypeSpec {
+  Properties?: Record<string, PropertySpec>;
+  Attributes?: Record<string, unknown>;
+}
+const require = createRequire(import.meta.url);
+const specification = require("@aws-cdk/cfnspec/spec/specification.json") as {
+  ResourceTypes: Record<string, TypeSpec>;
+  PropertyTypes: Record<string, TypeSpec>;
+};
+
+const PSEUDO_PARAMETERS = new Set([
+  "AWS::AccountId",
+  "AWS::NotificationARNs",
+  "AWS::NoValue",
+  "AWS::Partition",
+  "AWS::Region",
+  "AWS::StackId",
+  "AWS::StackName",
+  "AWS::URLSuffix",
+]);
+const RESOURCE_ATTRIBUTES = new Set([
+  "Type",
+  "Properties",
+  "Metadata",
+  "Condition",
+  "DependsOn",
+  "DeletionPolicy",
+  "UpdateReplacePolicy",
+  "UpdatePolicy",
+  "CreationPolicy",
+]);
+// GetAtt on a SAM resource resolves on the CloudFormation resource the transform generates.
+const GENERATED_TYPE: Record<string, string> = {
+  "AWS::Serverless::Function": "AWS::Lambda::Function",
+  "AWS::Serverless::StateMachine": "AWS::StepFunctions::StateMachine",
+};
+/**
+ * Properties newer than the @aws-cdk/cfnspec snapshot (frozen in 2023), by resource type, each checked against
+ * the current CloudFormation or SAM documentation by hand; anything listed here escapes the spelling check.
+ * Empty today. Custom resources need no entry: their properties are free-form (ServiceTimeout included).
+ */
+const PROPERTIES_MISSING_FROM_SPEC: Record<string, string[]> = {};
+
+function resource(name: string): JsonObject {
+  const found = resources[name];
+  if (!found) throw new Error(`template.yaml has no resource ${name}`);
+  return found;
+}
+
+function propertiesOf(name: string): JsonObject {
+  return (resource(name).Properties ?? {}) as JsonObject;
+}
+
+function dockerfileOf(name: string): string {
+  return readFileSync(join(root, String((resource(name).Metadata as JsonObject).Dockerfile)), "utf8");
+}
+
+const functions = Object.entries(resources).filter(([, r]) => r.Type === "AWS::Serverless::Function");
+const functionNames = functions.map(([name]) => name);
+
+function isIntrinsic(value: Json): boolean {
+  if (!isObject(value)) return false;
+  const keys = Object.keys(value);
+  return keys.length === 1 && (keys[0] === "Ref" || (keys[0] as string).startsWith("Fn::"));
+}
+
+function str(value: Json | undefined): string {
+  return JSON.stringify(value);
+}
+
+/** An IAM Resource or env value in comparable text: intrinsics as `${Name}`, both branches of an Fn::If. */
+function flatten(value: Json | undefined): string[] {
+  if (value === undefined) return [];
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(flatten);
+  if (isObject(value)) {
+    const sub = subString(value);
+    if (sub !== undefined) return [sub];
+    if ("Ref" in value) return [`\${${value.Ref}}`];
+    if ("Fn::GetAtt" in value) return [`\${${(value["Fn::GetAtt"] as string[]).join(".")}}`];
+    if ("Fn::If" in value) return (value["Fn::If"] as Json[]).slice(1).flatMap(flatten);
+  }
+  return [str(value)];
+}
+
+interface Statement {
+  Effect: string;
+  Action: string[];
+  Resource: string[];
+}
+
+function inlineStatements(policies: Json | undefined): Statement[] {
+  if (!Array.isArray(policies)) return [];
+  return policies
+    .filter(isObject)
+    .flatMap((policy) => (Array.isArray(policy.Statement) ? policy.Statement : []))
+    .filter(isObject)
+    .map((statement) => ({
+      Effect: String(statement.Effect),
+      Action: ([] as Json[]).concat(statement.Action ?? []).map(String),
+      Resource: flatten(statement.Resource),
+    }));
+}
+
+/** action → every resource it is allowed on, across a function's inline statements. */
+function grants(functionName: string): Map<string, Set<string>> {
+  const result = new Map<string, Set<string>>();
+  const properties = propertiesOf(functionName);
+  for (const statement of inlineStatements(properties.Policies)) {
+    if (statement.Effect !== "Allow") continue;
+    for (const action of statement.Action) {
+      const set = result.get(action) ?? new Set<string>();
+      for (const resource of statement.Resource) set.add(resource);
+      result.set(action, set);
+    }
+  }
+  return result;
+}
+
+function readAsl(): { text: string; definition: JsonObject } {
+  const [name] = Object.entries(resources).find(([, r]) => r.Type === "AWS::Serverless::StateMachine") ?? [];
+  const uri = propertiesOf(String(name)).DefinitionUri as string;
+  const text = readFileSync(join(root, uri), "utf8");
+  return { text, definition: JSON.parse(text) as JsonObject };
+}
+
+/** Every state, including those nested in Map item processors and Parallel branches. */
+function* states(machine: JsonObject): Generator<[string, JsonObject]> {
+  for (const [name, state] of Object.entries((machine.States ?? {}) as Record<string, JsonObject>)) {
+    yield [name, state];
+    for (const nested of [state.ItemProcessor, state.Iterator]) if (isObject(nested)) yield* states(nested);
+    for (const branch of (state.Branches ?? []) as JsonObject[]) yield* states(branch);
+  }
+}
+
+/** Splits a Dockerfile RUN line the way /bin/sh would for the quoting it uses (no expansions). */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let current = "";
+  let quote: '"' | "'" | undefined;
+  let started = false;
+  for (let i = 0; i < line.length; i += 1) {
+    const char = line[i] as string;
+    if (quote) {
+      if (char === quote) quote = undefined;
+      else if (char === "\\" && quote === '"' && i + 1 < line.length) current += line[++i];
+      else current += char;
+    } else if (char === '"' || char === "'") {
+      quote = char;
+      started = true;
+    } else if (/\s/.test(char)) {
+      if (started) words.push(current);
+      current = "";
+      started = false;
+    } else {
+      current += char;
+      started = true;
+    }
+  }
+  if (quote) throw new Error(`unterminated quote in: ${line}`);
+  if (started) words.push(current);
+  return words;
+}
+
+describe("template.yaml: structure", () => {
+  it("is a SAM template", () => {
+    expect(template.AWSTemplateFormatVersion).toBe("2010-09-09");
+    expect(template.Transform).toBe("AWS::Serverless-2016-10-31");
+  });
+
+  it("uses only resource types, attributes and property names that CloudFormation knows", () => {
+    const problems: string[] = [];
+    const checkObject = (resourceType: string, typeName: string, value: Json, path: string) => {
+      if (!isObject(value) || isIntrinsic(value)) return;
+      const spec = typeName === resourceType ? specification.ResourceTypes[typeName] : specTypeFor(typeName);
+      if (!spec?.Properties) return;
+      for (const [key, child] of Object.entries(value)) {
+        const property = spec.Properties[key];
+        if (!property) {
+          problems.push(`${path}.${key}: not a property of ${typeName}`);
+          continue;
+        }
+        checkValue(resourceType, property, child, `${path}.${key}`);
+      }
+    };
+    const specTypeFor = (typeName: string) => specification.PropertyTypes[typeName];
+    const checkValue = (resourceType: string, property: PropertySpec, value: Json, path: string) => {
+      if (isIntrinsic(value) || !property.Type) return;
+      const nested = (type: string) => (type === "Tag" ? "Tag" : `${resourceType}.${type}`);
+      if (property.Type === "List" && property.ItemType && Array.isArray(value)) {
+        for (const [i, item] of value.entries())
+          checkObject(resourceType, nested(property.ItemType), item, `${path}[${i}]`);
+      } else if (property.Type === "Map" && property.ItemType && isObject(value)) {
+        for (const [k, item] of Object.entries(value))
+          checkObject(resourceType, nested(property.ItemType), item, `${path}.${k}`);
+      } else if (property.Type !== "List" && property.Type !== "Map") {
+        checkObject(resourceType, nested(property.Type), value, path);
+      }
+    };
+
+    for (const [name, resource] of Object.entries(resources)) {
+      for (const key of Object.keys(resource)) {
+        if (!RESOURCE_ATTRIBUTES.has(key)) problems.push(`${name}: unknown resource attribute ${key}`);
+      }
+      const type = String(resource.Type);
+      const properties = (resource.Properties ?? {}) as JsonObject;
+      if (type.startsWith("Custom::")) {
+        if (!("ServiceToken" in properties)) problems.push(`${name}: custom resource without ServiceToken`);
+        continue;
+      }
+      const spec = specification.ResourceTypes[type];
+      if (!spec) {
+        problems.push(`${name}: unknown resource type ${type}`);
+        continue;
+      }
+      const allowed = new Set(PROPERTIES_MISSING_FROM_SPEC[type] ?? []);
+      const known = Object.fromEntries(Object.entries(properties).filter(([key]) => !allowed.has(key)));
+      checkObject(type, type, known, name);
+    }
+    checkObject(
+      "AWS::Serverless::Function",
+      "AWS::Serverless::Function",
+      globalsFunction,
+      "Globals.Function",
+    );
+    expect(problems).toEqual([]);
+  });
+
+  it("only references parameters, resources and pseudo parameters that exist", () => {
+    const problems: string[] = [];
+    const known = (name: string) => name in parameters || name in resources || PSEUDO_PARAMETERS.has(name);
+    const checkAttribute = (resource: string, attribute: string, where: string) => {
+      const target = resources[resource];
+      if (!target) return problems.push(`${where}: GetAtt of unknown resource ${resource}`);
+      const type = String(target.Type);
+      if (type.startsWith("Custom::")) return;
+      const attributes = specification.ResourceTypes[GENERATED_TYPE[type] ?? type]?.Attributes ?? {};
+      if (!(attribute in attributes)) problems.push(`${where}: ${type} has no attribute ${attribute}`);
+    };
+    for (const section of ["Resources", "Outputs", "Conditions", "Rules", "Globals"]) {
+      for (const { value, path } of walk(template[section] ?? {}, [section])) {
+        if (!isObject(value)) continue;
+        const where = path.join(".");
+        if (typeof value.Ref === "string" && !known(value.Ref))
+          problems.push(`${where}: Ref to unknown ${value.Ref}`);
+        const getAtt = value["Fn::GetAtt"];
+        if (Array.isArray(getAtt)) checkAttribute(String(getAtt[0]), String(getAtt[1]), where);
+        const sub = subString(value);
+        if (sub === undefined) continue;
+        const local =
+          Array.isArray(value["Fn::Sub"]) && isObject(value["Fn::Sub"][1]) ? value["Fn::Sub"][1] : {};
+        for (const reference of subReferences(sub)) {
+          if (reference in local || known(reference)) continue;
+          const dot = reference.indexOf(".");
+          if (dot > 0 && reference.slice(0, dot) in resources) {
+            checkAttribute(reference.slice(0, dot), reference.slice(dot + 1), where);
+          } else {
+            problems.push(`${where}: Fn::Sub references unknown \${${reference}}`);
+          }
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("defines every condition it uses and uses every condition and parameter it defines", () => {
+    const usedConditions = new Set<string>();
+    const usedNames = new Set<string>();
+    for (const { value, path } of walk(template as Json)) {
+      if (!isObject(value)) continue;
+      if (typeof value.Condition === "string" && path.at(-1) !== "Properties")
+        usedConditions.add(value.Condition);
+      const ifArgs = value["Fn::If"];
+      if (Array.isArray(ifArgs)) usedConditions.add(String(ifArgs[0]));
+      if (typeof value.Ref === "string") usedNames.add(value.Ref);
+      const sub = subString(value);
+      if (sub) for (const reference of subReferences(sub)) usedNames.add(reference.split(".")[0] as string);
+    }
+    expect([...usedConditions].filter((name) => !(name in conditions))).toEqual([]);
+    expect(Object.keys(conditions).filter((name) => !usedConditions.has(name))).toEqual([]);
+    expect(Object.keys(parameters).filter((name) => !usedNames.has(name))).toEqual([]);
+  });
+
+  it("references a conditional resource only where its condition is known to hold", () => {
+    const problems: string[] = [];
+    const conditionOf = (name: string) => resources[name]?.Condition as string | undefined;
+    const visit = (node: Json, holding: Set<string>, where: string) => {
+      const require = (name: string) => {
+        const condition = conditionOf(name);
+        if (condition && !holding.has(condition))
+          problems.push(`${where}: ${name} exists only if ${condition}`);
+      };
+      if (Array.isArray(node)) {
+        for (const item of node) visit(item, holding, where);
+        return;
+      }
+      if (!isObject(node)) return;
+      const ifArgs = node["Fn::If"];
+      if (Array.isArray(ifArgs)) {
+        const [condition, whenTrue, whenFalse] = ifArgs as [string, Json, Json];
+        visit(whenTrue, new Set([...holding, condition]), where);
+        visit(whenFalse, holding, where);
+        return;
+      }
+      if (typeof node.Ref === "string") require(node.Ref);
+      const getAtt = node["Fn::GetAtt"];
+      if (Array.isArray(getAtt)) require(String(getAtt[0]));
+      const sub = subString(node);
+      if (sub) for (const reference of subReferences(sub)) require(reference.split(".")[0] as string);
+      for (const child of Object.values(node)) visit(child, holding, where);
+    };
+    for (const [name, resource] of Object.entries(resources)) {
+      const holding = new Set(resource.Condition ? [String(resource.Condition)] : []);
+      visit(resource.Properties ?? {}, holding, name);
+      for (const dependency of ([] as Json[]).concat(resource.DependsOn ?? [])) {
+        const condition = conditionOf(String(dependency));
+        if (condition && !holding.has(condition))
+          problems.push(`${name}: DependsOn ${dependency} (only if ${condition})`);
+      }
+    }
+    for (const [name, output] of Object.entries(outputs)) {
+      visit(
+        output.Value ?? null,
+        new Set(output.Condition ? [String(output.Condition)] : []),
+        `Outputs.${name}`,
+      );
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("template.yaml: functions and images", () => {
+  const bundleDir = mkdtempSync(join(tmpdir(), "roadtoll-bundle-"));
+  afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
+
+  it("declares the three functions of the contract", () => {
+    expect(functionNames.sort()).toEqual(["DeathsFunction", "IngestFunction", "MigrateFunction"]);
+  });
+
+  it.each(functionNames)("%s is an x86_64 image built from its Dockerfile", (name) => {
+    const resource = resources[name] as JsonObject;
+    const properties = resource.Properties as JsonObject;
+    const metadata = resource.Metadata as JsonObject;
+    expect(properties.PackageType).toBe("Image");
+    expect(properties.Architectures ?? globalsFunction.Architectures).toEqual(["x86_64"]);
+    expect(properties.Timeout).toBeTypeOf("number");
+    expect(properties.MemorySize).toBeTypeOf("number");
+    expect(metadata.DockerContext).toBe(".");
+    expect(metadata.DockerTag).toBeTypeOf("string");
+    expect(existsSync(join(root, String(metadata.Dockerfile)))).toBe(true);
+  });
+
+  it.each(functionNames)("%s: the Dockerfile's esbuild line bundles an existing entry point", (name) => {
+    const dockerfile = dockerfileOf(name);
+    const runLines = dockerfile.split("\n").filter((line) => line.startsWith("RUN npx esbuild "));
+    expect(runLines).toHaveLength(1);
+    const words = shellWords((runLines[0] as string).slice("RUN ".length));
+    const args = words.slice(2);
+    const entry = args.find((arg) => !arg.startsWith("--")) as string;
+    const fn = entry.match(/^src\/lambda\/([a-z]+)\.ts$/)?.[1] as string;
+    expect(fn, "entry point under src/lambda/").toBeDefined();
+    expect(name.toLowerCase()).toBe(`${fn}function`);
+    expect(existsSync(join(root, entry)), `${entry} exists`).toBe(true);
+    expect(args).toEqual(
+      expect.arrayContaining([
+        "--bundle",
+        "--platform=node",
+        "--target=node22",
+        "--format=esm",
+        `--outfile=dist/${fn}/index.mjs`,
+        "--external:@electric-sql/pglite",
+        "--external:kysely-pglite-dialect",
+        "--external:pg-native",
+      ]),
+    );
+
+    // The final stage: the Lambda base image, only the bundle (and link.yml for ingest), the ESM handler.
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+    expect(finalStage).toMatch(/^\nFROM public\.ecr\.aws\/lambda\/nodejs:22\n/);
+    expect(finalStage).toContain(`COPY --from=build /build/dist/${fn}/index.mjs \${LAMBDA_TASK_ROOT}/`);
+    expect(finalStage).toMatch(/\nCMD \["index\.handler"\]\n?$/);
+    if (fn === "ingest") {
+      expect(finalStage).toContain("COPY link.yml ${LAMBDA_TASK_ROOT}/");
+      expect(existsSync(join(root, "link.yml"))).toBe(true);
+    }
+
+    // Re-run the exact command into a scratch directory, with a metafile to see what stayed external.
+    const outfile = join(bundleDir, fn, "index.mjs");
+    const metafile = join(bundleDir, `${fn}.meta.json`);
+    const rerun = args.map((arg) => (arg.startsWith("--outfile=") ? `--outfile=${outfile}` : arg));
+    // words[0..1] are `npx esbuild`; the local bin is what npx would run, minus npx's own start-up.
+    execFileSync(
+      join(root, "node_modules/.bin/esbuild"),
+      [...rerun, `--metafile=${metafile}`, "--log-level=error"],
+      {
+        cwd: root,
+        stdio: "pipe",
+      },
+    );
+    const bundle = readFileSync(outfile, "utf8");
+    expect(bundle.startsWith("import { createRequire } from 'node:module';")).toBe(true);
+    const meta = JSON.parse(readFileSync(metafile, "utf8")) as {
+      inputs: Record<string, unknown>;
+      outputs: Record<string, { imports: { path: string; kind: string; external?: boolean }[] }>;
+    };
+    const imports = Object.values(meta.outputs).flatMap((output) => output.imports);
+    const embeddedOnly = ["@electric-sql/pglite", "kysely-pglite-dialect"];
+    // The image has no node_modules: an embedded-database package may only be reached lazily, never at load.
+    expect(
+      imports.filter(
+        (i) => embeddedOnly.some((pkg) => i.path.startsWith(pkg)) && i.kind !== "dynamic-import",
+      ),
+    ).toEqual([]);
+    const unexpected = imports.filter(
+      (i) =>
+        i.external &&
+        !i.path.startsWith("node:") &&
+        ![...embeddedOnly, "pg-native"].some((p) => i.path.startsWith(p)),
+    );
+    // Bare builtins ("fs", "crypto") are fine; anything else would be missing from the image.
+    expect(unexpected.filter((i) => !require("node:module").isBuiltin(i.path))).toEqual([]);
+    if (fn === "migrate") {
+      // The migrations are modules imported by src/db/migrations/index.ts, so they must be inside the bundle.
+      expect(Object.keys(meta.inputs).some((input) => input.startsWith("src/db/migrations/0"))).toBe(true);
+    }
+  });
+
+  it("keeps everything the Dockerfiles COPY from the build context in .dockerignore's allow-list", () => {
+    const ignore = readFileSync(join(root, ".dockerignore"), "utf8").split("\n");
+    expect(ignore).toContain("*");
+    for (const name of functionNames) {
+      const dockerfile = dockerfileOf(name);
+      for (const line of dockerfile
+        .split("\n")
+        .filter((l) => l.startsWith("COPY ") && !l.includes("--from="))) {
+        const sources = shellWords(line).slice(1, -1);
+        for (const source of sources) {
+          const path = source.replace(/^\.\//, "").replace(/\/$/, "");
+          expect(
+            ignore.some((entry) => entry === `!${path}` || entry === `!${path}/`),
+            `${name}: ${path}`,
+          ).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("keeps the ingest function out of the VPC and the database functions inside it", () => {
+    const props = (name: string) => resources[name]?.Properties as JsonObject;
+    expect(props("IngestFunction").VpcConfig).toBeUndefined();
+    expect(globalsFunction.VpcConfig).toBeUndefined();
+    for (const name of ["DeathsFunction", "MigrateFunction"]) {
+      const vpc = props(name).VpcConfig as JsonObject;
+      expect(flatten(vpc.SubnetIds)).toEqual([
+        "${PrivateSubnetA}",
+        "${PrivateSubnetB}",
+        "${ExistingSubnetIds}",
+      ]);
+      expect(flatten(vpc.SecurityGroupIds)).toEqual([
+        "${FunctionSecurityGroup}",
+        "${ExistingSecurityGroupIds}",
+      ]);
+    }
+  });
+});
+
+describe("template.yaml: state machine", () => {
+  const machineEntry = Object.entries(resources).find(([, r]) => r.Type === "AWS::Serverless::StateMachine");
+  const machine = machineEntry?.[1].Properties as JsonObject;
+  const substitutions = machine.DefinitionSubstitutions as Record<string, Json>;
+  const { text, definition } = readAsl();
+
+  it("substitutes exactly the placeholders the ASL uses", () => {
+    const placeholders = new Set([...text.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]));
+    expect([...placeholders].sort()).toEqual(Object.keys(substitutions).sort());
+    expect(Object.keys(substitutions).sort()).toEqual(["DeathsFunctionArn", "IngestFunctionArn"]);
+  });
+
+  it("maps every substitution to a function ARN", () => {
+    for (const [placeholder, value] of Object.entries(substitutions)) {
+      const [fn, attribute] = (value as { "Fn::GetAtt": string[] })["Fn::GetAtt"] ?? [];
+      expect(functionNames, placeholder).toContain(fn);
+      expect(attribute).toBe("Arn");
+      expect(placeholder).toBe(`${fn}Arn`);
+    }
+  });
+
+  it("points every Task at a function, with a Lambda timeout below the task's", () => {
+    const expected: Record<string, string> = { Ingest: "IngestFunction", ComputeDeaths: "DeathsFunction" };
+    const tasks = [...states(definition)].filter(([, state]) => state.Type === "Task");
+    expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(expected).sort());
+    for (const [name, state] of tasks) {
+      const placeholder = String(state.Resource).match(/^\$\{(\w+)\}$/)?.[1];
+      expect(placeholder, `${name} uses a plain Lambda ARN placeholder`).toBeDefined();
+      const fn = (
+        (substitutions[placeholder as string] as JsonObject)["Fn::GetAtt"] as string[]
+      )[0] as string;
+      expect(fn).toBe(expected[name]);
+      const lambdaTimeout = propertiesOf(fn).Timeout as number;
+      if (typeof state.TimeoutSeconds === "number") expect(lambdaTimeout).toBeLessThan(state.TimeoutSeconds);
+    }
+  });
+
+  it("grants the state machine invoke on exactly the functions it calls", () => {
+    const invoked = (machine.Policies as JsonObject[])
+      .filter((policy) => "LambdaInvokePolicy" in policy)
+      .map((policy) => flatten((policy.LambdaInvokePolicy as JsonObject).FunctionName));
+    expect(invoked.flat().sort()).toEqual(["${DeathsFunction}", "${IngestFunction}"]);
+  });
+
+  it("logs executions with their data to a log group, and traces them", () => {
+    const logging = machine.Logging as JsonObject;
+    expect(["ALL", "ERROR"]).toContain(
+      (parameters[(logging.Level as JsonObject).Ref as string] as JsonObject).Default,
+    );
+    expect(logging.IncludeExecutionData).toBe(true);
+    const [destination] = logging.Destinations as JsonObject[];
+    const arn = ((destination as JsonObject).CloudWatchLogsLogGroup as JsonObject).LogGroupArn as JsonObject;
+    expect(resources[(arn["Fn::GetAtt"] as string[])[0] as string]?.Type).toBe("AWS::Logs::LogGroup");
+    expect(machine.Tracing).toEqual({ Enabled: true });
+  });
+
+  it("alarms on failed executions through SNS, e-mail optional", () => {
+    const alarm = Object.values(resources).find(
+      (r) =>
+        r.Type === "AWS::CloudWatch::Alarm" && (r.Properties as JsonObject).MetricName === "ExecutionsFailed",
+    )?.Properties as JsonObject;
+    expect(alarm.Namespace).toBe("AWS/States");
+    expect(flatten((alarm.Dimensions as JsonObject[])[0]?.Value)).toEqual([`\${${machineEntry?.[0]}}`]);
+    const topic = flatten(alarm.AlarmActions)[0]?.slice(2, -1) as string;
+    expect(resources[topic]?.Type).toBe("AWS::SNS::Topic");
+    const subscription = Object.values(resources).find((r) => r.Type === "AWS::SNS::Subscription");
+    expect(subscription?.Condition).toBe("HasAlarmEmail");
+  });
+});
+
+describe("template.yaml: least privilege and secrets", () => {
+  const bucketArn = "${DataBucket.Arn}";
+  const secret = ["${Database.MasterUserSecret.SecretArn}", "${ExistingDatabaseSecretArn}"];
+
+  it("lets ingest only write raw/ and clean/", () => {
+    const ingest = grants("IngestFunction");
+    expect([...ingest.keys()].sort()).toEqual(["s3:AbortMultipartUpload", "s3:PutObject"]);
+    for (const resourcesOf of ingest.values()) {
+      expect([...resourcesOf].sort()).toEqual([`${bucketArn}/clean/*`, `${bucketArn}/raw/*`]);
+    }
+  });
+
+  it("lets deaths read clean/, write rejects/ and read the database secret", () => {
+    const deaths = grants("DeathsFunction");
+    expect([...(deaths.get("s3:GetObject") ?? [])]).toEqual([`${bucketArn}/clean/*`]);
+    expect([...(deaths.get("s3:PutObject") ?? [])]).toEqual([`${bucketArn}/rejects/*`]);
+    expect([...(deaths.get("s3:AbortMultipartUpload") ?? [])]).toEqual([`${bucketArn}/rejects/*`]);
+    expect([...(deaths.get("secretsmanager:GetSecretValue") ?? [])]).toEqual(secret);
+    expect(deaths.size).toBe(4);
+  });
+
+  it("lets migrate read the database secret and nothing else", () => {
+    const migrate = grants("MigrateFunction");
+    expect([...migrate.keys()]).toEqual(["secretsmanager:GetSecretValue"]);
+    expect([...(migrate.get("secretsmanager:GetSecretValue") ?? [])]).toEqual(secret);
+  });
+
+  it("hands the database functions the same secret their policy allows", () => {
+    for (const name of ["DeathsFunction", "MigrateFunction"]) {
+      const env = (propertiesOf(name).Environment as JsonObject).Variables as JsonObject;
+      expect(flatten(env.DATABASE_SECRET_ARN)).toEqual(secret);
+      expect(flatten(env.DATABASE_HOST)).toEqual(["${Database.Endpoint.Address}", "${ExistingDatabaseHost}"]);
+    }
+  });
+
+  it("never allows wildcard actions", () => {
+    for (const { value, path } of walk(resources as Json)) {
+      if (!isObject(value) || value.Effect !== "Allow") continue;
+      const actions = ([] as Json[]).concat(value.Action ?? []).map(String);
+      expect(
+        actions.filter((a) => a === "*" || a.endsWith(":*")),
+        path.join("."),
+      ).toEqual([]);
+    }
+  });
+
+  it("contains no password: RDS manages it in Secrets Manager", () => {
+    const database = resources.Database?.Properties as JsonObject;
+    expect(database.ManageMasterUserPassword).toBe(true);
+    for (const { value, path } of walk(template as Json)) {
+      const where = path.join(".");
+      expect(path.at(-1) ?? "", where).not.toMatch(
+        /^(MasterUserPassword|Password|DB_PASSWORD|DATABASE_PASSWORD)$/i,
+      );
+      if (typeof value === "string") {
+        // A credential embedded in a URL (scheme://user:secret@host) or a dynamic reference to a plain secret.
+        expect(value, where).not.toMatch(/:\/\/[^/\s:@]+:[^/\s@]+@/);
+        expect(value, where).not.toMatch(/\{\{resolve:(ssm|secretsmanager)/);
+      }
+    }
+    expect(Object.keys(parameters).filter((name) => /password/i.test(name))).toEqual([]);
+  });
+
+  it("encrypts the database and keeps it private, with a final snapshot", () => {
+    const db = resources.Database as JsonObject;
+    const props = db.Properties as JsonObject;
+    expect(props.StorageEncrypted).toBe(true);
+    expect(props.PubliclyAccessible).toBe(false);
+    expect(props.StorageType).toBe("gp3");
+    expect(props.DeletionProtection).toEqual({ Ref: "DeletionProtection" });
+    expect(db.DeletionPolicy).toBe("Snapshot");
+    expect(db.Condition).toBe("CreateDatabase");
+  });
+
+  it("encrypts the bucket, blocks public access and denies plain HTTP", () => {
+    const bucket = resources.DataBucket?.Properties as JsonObject;
+    expect(str(bucket.BucketEncryption)).toContain("SSEAlgorithm");
+    expect(Object.values(bucket.PublicAccessBlockConfiguration as JsonObject)).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+    const rules = (bucket.LifecycleConfiguration as JsonObject).Rules as JsonObject[];
+    expect(rules.some((rule) => rule.AbortIncompleteMultipartUpload !== undefined)).toBe(true);
+    expect(rules.find((rule) => rule.Prefix === "raw/")?.ExpirationInDays).toEqual({
+      Ref: "RawRetentionDays",
+    });
+    const policy = Object.values(resources).find((r) => r.Type === "AWS::S3::BucketPolicy")
+      ?.Properties as JsonObject;
+    const [deny] = (policy.PolicyDocument as JsonObject).Statement as JsonObject[];
+    expect(deny).toMatchObject({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } });
+  });
+});
+
+describe("template.yaml: migrations and outputs", () => {
+  it("runs migrations through a custom resource backed by the migrate function", () => {
+    const migrations = Object.values(resources).find((r) => r.Type === "Custom::Migrations") as JsonObject;
+    const properties = migrations.Properties as JsonObject;
+    expect(properties.ServiceToken).toEqual({ "Fn::GetAtt": ["MigrateFunction", "Arn"] });
+    expect(properties.MigrationsVersion).toEqual({ Ref: "MigrationsVersion" });
+    // The function answers CloudFormation through the S3 gateway route and reads the secret through its
+    // endpoint; both must exist before the first invocation and outlive the last one (on delete).
+    const network = Object.entries(resources)
+      .filter(([, r]) =>
+        ["AWS::EC2::VPCEndpoint", "AWS::EC2::SubnetRouteTableAssociation"].includes(String(r.Type)),
+      )
+      .map(([name]) => `\${${name}}`);
+    expect(network.length).toBeGreaterThan(0);
+    expect(flatten(properties.NetworkDependencies)).toEqual(expect.arrayContaining(network));
+    expect(properties.ServiceTimeout).toBeGreaterThan(propertiesOf("MigrateFunction").Timeout as number);
+  });
+
+  it("exposes the outputs the docs rely on", () => {
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining(["StateMachineArn", "BucketName", "DatabaseEndpoint", "StartExecutionCommand"]),
+    );
+    const command = subString(outputs.StartExecutionCommand?.Value as Json) as string;
+    expect(command).toMatch(/^aws stepfunctions start-execution /);
+    expect(command).toContain("--state-machine-arn ${PipelineStateMachine}");
+    const input = command.match(/--input '([^']+)'$/)?.[1] as string;
+    expect(JSON.parse(input)).toEqual({ links: [{ source: "Via_Bahia" }] });
+  });
+});
