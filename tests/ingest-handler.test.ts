@@ -1,0 +1,189 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HEADER } from "../scripts/generate-samples.js";
+import { createDownloader } from "../src/adapters/http-download.js";
+import { loadDownloadConfig } from "../src/config.js";
+import { createIngestHandler, type IngestHandler } from "../src/handlers/ingest-handler.js";
+import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
+import { startTestServer, type TestServer } from "./support/http.js";
+import { startTestStorage, type TestStorage } from "./support/storage.js";
+
+const SAMPLES = fileURLToPath(new URL("../samples/", import.meta.url));
+
+let storage: TestStorage;
+let files: RunningFileServer;
+let scripted: TestServer;
+let ingest: IngestHandler;
+/** What the scripted server does for each path. */
+let cutAfterBytes = 0;
+let flakyFailures = 0;
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  files = await startFileServer(SAMPLES);
+  const latin1 = await readFile(`${SAMPLES}amostra_via_norte.csv`);
+  scripted = await startTestServer((request, response) => {
+    const path = request.url ?? "/";
+    if (path.startsWith("/redirect/")) {
+      const hops = Number(path.split("/")[2]);
+      const next = hops > 1 ? `/redirect/${hops - 1}` : "/file.csv";
+      response.writeHead(302, { location: next }).end();
+    } else if (path === "/file.csv") {
+      response.writeHead(200, { "content-type": "text/csv" }).end(latin1);
+    } else if (path === "/missing.csv") {
+      response.writeHead(404).end("not here");
+    } else if (path === "/unavailable.csv") {
+      response.writeHead(503).end();
+    } else if (path === "/stall.csv") {
+      // Never answers: the downloader's timeout must end the wait.
+    } else if (path === "/cut.csv") {
+      response.writeHead(200, { "content-length": String(latin1.length) });
+      response.write(latin1.subarray(0, cutAfterBytes), () => response.socket?.destroy());
+    } else if (path === "/no-mortos.csv") {
+      response.writeHead(200).end(`${HEADER.replace(";mortos", "")}\n01/01/2021;x\n`);
+    } else if (path === "/utf16.csv") {
+      response.writeHead(200).end(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(HEADER, "utf16le")]));
+    } else if (path === "/flaky.csv") {
+      if (flakyFailures-- > 0) response.writeHead(503).end();
+      else response.writeHead(200).end(latin1);
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  ingest = createIngestHandler({
+    store: storage.store,
+    download: createDownloader({ ...loadDownloadConfig({}), timeoutMs: 1_000, maxRedirects: 3 }),
+    links: { Amostra_Norte: `${files.baseUrl}/amostra_via_norte.csv` },
+  });
+});
+
+afterAll(async () => {
+  await files?.close();
+  await scripted?.close();
+  await storage?.close();
+});
+
+describe("ingest handler", () => {
+  it("stores the raw bytes unchanged and a clean UTF-8 copy, and reports what it wrote", async () => {
+    const source = await readFile(`${SAMPLES}amostra_via_norte.csv`);
+    const result = await ingest({ url: `${files.baseUrl}/amostra_via_norte.csv`, source: "Norte" });
+
+    expect(result).toMatchObject({
+      bucket: storage.bucket,
+      source: "Norte",
+      encoding: "iso-8859-1",
+      bytes: source.length,
+      sha256: createHash("sha256").update(source).digest("hex"),
+    });
+    expect(result.key).toBe(`clean/Norte/${result.runId}.csv`);
+    expect(result.rawKey).toBe(`raw/Norte/${result.runId}.csv`);
+    expect(result.runId).toMatch(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/);
+    // Rows: every non-blank line but the header, counted independently of the pipeline.
+    const lines = source.toString("latin1").split("\n");
+    expect(result.rows).toBe(lines.filter((line) => line !== "").length - 1);
+
+    expect((await storage.bytes(result.rawKey)).equals(source)).toBe(true);
+    const clean = (await storage.bytes(result.key)).toString("utf8");
+    expect(result.cleanBytes).toBe(Buffer.byteLength(clean));
+    const [header, first] = clean.split("\n");
+    expect(header).toBe(`${HEADER.replaceAll(";", ",")},source_line,road_name`);
+    // Row 1 of the sample: the latin-1 "vítima" decoded, the quoted field escaped, the road canonicalised.
+    expect(first).toBe(
+      '01/01/2021,00:03:00,1,Sem vítima,349,BR-116/BA,Norte,"Choque - Defensa, barreira ou ""submarino""",,0,,,,,,,,,,,,0,,2,BR-116/BA',
+    );
+    expect(clean).toContain(",BR-70/MT,");
+    expect(clean).toContain(",BR-070/MT\n");
+  });
+
+  it("resolves a link by its name in link.yml", async () => {
+    const result = await ingest({ source: "Amostra_Norte" });
+    expect(result.url).toBe(`${files.baseUrl}/amostra_via_norte.csv`);
+    expect(result.key.startsWith("clean/Amostra_Norte/")).toBe(true);
+  });
+
+  it("names a URL-only link after its file and detects UTF-8 with a BOM", async () => {
+    const result = await ingest({ url: `${files.baseUrl}/amostra_via_sul_bom.csv` });
+    expect(result.source).toBe("amostra_via_sul_bom");
+    expect(result.encoding).toBe("utf-8-bom");
+    const clean = (await storage.bytes(result.key)).toString("utf8");
+    expect(clean.startsWith("data,horario,")).toBe(true);
+    expect(clean).toContain("ACESSOS NITEROI");
+  });
+
+  it("follows a bounded number of redirects", async () => {
+    await expect(ingest({ url: scripted.url("/redirect/2") })).resolves.toMatchObject({
+      encoding: "iso-8859-1",
+    });
+    await expect(ingest({ url: scripted.url("/redirect/5"), source: "TooFar" })).rejects.toMatchObject({
+      name: "DownloadError",
+    });
+    expect(await storage.keys("raw/TooFar/")).toEqual([]);
+  });
+
+  it.each([
+    ["/missing.csv", "DownloadError", /HTTP 404/],
+    ["/unavailable.csv", "DownloadUnavailableError", /HTTP 503/],
+    ["/stall.csv", "DownloadUnavailableError", /timeout/i],
+  ])("fails %s with %s and leaves no object", async (path, name, message) => {
+    const source = `Case${path.replace(/\W/g, "")}`;
+    const error = await ingest({ url: scripted.url(path), source }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ name, message: expect.stringMatching(message) });
+    expect((error as Error).message).toContain(scripted.url(path));
+    expect(await storage.keys(`raw/${source}/`)).toEqual([]);
+    expect(await storage.keys(`clean/${source}/`)).toEqual([]);
+  });
+
+  it("treats a connection cut mid-body as retryable and aborts both uploads", async () => {
+    cutAfterBytes = 5_000;
+    const error = await ingest({ url: scripted.url("/cut.csv"), source: "Cut" }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({ name: "DownloadUnavailableError" });
+    expect(await storage.keys("raw/Cut/")).toEqual([]);
+    expect(await storage.keys("clean/Cut/")).toEqual([]);
+  });
+
+  it("names every missing required column, and the file", async () => {
+    const error = await ingest({ url: scripted.url("/no-mortos.csv"), source: "NoMortos" }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ name: "HeaderError", where: { file: "no-mortos.csv", line: 1 } });
+    expect((error as Error).message).toMatch(/^no-mortos\.csv, line 1: missing required column mortos/);
+    expect(await storage.keys("clean/NoMortos/")).toEqual([]);
+  });
+
+  it("refuses UTF-16", async () => {
+    await expect(ingest({ url: scripted.url("/utf16.csv") })).rejects.toMatchObject({
+      name: "EncodingError",
+    });
+  });
+
+  it("works again once a flaky server recovers (what the state machine's retry relies on)", async () => {
+    flakyFailures = 1;
+    await expect(ingest({ url: scripted.url("/flaky.csv") })).rejects.toMatchObject({
+      name: "DownloadUnavailableError",
+    });
+    await expect(ingest({ url: scripted.url("/flaky.csv") })).resolves.toMatchObject({ rows: 404 });
+  });
+
+  it.each([
+    [{}, /invalid ingest event/],
+    [{ url: "ftp://example.com/a.csv" }, /url: must be an http\(s\) URL/],
+    [{ source: "../etc" }, /source: a source is letters/],
+    [{ url: "http://x/a.csv", extra: 1 }, /invalid ingest event/],
+  ])("rejects the event %j with InvalidEventError", async (event, message) => {
+    await expect(ingest(event)).rejects.toMatchObject({
+      name: "InvalidEventError",
+      message: expect.stringMatching(message),
+    });
+  });
+
+  it("rejects an unknown source name, listing the known ones", async () => {
+    await expect(ingest({ source: "Nowhere" })).rejects.toMatchObject({
+      name: "UnknownSourceError",
+      message: expect.stringContaining("known: Amostra_Norte"),
+    });
+  });
+});
