@@ -24,6 +24,9 @@ import {
   StartExecutionCommand,
   UpdateStateMachineCommand,
 } from "@aws-sdk/client-sfn";
+import { substitutePlaceholders } from "../src/local/state-machine.js";
+
+export { substitutePlaceholders };
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "123456789012";
@@ -35,31 +38,6 @@ const LOCAL_ROLE_ARN = `arn:aws:iam::${LOCAL_ACCOUNT}:role/roadtoll-local`;
 export function localFunctionArns(region = LOCAL_REGION, account = LOCAL_ACCOUNT): Record<string, string> {
   const arn = (logicalId: string) => `arn:aws:lambda:${region}:${account}:function:${logicalId}`;
   return { IngestFunctionArn: arn("IngestFunction"), DeathsFunctionArn: arn("DeathsFunction") };
-}
-
-const PLACEHOLDER = /\$\{([^}]*)\}/g;
-
-/**
- * Replaces `${Name}` placeholders the way CloudFormation's DefinitionSubstitutions does. Unlike CloudFormation
- * it fails on a placeholder without a value and on a value no placeholder uses, since either one means the
- * definition and this script (and so template.yaml) have drifted apart.
- */
-export function substitutePlaceholders(definition: string, substitutions: Record<string, string>): string {
-  const missing = new Set<string>();
-  const used = new Set<string>();
-  const result = definition.replace(PLACEHOLDER, (placeholder, name: string) => {
-    const value = Object.hasOwn(substitutions, name) ? substitutions[name] : undefined;
-    if (value === undefined) {
-      missing.add(name);
-      return placeholder;
-    }
-    used.add(name);
-    return value;
-  });
-  if (missing.size > 0) throw new Error(`no substitution for placeholder(s): ${[...missing].join(", ")}`);
-  const unused = Object.keys(substitutions).filter((name) => !used.has(name));
-  if (unused.length > 0) throw new Error(`substitution(s) not used by the definition: ${unused.join(", ")}`);
-  return result;
 }
 
 interface Options {

@@ -12,18 +12,38 @@ export const LOCAL_SUBSTITUTIONS = {
   DeathsFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:roadtoll-deaths",
 } as const;
 
-/** Replaces `${Name}` placeholders as SAM's DefinitionSubstitutions does; an unknown name is an error. */
-export function substitute(text: string, values: Readonly<Record<string, string>>): string {
-  return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_match, name: string) => {
-    const value = values[name];
-    if (value === undefined)
-      throw new Error(`no substitution for \${${name}} in the state machine definition`);
+const PLACEHOLDER = /\$\{([^}]*)\}/g;
+
+/**
+ * Replaces `${Name}` placeholders the way CloudFormation's DefinitionSubstitutions does. Unlike CloudFormation
+ * it fails on a placeholder without a value and on a value no placeholder uses, since either one means the
+ * definition and its substitutions (and so template.yaml) have drifted apart.
+ */
+export function substitutePlaceholders(
+  definition: string,
+  substitutions: Readonly<Record<string, string>>,
+): string {
+  const missing = new Set<string>();
+  const used = new Set<string>();
+  const result = definition.replace(PLACEHOLDER, (placeholder, name: string) => {
+    const value = Object.hasOwn(substitutions, name) ? substitutions[name] : undefined;
+    if (value === undefined) {
+      missing.add(name);
+      return placeholder;
+    }
+    used.add(name);
     return value;
   });
+  if (missing.size > 0) throw new Error(`no substitution for placeholder(s): ${[...missing].join(", ")}`);
+  const unused = Object.keys(substitutions).filter((name) => !used.has(name));
+  if (unused.length > 0) throw new Error(`substitution(s) not used by the definition: ${unused.join(", ")}`);
+  return result;
 }
 
 export async function loadDefinition(path = DEFINITION_PATH): Promise<StateMachineDefinition> {
-  return JSON.parse(substitute(await readFile(path, "utf8"), LOCAL_SUBSTITUTIONS)) as StateMachineDefinition;
+  return JSON.parse(
+    substitutePlaceholders(await readFile(path, "utf8"), LOCAL_SUBSTITUTIONS),
+  ) as StateMachineDefinition;
 }
 
 export type TaskHandler = (input: unknown) => Promise<unknown>;

@@ -1,0 +1,186 @@
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDownloader } from "../src/adapters/http-download.js";
+import { loadDownloadConfig } from "../src/config.js";
+import { createDeathsHandler } from "../src/handlers/deaths-handler.js";
+import { createIngestHandler } from "../src/handlers/ingest-handler.js";
+import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
+import {
+  DEFINITION_PATH,
+  type ExecutionEvent,
+  LOCAL_SUBSTITUTIONS,
+  loadDefinition,
+  runStateMachine,
+  substitutePlaceholders,
+  type TaskHandler,
+} from "../src/local/state-machine.js";
+import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
+import { openTestDatabase, type TestDatabase } from "./support/database.js";
+import { startTestServer, type TestServer } from "./support/http.js";
+import { referenceDeaths } from "./support/reference.js";
+import { startTestStorage, type TestStorage } from "./support/storage.js";
+
+type Validator = (definition: unknown) => { isValid: boolean; errors: Array<{ message?: string }> };
+const validateAsl = createRequire(import.meta.url)("asl-validator") as Validator;
+
+const SAMPLES = fileURLToPath(new URL("../samples/", import.meta.url));
+
+describe("statemachine/pipeline.asl.json", () => {
+  it("passes asl-validator once its placeholders are substituted", async () => {
+    const result = validateAsl(await loadDefinition());
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+
+  it("is checked for real: a dangling transition fails the validator", async () => {
+    const definition = await loadDefinition();
+    (definition.States.NormaliseInput as { Default: string }).Default = "Nowhere";
+    expect(validateAsl(definition).isValid).toBe(false);
+  });
+
+  it("uses exactly the placeholders the local runner (and SAM) substitute", async () => {
+    const text = await readFile(DEFINITION_PATH, "utf8");
+    const used = new Set([...text.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((match) => match[1]));
+    expect([...used].sort()).toEqual(Object.keys(LOCAL_SUBSTITUTIONS).sort());
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal SAM placeholder, not a template string.
+    expect(() => substitutePlaceholders("${Unknown}", LOCAL_SUBSTITUTIONS)).toThrow(
+      /no substitution for placeholder\(s\): Unknown/,
+    );
+  });
+});
+
+describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"})`, () => {
+  let storage: TestStorage;
+  let database: TestDatabase;
+  let files: RunningFileServer;
+  let flaky: TestServer;
+  let flakyFailures = 0;
+  let tasks: Record<string, TaskHandler>;
+
+  beforeAll(async () => {
+    [storage, database, files] = await Promise.all([
+      startTestStorage(),
+      openTestDatabase(),
+      startFileServer(SAMPLES),
+    ]);
+    const sample = await readFile(`${SAMPLES}amostra_via_sul_bom.csv`);
+    flaky = await startTestServer((_request, response) => {
+      if (flakyFailures-- > 0) response.writeHead(503).end();
+      else response.writeHead(200).end(sample);
+    });
+    tasks = {
+      Ingest: createIngestHandler({
+        store: storage.store,
+        download: createDownloader(loadDownloadConfig({})),
+        links: { Sul: `${files.baseUrl}/amostra_via_sul_bom.csv` },
+      }),
+      ComputeDeaths: createDeathsHandler({ store: storage.store, db: database.db }),
+    };
+  });
+
+  afterAll(async () => {
+    await files?.close();
+    await flaky?.close();
+    await database?.close();
+    await storage?.close();
+  });
+
+  const run = (input: unknown, events: ExecutionEvent[] = []) =>
+    runStateMachine({ input, tasks, retryIntervalMs: 0, onEvent: (event) => events.push(event) });
+
+  it("runs a list of links through both steps and returns one readable summary per link", async () => {
+    const events: ExecutionEvent[] = [];
+    const outcome = await run(
+      { links: [{ url: `${files.baseUrl}/amostra_via_norte.csv`, source: "Norte" }, { source: "Sul" }] },
+      events,
+    );
+    expect(outcome.status).toBe("SUCCEEDED");
+    const output = (
+      outcome as { output: { status: string; results: Array<{ status: string; summary: DeathsSummary }> } }
+    ).output;
+    expect(output.status).toBe("succeeded");
+    expect(output.results.map((result) => [result.status, result.summary.source])).toEqual([
+      ["succeeded", "Norte"],
+      ["succeeded", "Sul"],
+    ]);
+    const expected = referenceDeaths(await readFile(`${SAMPLES}amostra_via_norte.csv`));
+    expect(output.results[0]?.summary.deathsByVehicle).toEqual(expected.byVehicle);
+    // Step Functions refuses payloads over 256 KiB; ours stay tiny whatever the file size.
+    expect(JSON.stringify(output).length).toBeLessThan(16 * 1024);
+
+    const sources = await database.db.selectFrom("deaths_by_vehicle").select("source").distinct().execute();
+    expect(sources.map((row) => row.source).sort()).toEqual(["Norte", "Sul"]);
+    const entered = events.filter((event) => event.type === "entered").map((event) => event.state);
+    expect(entered.filter((state) => state === "Ingest")).toHaveLength(2);
+    expect(entered.filter((state) => state === "ComputeDeaths")).toHaveLength(2);
+  });
+
+  it("accepts a single link as well as a list", async () => {
+    const outcome = await run({ source: "Sul" });
+    expect(outcome.status).toBe("SUCCEEDED");
+    expect((outcome as { output: { results: unknown[] } }).output.results).toHaveLength(1);
+  });
+
+  it("never reports a failed link as success, while the other links still complete", async () => {
+    const events: ExecutionEvent[] = [];
+    const outcome = await run(
+      {
+        links: [
+          { url: `${files.baseUrl}/gone.csv`, source: "Gone" },
+          { url: `${files.baseUrl}/amostra_via_norte.csv`, source: "StillNorte" },
+        ],
+      },
+      events,
+    );
+    expect(outcome).toMatchObject({ status: "FAILED", error: "LinkFailed" });
+    const cause = JSON.parse((outcome as { cause: string }).cause) as Array<Record<string, unknown>>;
+    expect(cause).toEqual([
+      {
+        link: { url: `${files.baseUrl}/gone.csv`, source: "Gone" },
+        status: "failed",
+        error: "DownloadError",
+        cause: `${files.baseUrl}/gone.csv: server answered HTTP 404`,
+      },
+      { link: { url: `${files.baseUrl}/amostra_via_norte.csv`, source: "StillNorte" }, status: "succeeded" },
+    ]);
+    // A 404 is not transient: no retry.
+    expect(events.filter((event) => event.type === "retried")).toEqual([]);
+    const written = await database.db
+      .selectFrom("deaths_by_vehicle")
+      .select("source")
+      .where("source", "=", "StillNorte")
+      .execute();
+    expect(written.length).toBeGreaterThan(0);
+  });
+
+  it("retries a transient download failure and then succeeds", async () => {
+    flakyFailures = 2;
+    const events: ExecutionEvent[] = [];
+    const outcome = await run({ url: flaky.url("/sul.csv"), source: "Flaky" }, events);
+    expect(outcome.status).toBe("SUCCEEDED");
+    expect(events.filter((event) => event.type === "retried").map((event) => event.state)).toEqual([
+      "Ingest",
+      "Ingest",
+    ]);
+  });
+
+  it("gives up after the retry budget and fails the execution with the named error", async () => {
+    flakyFailures = 100;
+    const events: ExecutionEvent[] = [];
+    const outcome = await run({ url: flaky.url("/sul.csv"), source: "Down" }, events);
+    expect(outcome).toMatchObject({ status: "FAILED", error: "LinkFailed" });
+    expect((outcome as { cause: string }).cause).toContain('"error":"DownloadUnavailableError"');
+    expect(events.filter((event) => event.type === "retried")).toHaveLength(3);
+    flakyFailures = 0;
+  });
+
+  it("fails a link whose event is invalid without calling the deaths step", async () => {
+    const events: ExecutionEvent[] = [];
+    const outcome = await run({ links: [{ url: "not a url" }] }, events);
+    expect(outcome).toMatchObject({ status: "FAILED", error: "LinkFailed" });
+    expect((outcome as { cause: string }).cause).toContain("InvalidEventError");
+    expect(events.some((event) => event.state === "ComputeDeaths")).toBe(false);
+  });
+});
