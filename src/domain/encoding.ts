@@ -1,143 +1,181 @@
+import { isAscii } from "node:buffer";
 import { TextDecoder } from "node:util";
 import { RoadtollError } from "../errors.js";
 
 export type SourceEncoding = "utf-8" | "utf-8-bom" | "iso-8859-1";
 
 /**
- * How many bytes after the first non-ASCII byte decide between UTF-8 and ISO-8859-1. Latin-1 Portuguese text
+ * How many bytes from the first non-ASCII byte on decide between UTF-8 and ISO-8859-1. Latin-1 Portuguese text
  * almost never forms valid multi-byte UTF-8 by accident, and one 64 KiB window holds hundreds of accented words.
  */
 const DECISION_WINDOW = 64 * 1024;
 
+type Mode = "undecided" | "utf-8" | "iso-8859-1";
+
 /**
- * Incremental decoder that detects the encoding of a byte stream and turns it into UTF-8 text without ever
- * holding more than one decision window. While every byte seen is ASCII both encodings agree, so the decision is
- * postponed to the first non-ASCII byte; after it, a window that is valid UTF-8 selects strict UTF-8 (a later
- * invalid sequence is an error, because a file that mixes encodings is corrupt), otherwise ISO-8859-1, which can
- * decode any byte. UTF-16 and binary content are refused.
+ * Incremental decoder that detects the encoding of a byte stream and turns it into text without ever holding
+ * more than one decision window. While every byte seen is ASCII both encodings agree, so the decision waits for
+ * the first non-ASCII byte; from there, a window that is valid UTF-8 selects strict UTF-8 (a later invalid
+ * sequence is an error, because a file that mixes encodings is corrupt), otherwise ISO-8859-1, which decodes
+ * any byte. UTF-16 and binary content are refused. Errors name the line of the offending byte.
  */
 export class Transcoder {
-  private encoding: SourceEncoding | undefined;
-  private decoder: TextDecoder | undefined;
+  private mode: Mode = "undecided";
+  private bom = false;
+  private started = false;
+  /** Bytes that arrived before the BOM could be checked (fewer than three). */
+  private head: Buffer[] = [];
+  /** Bytes held while undecided, from the first non-ASCII byte on. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private bytesSeen = 0;
-  private linesSeen = 1;
-  private started = false;
+  /** The start of a UTF-8 sequence cut by a chunk boundary, completed by the next chunk. */
+  private carry: Buffer = Buffer.alloc(0);
+  /** Position of the next byte to arrive, in the file, for locating NUL bytes. */
+  private arrivedBytes = 0;
+  private arrivedLine = 1;
+  /** Line of the next byte to decode, for locating invalid sequences. */
+  private decodedLine = 1;
 
   constructor(private readonly file: string) {}
 
-  /** The encoding detected so far; `utf-8` when the whole input was ASCII. */
+  /** The encoding detected so far; `utf-8` while (and if) everything is ASCII. */
   get detected(): SourceEncoding {
-    return this.encoding ?? "utf-8";
+    if (this.bom) return "utf-8-bom";
+    return this.mode === "iso-8859-1" ? "iso-8859-1" : "utf-8";
   }
 
   push(chunk: Buffer): string {
-    let bytes = chunk;
-    if (!this.started) {
-      if (this.pendingBytes + bytes.length < 3 && !this.encoding) {
-        // Too few bytes to see a BOM yet; keep them until we can.
-        this.pending.push(bytes);
-        this.pendingBytes += bytes.length;
-        return "";
-      }
-      bytes = this.pending.length > 0 ? Buffer.concat([...this.pending, bytes]) : bytes;
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.started = true;
-      bytes = this.stripBom(bytes);
-    }
-    this.refuseBinary(bytes);
-    if (this.decoder) return this.decode(bytes, false);
-
-    const firstNonAscii = bytes.findIndex((byte) => byte > 0x7f);
-    if (firstNonAscii === -1 && this.pendingBytes === 0) {
-      this.track(bytes);
-      return bytes.toString("latin1");
-    }
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    if (this.pendingBytes < DECISION_WINDOW) return "";
-    return this.decide(false);
+    if (this.started) return this.accept(chunk, false);
+    this.head.push(chunk);
+    const bytes = Buffer.concat(this.head);
+    if (bytes.length < 3) return "";
+    return this.begin(bytes, false);
   }
 
   end(): string {
-    if (!this.started) {
-      const bytes = this.stripBom(Buffer.concat(this.pending));
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.started = true;
-      if (bytes.length === 0) return "";
-      this.pending.push(bytes);
-      this.pendingBytes = bytes.length;
-      this.refuseBinary(bytes);
+    if (!this.started) return this.begin(Buffer.concat(this.head), true);
+    return this.accept(Buffer.alloc(0), true);
+  }
+
+  private begin(bytes: Buffer, final: boolean): string {
+    this.started = true;
+    this.head = [];
+    if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+      throw this.error("the file is UTF-16; only UTF-8 and ISO-8859-1 are supported", 1);
     }
-    if (this.decoder) return this.decode(Buffer.alloc(0), true);
-    if (this.pendingBytes === 0) return "";
-    return this.decide(true);
+    if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+      this.bom = true;
+      this.mode = "utf-8";
+      this.arrivedBytes = 3;
+      return this.accept(bytes.subarray(3), final);
+    }
+    return this.accept(bytes, final);
+  }
+
+  private accept(bytes: Buffer, final: boolean): string {
+    this.refuseBinary(bytes);
+    if (this.mode === "utf-8") return this.decodeUtf8(bytes, final);
+    if (this.mode === "iso-8859-1") return this.decodeLatin1(bytes);
+    if (this.pendingBytes === 0 && isAscii(bytes)) return this.decodeLatin1(bytes);
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes < DECISION_WINDOW && !final) return "";
+    return this.decide(final);
   }
 
   private decide(final: boolean): string {
     const window = Buffer.concat(this.pending);
+    // A multi-byte sequence cut at the window's end proves nothing yet: judge only complete sequences.
+    const complete = final ? window : window.subarray(0, completeLength(window));
+    if (!isValidUtf8(complete)) {
+      this.mode = "iso-8859-1";
+    } else if (final || !isAscii(complete)) {
+      this.mode = "utf-8";
+    } else {
+      // The only non-ASCII bytes are an unfinished sequence at the end: wait for the bytes that finish it.
+      this.pending = [window];
+      return "";
+    }
     this.pending = [];
     this.pendingBytes = 0;
-    let utf8 = true;
-    try {
-      // `stream: !final` tolerates a multi-byte sequence cut at the window's end.
-      new TextDecoder("utf-8", { fatal: true }).decode(window, { stream: !final });
-    } catch {
-      utf8 = false;
-    }
-    this.encoding = utf8 ? (this.encoding ?? "utf-8") : "iso-8859-1";
-    this.decoder = new TextDecoder(utf8 ? "utf-8" : "latin1", { fatal: utf8, ignoreBOM: true });
-    return this.decode(window, final);
+    return this.mode === "utf-8" ? this.decodeUtf8(window, final) : this.decodeLatin1(window);
   }
 
-  private decode(bytes: Buffer, final: boolean): string {
-    try {
-      const text = (this.decoder as TextDecoder).decode(bytes, { stream: !final });
-      this.track(bytes);
-      return text;
-    } catch (error) {
-      throw new RoadtollError(
-        "EncodingError",
-        "invalid UTF-8 after the start of the file was UTF-8: the file mixes encodings",
-        { cause: error, where: { file: this.file, line: this.linesSeen + countNewlines(bytes) } },
+  private decodeLatin1(bytes: Buffer): string {
+    this.decodedLine += countNewlines(bytes);
+    return bytes.toString("latin1");
+  }
+
+  private decodeUtf8(bytes: Buffer, final: boolean): string {
+    const all = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes;
+    const cut = final ? all.length : completeLength(all);
+    const complete = all.subarray(0, cut);
+    // Copied so a 64 KiB chunk is not kept alive by its last two bytes.
+    this.carry = Buffer.from(all.subarray(cut));
+    if (!isValidUtf8(complete)) {
+      const offset = firstInvalidOffset(complete);
+      throw this.error(
+        "invalid UTF-8 in a file that began as UTF-8: the file mixes encodings",
+        this.decodedLine + countNewlines(complete.subarray(0, offset)),
       );
     }
-  }
-
-  private stripBom(bytes: Buffer): Buffer {
-    if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
-      this.encoding = "utf-8-bom";
-      this.decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-      return bytes.subarray(3);
-    }
-    if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-      throw new RoadtollError("EncodingError", "file is UTF-16; only UTF-8 and ISO-8859-1 are supported", {
-        where: { file: this.file, line: 1 },
-      });
-    }
-    return bytes;
+    this.decodedLine += countNewlines(complete);
+    return complete.toString("utf8");
   }
 
   private refuseBinary(bytes: Buffer): void {
     const nul = bytes.indexOf(0);
     if (nul !== -1) {
-      throw new RoadtollError(
-        "EncodingError",
-        `NUL byte at offset ${this.bytesSeen + this.pendingBytes + nul}: not a text file`,
-        {
-          where: { file: this.file, line: this.linesSeen + countNewlines(bytes.subarray(0, nul)) },
-        },
+      throw this.error(
+        `NUL byte at offset ${this.arrivedBytes + nul}: not a text file`,
+        this.arrivedLine + countNewlines(bytes.subarray(0, nul)),
       );
     }
+    this.arrivedBytes += bytes.length;
+    this.arrivedLine += countNewlines(bytes);
   }
 
-  private track(bytes: Buffer): void {
-    this.bytesSeen += bytes.length;
-    this.linesSeen += countNewlines(bytes);
+  private error(message: string, line: number): RoadtollError {
+    return new RoadtollError("EncodingError", message, { where: { file: this.file, line } });
   }
+}
+
+const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function isValidUtf8(bytes: Buffer): boolean {
+  try {
+    fatalDecoder.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Length of `bytes` without a trailing, unfinished UTF-8 sequence. */
+function completeLength(bytes: Buffer): number {
+  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 4); i--) {
+    const byte = bytes[i] as number;
+    if ((byte & 0xc0) === 0x80) continue;
+    // ASCII, or a byte that can never start a sequence: nothing is unfinished (the validator judges the rest).
+    if (byte < 0xc2 || byte > 0xf4) return bytes.length;
+    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+    return bytes.length - i < needed ? i : bytes.length;
+  }
+  return bytes.length;
+}
+
+/** Offset of the first byte that makes `bytes` invalid UTF-8; only called on the error path. */
+function firstInvalidOffset(bytes: Buffer): number {
+  // Validity of prefixes is monotonic (a prefix of valid UTF-8 is valid once unfinished tails are allowed),
+  // so a binary search finds the shortest invalid prefix with a logarithmic number of native decodes.
+  let low = 0;
+  let high = bytes.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (isValidUtf8(bytes.subarray(0, completeLength(bytes.subarray(0, middle + 1))))) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 function countNewlines(bytes: Buffer): number {

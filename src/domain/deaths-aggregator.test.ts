@@ -1,0 +1,180 @@
+import { describe, expect, it } from "vitest";
+import { DeathsAggregator, metricColumnsFrom, type RoadDeaths, zeroDeaths } from "./deaths-aggregator.js";
+
+/** Row layout for these tests: road_name, the five vehicles in VEHICLES order, then mortos. */
+const COLUMNS = ["road_name", "automovel", "bicicleta", "caminhao", "moto", "onibus", "mortos"];
+const INDEX = new Map(COLUMNS.map((name, position) => [name, position]));
+
+function aggregator(): DeathsAggregator {
+  return new DeathsAggregator(metricColumnsFrom(INDEX, "road_name"));
+}
+
+/** A row from road, the five vehicle counts and mortos. */
+function row(
+  road: string,
+  [automovel, bicicleta, caminhao, moto, onibus]: readonly string[],
+  mortos: string,
+): string[] {
+  return [road, automovel ?? "", bicicleta ?? "", caminhao ?? "", moto ?? "", onibus ?? "", mortos];
+}
+
+function road(name: string, total: number, deaths: Partial<RoadDeaths["deaths"]>): RoadDeaths {
+  return { road: name, deaths: { ...zeroDeaths(), ...deaths }, total };
+}
+
+describe("metricColumnsFrom", () => {
+  it("maps every metric column to its position", () => {
+    expect(metricColumnsFrom(INDEX, "road_name")).toEqual({
+      roadName: 0,
+      mortos: 6,
+      vehicles: [
+        ["automovel", 1],
+        ["bicicleta", 2],
+        ["caminhao", 3],
+        ["moto", 4],
+        ["onibus", 5],
+      ],
+    });
+  });
+
+  it("throws when a column is missing", () => {
+    expect(() => metricColumnsFrom(new Map([["road_name", 0]]), "road_name")).toThrow(
+      "column mortos missing from a validated header",
+    );
+  });
+});
+
+describe("DeathsAggregator", () => {
+  it("computes per-road, per-vehicle deaths over a hand-made set of rows", () => {
+    const deaths = aggregator();
+    const rows = [
+      row("BR-116/BA", ["1", "", "", "1", ""], "2"), // automovel + moto → both +2, total +2
+      row("BR-116/BA", ["", "", "2", "", ""], "1"), // caminhao +1, total +1
+      row("BR-116/BA", ["3", " ", "", "  ", "0"], "1"), // blank/space/0 cells are 0 → only automovel +1
+      row("BR-116/BA", ["", "", "", "", ""], "4"), // no vehicle listed → only total +4
+      row("BA-526", ["", "1", "", "", "1"], "3"), // bicicleta + onibus → both +3
+      row("BA-526", ["2", "", "", "", ""], ""), // mortos blank = 0 → accepted, adds nothing
+      row("CONTORNO", ["1", "1", "1", "1", "1"], " 5 "), // every vehicle → all +5
+    ];
+    for (const fields of rows) expect(deaths.add(fields)).toBeUndefined();
+
+    // BR-116/BA: automovel 2 + 1 = 3, caminhao 1, moto 2, total 2 + 1 + 1 + 4 = 8.
+    // BA-526: bicicleta 3, onibus 3, total 3 + 0 = 3.  CONTORNO: 5 everywhere, total 5.
+    expect(deaths.result()).toEqual([
+      road("BA-526", 3, { bicicleta: 3, onibus: 3 }),
+      road("BR-116/BA", 8, { automovel: 3, caminhao: 1, moto: 2 }),
+      road("CONTORNO", 5, { automovel: 5, bicicleta: 5, caminhao: 5, moto: 5, onibus: 5 }),
+    ]);
+    expect(deaths.rowsAccepted).toBe(7);
+    expect(deaths.totalDeaths).toBe(8 + 3 + 5);
+  });
+
+  it("counts one accident's deaths once per vehicle type involved, however many of that type", () => {
+    const deaths = aggregator();
+    deaths.add(row("BR-101/ES", ["4", "", "", "", ""], "2")); // 4 cars, still 2 deaths for automovel
+    expect(deaths.result()).toEqual([road("BR-101/ES", 2, { automovel: 2 })]);
+  });
+
+  it("gives a road with deaths only in accidents without listed vehicles all five vehicles at zero", () => {
+    const deaths = aggregator();
+    deaths.add(row("PT", ["", "", "", "", ""], "1"));
+    expect(deaths.result()).toEqual([
+      { road: "PT", deaths: { automovel: 0, bicicleta: 0, caminhao: 0, moto: 0, onibus: 0 }, total: 1 },
+    ]);
+  });
+
+  it("sorts roads by name whatever the order rows arrive in", () => {
+    const deaths = aggregator();
+    for (const name of ["CONTORNO", "BR-070/MT", "BA-526", "BR-040/MG"]) {
+      deaths.add(row(name, ["", "", "", "", ""], "0"));
+    }
+    expect(deaths.result().map((entry) => entry.road)).toEqual([
+      "BA-526",
+      "BR-040/MG",
+      "BR-070/MT",
+      "CONTORNO",
+    ]);
+  });
+
+  it("trims the road name, so padded and unpadded names are one road", () => {
+    const deaths = aggregator();
+    deaths.add(row(" BR-070/MT ", ["1", "", "", "", ""], "1"));
+    deaths.add(row("BR-070/MT", ["1", "", "", "", ""], "1"));
+    expect(deaths.result()).toEqual([road("BR-070/MT", 2, { automovel: 2 })]);
+  });
+
+  it.each([
+    [
+      "negative vehicle count",
+      row("BR-116/BA", ["1", "", "-1", "", ""], "7"),
+      "caminhao",
+      "negative count -1",
+    ],
+    [
+      "non-numeric vehicle count",
+      row("BR-116/BA", ["1", "", "", "x", ""], "7"),
+      "moto",
+      'not a whole number: "x"',
+    ],
+    [
+      "decimal vehicle count",
+      row("BR-116/BA", ["", "", "", "", "1,5"], "7"),
+      "onibus",
+      'not a whole number: "1,5"',
+    ],
+    ["negative mortos", row("BR-116/BA", ["1", "", "", "", ""], "-2"), "mortos", "negative count -2"],
+    [
+      "non-numeric mortos",
+      row("BR-116/BA", ["1", "", "", "", ""], "dois"),
+      "mortos",
+      'not a whole number: "dois"',
+    ],
+    ["empty road", row("", ["1", "", "", "", ""], "7"), "trecho", "no road name"],
+    ["space-only road", row("   ", ["1", "", "", "", ""], "7"), "trecho", "no road name"],
+  ])("rejects a row with a %s, naming the column, and changes nothing", (_case, fields, column, reason) => {
+    const deaths = aggregator();
+    deaths.add(row("BR-116/BA", ["1", "", "", "", ""], "2"));
+    const before = deaths.result();
+
+    expect(deaths.add(fields)).toEqual({ column, reason });
+
+    expect(deaths.result()).toEqual(before);
+    expect(deaths.result()).toEqual([road("BR-116/BA", 2, { automovel: 2 })]);
+    expect(deaths.rowsAccepted).toBe(1);
+    expect(deaths.totalDeaths).toBe(2);
+  });
+
+  it("does not create a road for a rejected row whose road has not been seen yet", () => {
+    const deaths = aggregator();
+    // The automovel count is valid and comes before the bad one: the row must still count for nothing.
+    expect(deaths.add(row("BR-999/XX", ["1", "", "", "", "-1"], "3"))).toEqual({
+      column: "onibus",
+      reason: "negative count -1",
+    });
+    expect(deaths.result()).toEqual([]);
+    expect(deaths.rowsAccepted).toBe(0);
+    expect(deaths.totalDeaths).toBe(0);
+  });
+
+  it("reads missing trailing cells of a short row as zero", () => {
+    const deaths = aggregator();
+    // Only road, automovel, bicicleta: caminhao, moto, onibus and mortos are absent → 0.
+    expect(deaths.add(["BR-116/BA", "1", ""])).toBeUndefined();
+    expect(deaths.result()).toEqual([road("BR-116/BA", 0, {})]);
+  });
+
+  it("returns copies, so changing a result does not change the aggregator", () => {
+    const deaths = aggregator();
+    deaths.add(row("BR-116/BA", ["1", "", "", "", ""], "2"));
+    const first = deaths.result();
+    (first[0] as RoadDeaths).deaths.automovel = 99;
+    expect(deaths.result()).toEqual([road("BR-116/BA", 2, { automovel: 2 })]);
+  });
+
+  it("starts empty", () => {
+    const deaths = aggregator();
+    expect(deaths.result()).toEqual([]);
+    expect(deaths.rowsAccepted).toBe(0);
+    expect(deaths.totalDeaths).toBe(0);
+  });
+});

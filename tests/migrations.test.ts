@@ -1,0 +1,81 @@
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrateDown, migrateToLatest } from "../src/db/migrate.js";
+import { openTestDatabase, type TestDatabase } from "./support/database.js";
+
+let database: TestDatabase;
+
+beforeAll(async () => {
+  database = await openTestDatabase({ migrate: false });
+});
+
+afterAll(async () => {
+  await database?.close();
+});
+
+const row = {
+  created_at: new Date("2026-11-25T12:00:00.000Z"),
+  source: "Via_Sul",
+  road_name: "BR-290/RS",
+  vehicle: "moto" as const,
+  number_deaths: 3,
+};
+
+describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"})`, () => {
+  it("reports every step, then that there is nothing left to do", async () => {
+    const lines: string[] = [];
+    await expect(migrateToLatest(database.db, (line) => lines.push(line))).resolves.toEqual({
+      applied: ["0001-create-deaths-by-vehicle"],
+    });
+    expect(lines).toEqual(["migration 0001-create-deaths-by-vehicle (up): Success"]);
+    const again: string[] = [];
+    await expect(migrateToLatest(database.db, (line) => again.push(line))).resolves.toEqual({ applied: [] });
+    expect(again).toEqual(["migrations: already up to date"]);
+  });
+
+  it("creates deaths_by_vehicle with the documented columns and types", async () => {
+    const { rows } = await sql<{ column_name: string; data_type: string; is_nullable: string }>`
+      select column_name, data_type, is_nullable from information_schema.columns
+      where table_name = 'deaths_by_vehicle' order by ordinal_position`.execute(database.db);
+    expect(rows).toEqual([
+      { column_name: "created_at", data_type: "timestamp with time zone", is_nullable: "NO" },
+      { column_name: "source", data_type: "text", is_nullable: "NO" },
+      { column_name: "road_name", data_type: "text", is_nullable: "NO" },
+      { column_name: "vehicle", data_type: "text", is_nullable: "NO" },
+      { column_name: "number_deaths", data_type: "integer", is_nullable: "NO" },
+    ]);
+  });
+
+  it.each([
+    ["a vehicle outside the five", { vehicle: "trem" }],
+    ["negative deaths", { number_deaths: -1 }],
+    ["an empty road name", { road_name: "" }],
+    ["an empty source", { source: "" }],
+  ])("refuses %s", async (_label, change) => {
+    await expect(
+      database.db
+        .insertInto("deaths_by_vehicle")
+        .values({ ...row, ...change } as typeof row)
+        .execute(),
+    ).rejects.toThrow(/check constraint/);
+  });
+
+  it("keys rows by source, snapshot, road and vehicle so a snapshot cannot hold duplicates", async () => {
+    await database.db.insertInto("deaths_by_vehicle").values(row).execute();
+    await expect(database.db.insertInto("deaths_by_vehicle").values(row).execute()).rejects.toThrow(
+      /duplicate key|unique/,
+    );
+    await database.db
+      .insertInto("deaths_by_vehicle")
+      .values({ ...row, source: "Via_Costeira" })
+      .execute();
+  });
+
+  it("migrates down (dropping the table) and up again", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0001-create-deaths-by-vehicle"] });
+    await expect(sql`select 1 from deaths_by_vehicle`.execute(database.db)).rejects.toThrow(/does not exist/);
+    await expect(migrateToLatest(database.db)).resolves.toEqual({
+      applied: ["0001-create-deaths-by-vehicle"],
+    });
+  });
+});
