@@ -1,10 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` are CloudFormation and ASL placeholders, not JS.
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { bundleLikeDockerfile, shellWords } from "./bundle.js";
 import {
   isObject,
   type Json,
@@ -165,33 +165,6 @@ function* states(machine: JsonObject): Generator<[string, JsonObject]> {
 }
 
 /** Splits a Dockerfile RUN line the way /bin/sh would for the quoting it uses (no expansions). */
-function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let current = "";
-  let quote: '"' | "'" | undefined;
-  let started = false;
-  for (let i = 0; i < line.length; i += 1) {
-    const char = line[i] as string;
-    if (quote) {
-      if (char === quote) quote = undefined;
-      else if (char === "\\" && quote === '"' && i + 1 < line.length) current += line[++i];
-      else current += char;
-    } else if (char === '"' || char === "'") {
-      quote = char;
-      started = true;
-    } else if (/\s/.test(char)) {
-      if (started) words.push(current);
-      current = "";
-      started = false;
-    } else {
-      current += char;
-      started = true;
-    }
-  }
-  if (quote) throw new Error(`unterminated quote in: ${line}`);
-  if (started) words.push(current);
-  return words;
-}
 
 describe("template.yaml: structure", () => {
   it("is a SAM template", () => {
@@ -416,18 +389,8 @@ describe("template.yaml: functions and images", () => {
     }
 
     // Re-run the exact command into a scratch directory, with a metafile to see what stayed external.
-    const outfile = join(bundleDir, fn, "index.mjs");
     const metafile = join(bundleDir, `${fn}.meta.json`);
-    const rerun = args.map((arg) => (arg.startsWith("--outfile=") ? `--outfile=${outfile}` : arg));
-    // words[0..1] are `npx esbuild`; the local bin is what npx would run, minus npx's own start-up.
-    execFileSync(
-      join(root, "node_modules/.bin/esbuild"),
-      [...rerun, `--metafile=${metafile}`, "--log-level=error"],
-      {
-        cwd: root,
-        stdio: "pipe",
-      },
-    );
+    const outfile = bundleLikeDockerfile(fn, bundleDir, [`--metafile=${metafile}`]);
     const bundle = readFileSync(outfile, "utf8");
     expect(bundle.startsWith("import { createRequire } from 'node:module';")).toBe(true);
     const meta = JSON.parse(readFileSync(metafile, "utf8")) as {

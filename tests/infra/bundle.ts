@@ -1,0 +1,61 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/** Repository root. */
+export const root = resolve(import.meta.dirname, "../..");
+
+/** Splits a shell command line into words, honouring quotes (enough for a Dockerfile RUN line). */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let current = "";
+  let quote: '"' | "'" | undefined;
+  let started = false;
+  for (let i = 0; i < line.length; i += 1) {
+    const char = line[i] as string;
+    if (quote) {
+      if (char === quote) quote = undefined;
+      else if (char === "\\" && quote === '"' && i + 1 < line.length) current += line[++i];
+      else current += char;
+    } else if (char === '"' || char === "'") {
+      quote = char;
+      started = true;
+    } else if (/\s/.test(char)) {
+      if (started) words.push(current);
+      current = "";
+      started = false;
+    } else {
+      current += char;
+      started = true;
+    }
+  }
+  if (quote) throw new Error(`unterminated quote in: ${line}`);
+  if (started) words.push(current);
+  return words;
+}
+
+/** The arguments of the one `RUN npx esbuild …` line in images/<fn>/Dockerfile, without `npx esbuild`. */
+export function dockerfileEsbuildArgs(fn: string): string[] {
+  const dockerfile = readFileSync(join(root, "images", fn, "Dockerfile"), "utf8");
+  const runLines = dockerfile.split("\n").filter((line) => line.startsWith("RUN npx esbuild "));
+  if (runLines.length !== 1)
+    throw new Error(`images/${fn}/Dockerfile must have exactly one esbuild RUN line`);
+  return shellWords((runLines[0] as string).slice("RUN ".length)).slice(2);
+}
+
+/**
+ * Bundles a function exactly as its Dockerfile does, only writing the bundle into `outDir`; returns the bundle's
+ * path. `extra` adds esbuild flags that do not change the output (a metafile, the log level).
+ */
+export function bundleLikeDockerfile(fn: string, outDir: string, extra: string[] = []): string {
+  const outfile = join(outDir, fn, "index.mjs");
+  const args = dockerfileEsbuildArgs(fn).map((arg) =>
+    arg.startsWith("--outfile=") ? `--outfile=${outfile}` : arg,
+  );
+  // The local bin is what `npx esbuild` runs, minus npx's own start-up.
+  execFileSync(join(root, "node_modules/.bin/esbuild"), [...args, ...extra, "--log-level=error"], {
+    cwd: root,
+    stdio: "pipe",
+  });
+  return outfile;
+}

@@ -1,0 +1,157 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import type { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEmbeddedDatabase } from "../../src/db/embedded-database.js";
+import { type RunningFileServer, startFileServer } from "../../src/local/file-server.js";
+import { openTestDatabase, type TestDatabase } from "../support/database.js";
+import { startTestStorage, type TestStorage } from "../support/storage.js";
+import { bundleLikeDockerfile, root } from "./bundle.js";
+
+/**
+ * What the Lambda base image does with `CMD ["index.handler"]`: import index.mjs and call its `handler`
+ * export. Each bundle is built with its Dockerfile's own esbuild line, then imported from a scratch folder with
+ * no node_modules beside it, configured only through the environment, and invoked with the events/ files.
+ */
+type Handler = (event: unknown) => Promise<unknown>;
+
+const event = async (name: string) =>
+  JSON.parse(await readFile(join(root, "events", name), "utf8")) as Record<string, unknown>;
+
+let outDir: string;
+let storage: TestStorage;
+let files: RunningFileServer;
+let databaseUrl: string;
+let serverDatabase: TestDatabase | undefined;
+let embedded: { pglite: PGlite; socket: PGLiteSocketServer } | undefined;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === "object" && address ? address.port : 0;
+}
+
+async function importHandler(fn: string): Promise<Handler> {
+  const bundle = bundleLikeDockerfile(fn, outDir);
+  const module = (await import(pathToFileURL(bundle).href)) as { handler?: Handler };
+  expect(module.handler, `${fn}: index.mjs exports handler`).toBeTypeOf("function");
+  return module.handler as Handler;
+}
+
+beforeAll(async () => {
+  outDir = await mkdtemp(join(tmpdir(), "roadtoll-bundles-"));
+  // events/deaths.json names this bucket.
+  [storage, files] = await Promise.all([
+    startTestStorage("roadtoll-local"),
+    startFileServer(join(root, "samples")),
+  ]);
+  if (process.env.DATABASE_URL) {
+    serverDatabase = await openTestDatabase({ migrate: false });
+    databaseUrl = serverDatabase.url as string;
+  } else {
+    // The bundles speak the Postgres wire protocol through `pg`; PGlite's socket server lets them reach the
+    // embedded database that way.
+    const { pglite } = await createEmbeddedDatabase();
+    const port = await freePort();
+    const socket = new PGLiteSocketServer({ db: pglite, host: "127.0.0.1", port, maxConnections: 8 });
+    await socket.start();
+    embedded = { pglite, socket };
+    databaseUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  }
+  // events/ingest.json asks for the link named Via_Costeira; here it points at a bundled sample.
+  const linksFile = join(outDir, "link.yml");
+  await writeFile(linksFile, `Via_Costeira: "${files.baseUrl}/amostra_via_norte.csv"\n`);
+  Object.assign(process.env, {
+    ROADTOLL_BUCKET: storage.bucket,
+    S3_ENDPOINT: storage.endpoint,
+    S3_FORCE_PATH_STYLE: "true",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER",
+    LINKS_FILE: linksFile,
+    DATABASE_URL: databaseUrl,
+  });
+});
+
+afterAll(async () => {
+  await embedded?.socket.stop();
+  await embedded?.pglite.close();
+  await serverDatabase?.close();
+  await files?.close();
+  await storage?.close();
+  await rm(outDir, { recursive: true, force: true });
+});
+
+async function query<T>(text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+describe(`Lambda bundles invoked like the nodejs:22 base image (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite over its socket server"})`, () => {
+  it("migrate: events/migrate-direct.json creates the table", async () => {
+    const migrate = await importHandler("migrate");
+    await migrate(await event("migrate-direct.json"));
+    const tables = await query<{ table_name: string }>(
+      "select table_name from information_schema.tables where table_name = 'deaths_by_vehicle'",
+    );
+    expect(tables).toEqual([{ table_name: "deaths_by_vehicle" }]);
+  });
+
+  it("ingest: events/ingest.json downloads the named link into S3", async () => {
+    const ingest = await importHandler("ingest");
+    const result = (await ingest(await event("ingest.json"))) as {
+      key: string;
+      rawKey: string;
+      rows: number;
+      source: string;
+    };
+    expect(result.source).toBe("Via_Costeira");
+    expect(result.rows).toBe(404);
+    expect(await storage.keys("clean/Via_Costeira/")).toEqual([result.key]);
+    expect(
+      (await storage.bytes(result.rawKey)).equals(
+        await readFile(join(root, "samples", "amostra_via_norte.csv")),
+      ),
+    ).toBe(true);
+  });
+
+  it("deaths: events/deaths.json writes the snapshot it names", async () => {
+    const deathsEvent = await event("deaths.json");
+    // Put a clean object where the example event says it is (the ingest step's own output for the sample).
+    const [cleanKey] = await storage.keys("clean/Via_Costeira/");
+    await storage.s3.send(
+      new PutObjectCommand({
+        Bucket: storage.bucket,
+        Key: String(deathsEvent.key),
+        Body: await storage.bytes(cleanKey as string),
+      }),
+    );
+    const deaths = await importHandler("deaths");
+    const summary = (await deaths(deathsEvent)) as {
+      rowsWritten: number;
+      rowsRejected: number;
+      createdAt: string;
+    };
+    expect(summary.rowsRejected).toBe(3);
+    expect(summary.createdAt).toBe(deathsEvent.ingestedAt);
+    const rows = await query<{ count: string }>(
+      "select count(*) from deaths_by_vehicle where source = $1 and created_at = $2",
+      ["Via_Costeira", deathsEvent.ingestedAt],
+    );
+    expect(Number(rows[0]?.count)).toBe(summary.rowsWritten);
+    expect(summary.rowsWritten).toBeGreaterThan(0);
+  });
+});
