@@ -22,7 +22,8 @@ export async function createDatabase(config: DatabaseConfig): Promise<Kysely<Dat
           host: config.host,
           port: config.port,
           database: config.database,
-          ssl: config.ssl ? { rejectUnauthorized: false } : false,
+          // The certificate is verified: the Lambda images trust the RDS CAs via NODE_EXTRA_CA_CERTS.
+          ssl: config.ssl ? { rejectUnauthorized: true } : false,
           max: 1,
         });
   // An idle client that loses its connection emits 'error' on the pool; without a listener that kills the process.

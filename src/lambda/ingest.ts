@@ -3,14 +3,18 @@ import { loadLinks } from "../adapters/links.js";
 import { createS3Client, ObjectStore } from "../adapters/object-store.js";
 import { loadDownloadConfig, loadStorageConfig } from "../config.js";
 import { createIngestHandler } from "../handlers/ingest-handler.js";
+import { instrument } from "./instrument.js";
 
 // Cold start: configuration is validated and clients are created once, then reused by every invocation.
 const storage = loadStorageConfig();
 const download = loadDownloadConfig();
 const store = new ObjectStore(createS3Client(storage), storage.bucket);
 
-export const handler = createIngestHandler({
-  store,
-  download: createDownloader(download),
-  links: await loadLinks(download.linksFile),
-});
+export const handler = instrument(
+  "ingest",
+  createIngestHandler({
+    store,
+    download: createDownloader(download),
+    links: await loadLinks(download.linksFile),
+  }),
+);
