@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { parse } from "csv-parse";
 import { RoadtollError } from "../errors.js";
 import { ROAD_NAME_COLUMN, SOURCE_LINE_COLUMN } from "./columns.js";
 import { formatCsvRow } from "./csv-format.js";
@@ -33,8 +32,8 @@ export interface CleanCsvOptions {
   output: Writable;
 }
 
-/** Flush the clean text in blocks this big: one push per row would cost more than the parsing. */
-const OUTPUT_BLOCK = 64 * 1024;
+/** Distinct `trecho` spellings remembered per file; the real files have fewer than 50. */
+const ROAD_NAME_CACHE_LIMIT = 10_000;
 
 /**
  * Turns an ANTT source file into the clean file the deaths step reads: UTF-8, comma-separated RFC 4180, the
@@ -48,8 +47,6 @@ export async function cleanCsv(options: CleanCsvOptions): Promise<CleanCsvResult
   const hash = createHash("sha256");
   let bytes = 0;
   let cleanBytes = 0;
-  let rows = 0;
-  let header: Header | undefined;
   const transcoder = new Transcoder(file);
 
   const tap = new Transform({
@@ -65,71 +62,101 @@ export async function cleanCsv(options: CleanCsvOptions): Promise<CleanCsvResult
     },
   });
 
-  const decode = new Transform({
-    decodeStrings: true,
+  const rows = new RowRewriter(file);
+  const clean = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      settle(callback, () => transcoder.push(chunk));
+      settle(callback, () => rows.push(transcoder.push(chunk)));
     },
     flush(callback) {
-      settle(callback, () => transcoder.end());
+      settle(callback, () => rows.push(transcoder.end()) + rows.end());
+    },
+  });
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      cleanBytes += chunk.length;
+      callback(null, chunk);
     },
   });
 
-  const parser = parse({
-    delimiter: ";",
-    // The source never quotes, yet some fields contain double quotes (`"submarino"`); quoting must be off.
-    quote: false,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    info: true,
-  });
-
-  let block = "";
-  const format = new Transform({
-    writableObjectMode: true,
-    transform(entry: { record: string[]; info: { lines: number } }, _encoding, callback: TransformCallback) {
-      const { record, info } = entry;
-      if (!header) {
-        try {
-          header = parseHeader(record, file);
-        } catch (error) {
-          return callback(error as Error);
-        }
-        block += formatCsvRow([...header.columns, SOURCE_LINE_COLUMN, ROAD_NAME_COLUMN]);
-      } else {
-        rows++;
-        const trecho = record[header.index.get("trecho") ?? -1] ?? "";
-        record.push(String(info.lines), canonicalRoadName(trecho));
-        block += formatCsvRow(record);
-      }
-      if (block.length >= OUTPUT_BLOCK) {
-        const out = block;
-        block = "";
-        cleanBytes += Buffer.byteLength(out);
-        return callback(null, out);
-      }
-      callback();
-    },
-    flush(callback) {
-      if (!header) {
-        return callback(
-          new RoadtollError("HeaderError", "the file is empty: no header row", { where: { file, line: 1 } }),
-        );
-      }
-      cleanBytes += Buffer.byteLength(block);
-      callback(null, block);
-    },
-  });
-
-  await pipeline(options.input, tap, decode, parser, format, options.output);
+  await pipeline(options.input, tap, clean, count, options.output);
   return {
     encoding: transcoder.detected,
     bytes,
     sha256: hash.digest("hex"),
-    rows,
+    rows: rows.rows,
     cleanBytes,
-    columns: header?.columns ?? [],
+    columns: rows.columns,
   };
+}
+
+/**
+ * Splits decoded text into lines and rewrites each as a clean CSV row. The source format has no quoting at all
+ * (a double quote is an ordinary character there), so a record is exactly one line split on `;`: a plain split
+ * is both correct and about twice as fast as a general CSV parser. Lines end in `\n` or `\r\n`; empty lines
+ * are skipped but still counted, so `source_line` is the line number an editor shows.
+ */
+class RowRewriter {
+  private header: Header | undefined;
+  private trecho = -1;
+  private rest = "";
+  private line = 0;
+  private readonly roadNames = new Map<string, string>();
+  rows = 0;
+
+  constructor(private readonly file: string) {}
+
+  get columns(): string[] {
+    return this.header?.columns ?? [];
+  }
+
+  push(text: string): string {
+    const all = this.rest + text;
+    let out = "";
+    let start = 0;
+    let newline = all.indexOf("\n");
+    while (newline !== -1) {
+      out += this.rewrite(all, start, newline);
+      start = newline + 1;
+      newline = all.indexOf("\n", start);
+    }
+    this.rest = all.slice(start);
+    return out;
+  }
+
+  end(): string {
+    const out = this.rest === "" ? "" : this.rewrite(this.rest, 0, this.rest.length);
+    this.rest = "";
+    if (!this.header) {
+      throw new RoadtollError("HeaderError", "the file is empty: no header row", {
+        where: { file: this.file, line: 1 },
+      });
+    }
+    return out;
+  }
+
+  private rewrite(text: string, start: number, stop: number): string {
+    this.line++;
+    const end = stop > start && text.charCodeAt(stop - 1) === 13 ? stop - 1 : stop;
+    if (end === start) return "";
+    const record = text.slice(start, end).split(";");
+    if (!this.header) {
+      this.header = parseHeader(record, this.file);
+      this.trecho = this.header.index.get("trecho") ?? -1;
+      return formatCsvRow([...this.header.columns, SOURCE_LINE_COLUMN, ROAD_NAME_COLUMN]);
+    }
+    this.rows++;
+    record.push(String(this.line), this.roadName(record[this.trecho] ?? ""));
+    return formatCsvRow(record);
+  }
+
+  private roadName(trecho: string): string {
+    let name = this.roadNames.get(trecho);
+    if (name === undefined) {
+      name = canonicalRoadName(trecho);
+      if (this.roadNames.size < ROAD_NAME_CACHE_LIMIT) this.roadNames.set(trecho, name);
+    }
+    return name;
+  }
 }
 
 function settle(callback: TransformCallback, produce: () => string): void {
