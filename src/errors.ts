@@ -21,13 +21,14 @@ export type ErrorName =
   | "StorageError"
   | "ObjectNotFoundError"
   | "DatabaseError"
+  | "DatabaseUnavailableError"
   | "MigrationError";
 
 /** Errors a retry can fix (network blips, throttling, a database restarting). The ASL retries exactly these. */
 export const TRANSIENT_ERRORS: readonly ErrorName[] = [
   "DownloadUnavailableError",
   "StorageError",
-  "DatabaseError",
+  "DatabaseUnavailableError",
 ];
 
 export class RoadtollError extends Error {

@@ -4,6 +4,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDownloader } from "../src/adapters/http-download.js";
 import { loadDownloadConfig } from "../src/config.js";
+import { createDatabase } from "../src/db/database.js";
 import { createDeathsHandler, type DeathsHandler } from "../src/handlers/deaths-handler.js";
 import { createIngestHandler, type IngestHandler } from "../src/handlers/ingest-handler.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
@@ -132,6 +133,7 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
       for each row execute function refuse_contorno()`.execute(database.db);
     try {
       await expect(deaths(norte)).rejects.toMatchObject({
+        // A trigger's exception (SQLSTATE P0001) fails the same way every time: not retryable.
         name: "DatabaseError",
         message: expect.stringContaining("refused by test trigger"),
       });
@@ -139,6 +141,20 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
     } finally {
       await sql`drop trigger refuse_contorno on deaths_by_vehicle`.execute(database.db);
       await sql`drop function refuse_contorno()`.execute(database.db);
+    }
+  });
+
+  it("names an unreachable database as retryable, after writing the rejects object", async () => {
+    // Port 1 on loopback refuses connections: the same failure as a database that is restarting.
+    const unreachable = await createDatabase({ kind: "url", url: "postgres://postgres@127.0.0.1:1/none" });
+    try {
+      const handler = createDeathsHandler({ store: storage.store, db: unreachable });
+      await expect(handler(norte)).rejects.toMatchObject({
+        name: "DatabaseUnavailableError",
+        message: expect.stringContaining("cannot write deaths_by_vehicle for Norte"),
+      });
+    } finally {
+      await unreachable.destroy();
     }
   });
 

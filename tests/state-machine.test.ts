@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDownloader } from "../src/adapters/http-download.js";
 import { loadDownloadConfig } from "../src/config.js";
+import { TRANSIENT_ERRORS } from "../src/errors.js";
 import { createDeathsHandler } from "../src/handlers/deaths-handler.js";
 import { createIngestHandler } from "../src/handlers/ingest-handler.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
@@ -38,6 +39,23 @@ describe("statemachine/pipeline.asl.json", () => {
     const definition = await loadDefinition();
     (definition.States.NormaliseInput as { Default: string }).Default = "Nowhere";
     expect(validateAsl(definition).isValid).toBe(false);
+  });
+
+  it("retries exactly the errors the code declares transient, and Lambda's own service errors", async () => {
+    const definition = await loadDefinition();
+    const tasks = (definition.States.ProcessLinks as { ItemProcessor: { States: Record<string, unknown> } })
+      .ItemProcessor.States;
+    const retried = new Set<string>();
+    for (const name of ["Ingest", "ComputeDeaths"]) {
+      const task = tasks[name] as { Retry: Array<{ ErrorEquals: string[]; BackoffRate: number }> };
+      for (const retrier of task.Retry) {
+        expect(retrier.BackoffRate).toBeGreaterThan(1);
+        for (const error of retrier.ErrorEquals) retried.add(error);
+      }
+    }
+    const ours = [...retried].filter((error) => !error.startsWith("Lambda."));
+    expect(ours.sort()).toEqual([...TRANSIENT_ERRORS].sort());
+    expect(retried.has("States.ALL")).toBe(false);
   });
 
   it("uses exactly the placeholders the local runner (and SAM) substitute", async () => {

@@ -47,10 +47,14 @@ async function readCredentials(
     return { user: parsed.data.username, password: parsed.data.password };
   } catch (error) {
     if (error instanceof RoadtollError) throw error;
-    throw new RoadtollError("DatabaseError", `cannot read the database secret: ${(error as Error).name}`, {
-      cause: error,
-      where: { file: secretArn },
-    });
+    throw new RoadtollError(
+      "DatabaseUnavailableError",
+      `cannot read the database secret: ${(error as Error).name}`,
+      {
+        cause: error,
+        where: { file: secretArn },
+      },
+    );
   } finally {
     client.destroy();
   }

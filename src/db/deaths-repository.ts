@@ -42,11 +42,24 @@ export async function replaceDeathsSnapshot(db: Kysely<Database>, snapshot: Deat
       }
     });
   } catch (error) {
+    const transient = isTransientDatabaseFailure(error);
     throw new RoadtollError(
-      "DatabaseError",
+      transient ? "DatabaseUnavailableError" : "DatabaseError",
       `cannot write deaths_by_vehicle for ${snapshot.source}: ${(error as Error).message}`,
       { cause: error },
     );
   }
   return rows.length;
+}
+
+/**
+ * Whether a retry can succeed: the connection failed or the server is busy, shutting down or broke a
+ * serialisation conflict (SQLSTATE classes 08, 53, 57, 40). A constraint or syntax error would fail the same
+ * way every time, so it is not retried.
+ */
+function isTransientDatabaseFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string") return true;
+  if (/^(08|53|57|40)/.test(code)) return true;
+  return /^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)/.test(code);
 }
