@@ -16,6 +16,18 @@ export const rejectsKey = (source: string, runId: string): string => `rejects/${
 
 /** A source name usable in a key and a table: from link.yml, or the URL's file name without extension. */
 export function sourceFromUrl(url: string): string {
-  const file = new URL(url).pathname.split("/").filter(Boolean).at(-1) ?? "download";
-  return file.replace(/\.[A-Za-z0-9]+$/, "").replace(/[^A-Za-z0-9_-]+/g, "_") || "download";
+  const encoded = new URL(url).pathname.split("/").filter(Boolean).at(-1) ?? "download";
+  let file = encoded;
+  try {
+    file = decodeURIComponent(encoded);
+  } catch {
+    // A malformed escape: sanitise the encoded form instead.
+  }
+  // At most 100 characters: the limit the deaths step's event schema puts on a source name.
+  return (
+    file
+      .replace(/\.[A-Za-z0-9]+$/, "")
+      .replace(/[^A-Za-z0-9_-]+/g, "_")
+      .slice(0, 100) || "download"
+  );
 }
