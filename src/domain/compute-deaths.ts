@@ -1,6 +1,6 @@
 import { once } from "node:events";
-import type { Readable, Writable } from "node:stream";
-import { finished } from "node:stream/promises";
+import { type Readable, Writable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
 import { CsvError, parse } from "csv-parse";
 import { RoadtollError } from "../errors.js";
 import { ROAD_NAME_COLUMN, SOURCE_LINE_COLUMN } from "./columns.js";
@@ -45,57 +45,75 @@ export const REJECTS_HEADER = ["line", "column", "reason", "row"] as const;
  */
 export async function computeDeaths(options: ComputeDeathsOptions): Promise<DeathsComputation> {
   const { file, rejects } = options;
-  const parser = options.input.pipe(parse({ relax_column_count: true, skip_empty_lines: true, info: true }));
-  options.input.once("error", (error) => parser.destroy(error));
-
   let aggregator: DeathsAggregator | undefined;
   let width = 0;
   let rowsRead = 0;
   let rowsRejected = 0;
   const sampleRejects: Reject[] = [];
 
-  const reject = async (fields: string[], cleanLine: number, reason: string, column?: string) => {
+  /** Writes one reject; returns a promise only when the rejects stream asks us to wait. */
+  const reject = (fields: string[], cleanLine: number, reason: string, column?: string) => {
     rowsRejected++;
     const sourceLine = Number(fields.at(-2));
     const line = Number.isSafeInteger(sourceLine) && sourceLine > 0 ? sourceLine : cleanLine;
     if (sampleRejects.length < SAMPLE_REJECTS) sampleRejects.push({ line, column, reason });
     // The two appended columns are ours, not the source's: the reject shows the row as the source had it.
     const original = fields.slice(0, -2).join(";");
-    if (!rejects.write(formatCsvRow([String(line), column ?? "", reason, original])))
-      await once(rejects, "drain");
+    if (rejects.write(formatCsvRow([String(line), column ?? "", reason, original]))) return undefined;
+    return once(rejects, "drain");
   };
+
+  const consume = (record: string[], cleanLine: number): Promise<unknown> | undefined => {
+    if (!aggregator) {
+      const header = parseHeader(record, file);
+      for (const required of [SOURCE_LINE_COLUMN, ROAD_NAME_COLUMN]) {
+        if (!header.index.has(required)) {
+          throw new RoadtollError(
+            "HeaderError",
+            `missing column ${required}: not a file written by the ingest step`,
+            {
+              where: { file, line: 1, column: required },
+            },
+          );
+        }
+      }
+      aggregator = new DeathsAggregator(metricColumnsFrom(header.index, ROAD_NAME_COLUMN));
+      width = header.columns.length;
+      return undefined;
+    }
+    rowsRead++;
+    if (record.length !== width) {
+      return reject(record, cleanLine, `expected ${width - 2} fields, found ${record.length - 2}`);
+    }
+    const rejection = aggregator.add(record);
+    return rejection ? reject(record, cleanLine, rejection.reason, rejection.column) : undefined;
+  };
+
+  // A Writable rather than `for await`: rows are handled synchronously, and only a full rejects stream
+  // makes the pipeline wait, which keeps backpressure without a promise per row.
+  const sink = new Writable({
+    objectMode: true,
+    highWaterMark: 256,
+    write(entry: { record: string[]; info: { lines: number } }, _encoding, callback) {
+      let pending: Promise<unknown> | undefined;
+      try {
+        pending = consume(entry.record, entry.info.lines);
+      } catch (error) {
+        callback(error as Error);
+        return;
+      }
+      if (pending) pending.then(() => callback(), callback);
+      else callback();
+    },
+  });
 
   try {
     rejects.write(formatCsvRow(REJECTS_HEADER));
-    for await (const { record, info } of parser as AsyncIterable<{
-      record: string[];
-      info: { lines: number };
-    }>) {
-      if (!aggregator) {
-        const header = parseHeader(record, file);
-        for (const required of [SOURCE_LINE_COLUMN, ROAD_NAME_COLUMN]) {
-          if (!header.index.has(required)) {
-            throw new RoadtollError(
-              "HeaderError",
-              `missing column ${required}: not a file written by the ingest step`,
-              {
-                where: { file, line: 1, column: required },
-              },
-            );
-          }
-        }
-        aggregator = new DeathsAggregator(metricColumnsFrom(header.index, ROAD_NAME_COLUMN));
-        width = header.columns.length;
-        continue;
-      }
-      rowsRead++;
-      if (record.length !== width) {
-        await reject(record, info.lines, `expected ${width - 2} fields, found ${record.length - 2}`);
-        continue;
-      }
-      const rejection = aggregator.add(record);
-      if (rejection) await reject(record, info.lines, rejection.reason, rejection.column);
-    }
+    await pipeline(
+      options.input,
+      parse({ relax_column_count: true, skip_empty_lines: true, info: true }),
+      sink,
+    );
   } catch (error) {
     rejects.destroy();
     if (error instanceof RoadtollError) throw error;

@@ -1,6 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { ExecutionError, StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import {
+  ExecutionError,
+  type RunOptions as LibraryRunOptions,
+  StateMachine,
+  type StateMachineDefinition,
+} from "aws-local-stepfunctions";
 
 export const DEFINITION_PATH = fileURLToPath(
   new URL("../../statemachine/pipeline.asl.json", import.meta.url),
@@ -48,6 +53,10 @@ export async function loadDefinition(path = DEFINITION_PATH): Promise<StateMachi
 
 export type TaskHandler = (input: unknown) => Promise<unknown>;
 
+/** The library types inputs and outputs as JSON values; ours are plain JSON objects, typed where they are made. */
+type ExecutionInput = Parameters<StateMachine["run"]>[0];
+type LocalHandlers = NonNullable<NonNullable<LibraryRunOptions["overrides"]>["taskResourceLocalHandlers"]>;
+
 export interface ExecutionEvent {
   type: "entered" | "exited" | "failed" | "retried" | "caught";
   state: string;
@@ -82,9 +91,9 @@ export async function runStateMachine(options: RunOptions): Promise<ExecutionOut
       : Object.fromEntries(
           Object.keys(options.tasks).map((state) => [state, options.retryIntervalMs as number]),
         );
-  const execution = machine.run(options.input as never, {
+  const execution = machine.run(options.input as ExecutionInput, {
     overrides: {
-      taskResourceLocalHandlers: options.tasks as never,
+      taskResourceLocalHandlers: options.tasks as LocalHandlers,
       ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}),
     },
   });
