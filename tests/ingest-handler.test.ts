@@ -54,7 +54,8 @@ beforeAll(async () => {
   });
   ingest = createIngestHandler({
     store: storage.store,
-    download: createDownloader({ ...loadDownloadConfig({}), timeoutMs: 1_000, maxRedirects: 3 }),
+    // Short enough that the stalled-server case is quick, long enough for a loaded 2-core CI machine.
+    download: createDownloader({ ...loadDownloadConfig({}), timeoutMs: 2_000, maxRedirects: 3 }),
     links: { Amostra_Norte: `${files.baseUrl}/amostra_via_norte.csv` },
   });
 });
