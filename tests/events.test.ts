@@ -1,0 +1,47 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { loadLinks } from "../src/adapters/links.js";
+import { deathsEventSchema, ingestEventSchema } from "../src/handlers/schemas.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const read = async (name: string): Promise<unknown> =>
+  JSON.parse(await readFile(`${ROOT}events/${name}`, "utf8"));
+
+describe("events/ examples", () => {
+  it.each(["ingest.json", "ingest-url.json"])("%s is a valid ingest event", async (name) => {
+    expect(ingestEventSchema.safeParse(await read(name)).success).toBe(true);
+  });
+
+  it("deaths.json is a valid deaths event and names an object the ingest step would write", async () => {
+    const event = deathsEventSchema.parse(await read("deaths.json"));
+    expect(event.key).toBe(`clean/${event.source}/${event.runId}.csv`);
+  });
+
+  it.each(["pipeline.json", "pipeline-single.json"])(
+    "%s only uses links that link.yml defines",
+    async (name) => {
+      const links = await loadLinks(`${ROOT}link.yml`);
+      const input = (await read(name)) as { links?: unknown[] };
+      const items = input.links ?? [input];
+      expect(items.length).toBeGreaterThan(0);
+      for (const item of items) {
+        const parsed = ingestEventSchema.parse(item);
+        if (!("url" in parsed && parsed.url)) expect(Object.keys(links)).toContain(parsed.source);
+      }
+    },
+  );
+
+  it("link.yml has the five ANTT links", async () => {
+    const links = await loadLinks(`${ROOT}link.yml`);
+    expect(Object.keys(links)).toEqual([
+      "Via_Araucaria",
+      "Via_Bahia",
+      "Via_Brasil",
+      "Via_Costeira",
+      "Via_Viasul",
+    ]);
+    for (const url of Object.values(links))
+      expect(url).toMatch(/^https:\/\/dados\.antt\.gov\.br\/dataset\/.+\.csv$/);
+  });
+});
