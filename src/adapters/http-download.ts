@@ -29,7 +29,7 @@ export function createDownloader(config: DownloadConfig): Downloader {
       response = await request(url, {
         dispatcher,
         method: "GET",
-        headers: { "user-agent": "roadtoll (+https://github.com/roadtoll/roadtoll)", accept: "text/csv,*/*" },
+        headers: { "user-agent": "roadtoll/0.1 (ANTT accident data pipeline)", accept: "text/csv,*/*" },
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

@@ -13,10 +13,11 @@ export function createS3Client(
     ...(credentials ? { credentials } : {}),
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     forcePathStyle: config.forcePathStyle,
-    // S3-compatible servers (s3rver among them) reject the SDK's default CRC32 trailers; checksums are sent
-    // only where S3 requires them, and our own SHA-256 is recorded in the step's output.
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
+    // S3-compatible servers (s3rver among them) reject the SDK's default CRC32 trailers, so against them
+    // checksums are sent only where S3 requires them; real S3 keeps the SDK's end-to-end integrity checks.
+    ...(config.endpoint
+      ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" }
+      : {}),
   });
 }
 
