@@ -63,6 +63,18 @@ export async function cleanCsv(options: CleanCsvOptions): Promise<CleanCsvResult
   });
 
   const rows = new RowRewriter(file);
+  /** Runs one step of the rewrite, counting what it produces; a thrown error fails the pipeline. */
+  const settle = (callback: TransformCallback, produce: () => string): void => {
+    let text: string;
+    try {
+      text = produce();
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    cleanBytes += Buffer.byteLength(text);
+    callback(null, text.length > 0 ? text : undefined);
+  };
   const clean = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       settle(callback, () => rows.push(transcoder.push(chunk)));
@@ -71,14 +83,8 @@ export async function cleanCsv(options: CleanCsvOptions): Promise<CleanCsvResult
       settle(callback, () => rows.push(transcoder.end()) + rows.end());
     },
   });
-  const count = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      cleanBytes += chunk.length;
-      callback(null, chunk);
-    },
-  });
 
-  await pipeline(options.input, tap, clean, count, options.output);
+  await pipeline(options.input, tap, clean, options.output);
   return {
     encoding: transcoder.detected,
     bytes,
@@ -157,15 +163,4 @@ class RowRewriter {
     }
     return name;
   }
-}
-
-function settle(callback: TransformCallback, produce: () => string): void {
-  let text: string;
-  try {
-    text = produce();
-  } catch (error) {
-    callback(error as Error);
-    return;
-  }
-  callback(null, text.length > 0 ? text : undefined);
 }

@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { BucketAlreadyOwnedByYou, CreateBucketCommand } from "@aws-sdk/client-s3";
 import type { Kysely } from "kysely";
@@ -15,8 +14,8 @@ export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RV
 
 export interface LocalEnvironmentOptions {
   bucket: string;
-  /** Folder for s3rver's objects and PGlite's files; omit for a throw-away in-memory database. */
-  dataDir?: string;
+  /** Folder for s3rver's objects and PGlite's files (unless the endpoint or database URL is given). */
+  dataDir: string;
   /** Use this S3-compatible server instead of starting s3rver. */
   s3Endpoint?: string;
   /** Use this Postgres instead of PGlite. */
@@ -43,7 +42,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
   try {
     let s3Endpoint = options.s3Endpoint;
     if (!s3Endpoint) {
-      const directory = options.dataDir ? join(options.dataDir, "s3") : join(await tmpDir(), "s3");
+      const directory = join(options.dataDir, "s3");
       await mkdir(directory, { recursive: true });
       const s3 = await startS3Server(directory, [options.bucket]);
       closers.push(s3.close);
@@ -76,10 +75,10 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
       const url = new URL(options.databaseUrl);
       databaseLabel = `Postgres at ${url.host}${url.pathname}`;
     } else {
-      const dataDir = options.dataDir ? join(options.dataDir, "pglite") : undefined;
-      if (dataDir) await mkdir(dataDir, { recursive: true });
+      const dataDir = join(options.dataDir, "pglite");
+      await mkdir(dataDir, { recursive: true });
       ({ db } = await createEmbeddedDatabase(dataDir));
-      databaseLabel = `PGlite (${dataDir ?? "in memory"})`;
+      databaseLabel = `PGlite (${dataDir})`;
     }
     closers.push(() => db.destroy());
     log(`database: ${databaseLabel}`);
@@ -100,8 +99,4 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
 
 async function closeAll(closers: Array<() => Promise<unknown>>): Promise<void> {
   for (const close of closers.reverse()) await close().catch(() => {});
-}
-
-function tmpDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), "roadtoll-"));
 }

@@ -3,7 +3,7 @@ import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
 import { replaceDeathsSnapshot } from "../db/deaths-repository.js";
 import type { Database } from "../db/schema.js";
 import { VEHICLES } from "../domain/columns.js";
-import { computeDeaths, type Reject } from "../domain/compute-deaths.js";
+import { computeDeaths, type DeathsComputation, type Reject } from "../domain/compute-deaths.js";
 import { type VehicleDeaths, zeroDeaths } from "../domain/deaths-aggregator.js";
 import { RoadtollError } from "../errors.js";
 import { rejectsKey } from "./keys.js";
@@ -66,7 +66,7 @@ export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): P
   const rejectsObject = rejectsKey(input.source, input.runId);
   const body = await deps.store.read(input.key);
   let rejects: PendingUpload | undefined;
-  let computation: Awaited<ReturnType<typeof computeDeaths>>;
+  let computation: DeathsComputation;
   try {
     rejects = deps.store.openUpload(rejectsObject, "text/csv; charset=utf-8", { source: input.source });
     [computation] = await Promise.all([

@@ -59,7 +59,12 @@ export async function ingestLink(ref: LinkRef, deps: IngestDeps): Promise<Ingest
   const ingestedAt = (deps.now ?? (() => new Date()))();
   const runId = runIdFor(ingestedAt, randomBytes(3).toString("hex"));
   const keys = { raw: rawKey(source, runId), clean: cleanKey(source, runId) };
-  const metadata = { source, "source-url": encodeURI(url), "ingested-at": ingestedAt.toISOString() };
+  const metadata = {
+    source,
+    // S3 metadata must be ASCII; URL.href percent-encodes, and unlike encodeURI keeps existing escapes intact.
+    "source-url": new URL(url).href,
+    "ingested-at": ingestedAt.toISOString(),
+  };
 
   const download = await deps.download(url);
   const uploads: PendingUpload[] = [];
