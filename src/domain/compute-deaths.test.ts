@@ -98,12 +98,12 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
     expect(rejects).toBe(
       [
         "line,column,reason,row",
-        "7,caminhao,negative count -1,BA-526;;;-1;;;5",
-        '8,mortos,"not a whole number: ""x""",Contorno;1;;;;;x',
-        '9,,"expected 7 fields, found 6",CONTORNO;1;;;;',
-        '12,,"expected 7 fields, found 8",BR-116/BA - Cont VC;2;;;;;1;extra',
-        "13,trecho,no road name, ;1;;;;;1",
-        '14,automovel,"not a whole number: ""a""",BR-101/ES;a;;;;;1',
+        '7,caminhao,negative count -1,"BA-526,,,-1,,,5"',
+        '8,mortos,"not a whole number: ""x""","Contorno,1,,,,,x"',
+        '9,,"expected 7 fields, found 6","CONTORNO,1,,,,"',
+        '12,,"expected 7 fields, found 8","BR-116/BA - Cont VC,2,,,,,1,extra"',
+        '13,trecho,no road name," ,1,,,,,1"',
+        '14,automovel,"not a whole number: ""a""","BR-101/ES,a,,,,,1"',
         "",
       ].join("\n"),
     );
@@ -133,6 +133,7 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
       rowsRejected: 0,
       totalDeaths: 0,
       sampleRejects: [],
+      rejectReasons: [],
     });
   });
 
@@ -144,7 +145,7 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
     ].join("\n");
     const { result, rejects } = await compute(clean);
     expect(result.sampleRejects).toEqual([{ line: 2, column: "automovel", reason: "negative count -3" }]);
-    expect(rejects).toBe("line,column,reason,row\n2,automovel,negative count -3,BR-116/BA;-3;;;;;1\n");
+    expect(rejects).toBe('line,column,reason,row\n2,automovel,negative count -3,"BR-116/BA,-3,,,,,1"\n');
   });
 });
 
@@ -186,14 +187,20 @@ describe("computeDeaths on input that is not a clean file", () => {
   it("fails with CsvFormatError on a quote that is never closed", async () => {
     const error = await computeError(`${HEADER}\n"BR-116/BA,1,,,,,1,2,BR-116/BA\n`);
     expect(error.name).toBe("CsvFormatError");
-    expect(error.where).toEqual({ file: "clean.csv", line: 2 });
-    expect(error.message).toContain("Quote Not Closed");
+    expect(error.where).toEqual({ file: "clean.csv", line: 2, column: "field 1" });
+    expect(error.message).toContain("a quoted field is never closed");
   });
 
-  it("fails with CsvFormatError on a bare quote inside an unquoted field", async () => {
-    const error = await computeError(`${HEADER}\nBR-116/BA,1,,,,,1,2,BR-116/BA\nBR "x",1,,,,,1,3,BR\n`);
+  it("fails with CsvFormatError on a closing quote followed by more text", async () => {
+    const error = await computeError(`${HEADER}\nBR-116/BA,1,,,,,1,2,BR-116/BA\n"BR"x,1,,,,,1,3,BR\n`);
     expect(error.name).toBe("CsvFormatError");
-    expect(error.where?.line).toBe(3);
-    expect(error.message).toContain("Invalid Opening Quote");
+    expect(error.where).toEqual({ file: "clean.csv", line: 3, column: "field 1" });
+    expect(error.message).toContain('followed by "x" instead of a delimiter or a line end');
+  });
+
+  it("reads a bare quote inside an unquoted field as an ordinary character", async () => {
+    const { result } = await compute(`${HEADER}\nBR "x",1,,,,,1,3,BR "x"\n`);
+    expect(result.roads.map((road) => road.road)).toEqual(['BR "x"']);
+    expect(result.rowsAccepted).toBe(1);
   });
 });

@@ -1,10 +1,11 @@
 import { once } from "node:events";
 import { type Readable, Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
-import { CsvError, parse } from "csv-parse";
 import { RoadtollError } from "../errors.js";
 import { ROAD_NAME_COLUMN, SOURCE_LINE_COLUMN } from "./columns.js";
-import { formatCsvRow } from "./csv-format.js";
+import { parseCountBytes } from "./count.js";
+import { CLEAN_DELIMITER, formatCsvRow } from "./csv-format.js";
+import { CsvReader, type CsvRecord, QUOTED } from "./csv-reader.js";
 import { DeathsAggregator, metricColumnsFrom, type RoadDeaths } from "./deaths-aggregator.js";
 import { parseHeader } from "./header.js";
 
@@ -26,6 +27,14 @@ export interface DeathsComputation {
   totalDeaths: number;
   /** Up to this many rejects are echoed in the result so a person sees why without opening the object. */
   sampleRejects: Reject[];
+  /** Why rows were rejected, grouped by kind (column and reason without the offending value), most common first. */
+  rejectReasons: RejectReason[];
+}
+
+export interface RejectReason {
+  /** e.g. `mortos: negative count`, `wrong number of fields`. */
+  kind: string;
+  count: number;
 }
 
 export interface Reject {
@@ -42,6 +51,9 @@ export const REJECTS_HEADER = ["line", "column", "reason", "row"] as const;
  * Streams a clean file through the metric. A row that cannot be read never stops the run and is never dropped
  * silently: it goes to `rejects` with its source line and the reason, and is counted. Only a file that is not a
  * clean file at all (no header, broken CSV quoting) fails the computation.
+ *
+ * The clean file is read with the byte-level CsvReader: only the columns the metric needs are parsed, numbers
+ * straight from bytes, and nothing is allocated for an accepted row.
  */
 export async function computeDeaths(options: ComputeDeathsOptions): Promise<DeathsComputation> {
   const { file, rejects } = options;
@@ -49,80 +61,84 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
   let width = 0;
   let rowsRead = 0;
   let rowsRejected = 0;
+  let mustDrain = false;
   const sampleRejects: Reject[] = [];
+  const reasonCounts = new Map<string, number>();
 
-  /** Writes one reject; returns a promise only when the rejects stream asks us to wait. */
-  const reject = (fields: string[], cleanLine: number, reason: string, column?: string) => {
+  const reject = (record: CsvRecord, kind: string, reason: string, column?: string) => {
     rowsRejected++;
-    const sourceLine = Number(fields.at(-2));
-    const line = Number.isSafeInteger(sourceLine) && sourceLine > 0 ? sourceLine : cleanLine;
+    reasonCounts.set(kind, (reasonCounts.get(kind) ?? 0) + 1);
+    const count = record.count;
+    // The last two fields are the ones ingest appended, whatever the row's own width.
+    const sourceLine =
+      count >= 3
+        ? parseCountBytes(record.buffer, record.starts[count - 2] as number, record.ends[count - 2] as number)
+        : 0;
+    const line = sourceLine > 0 ? sourceLine : record.line;
     if (sampleRejects.length < SAMPLE_REJECTS) sampleRejects.push({ line, column, reason });
-    // The two appended columns are ours, not the source's: the reject shows the row as the source had it.
-    const original = fields.slice(0, -2).join(";");
-    if (rejects.write(formatCsvRow([String(line), column ?? "", reason, original]))) return undefined;
-    return once(rejects, "drain");
+    // The row as the clean file holds it, minus the two appended columns: the source's fields, RFC 4180.
+    const row = count >= 3 ? rawFields(record, 0, count - 2) : rawFields(record, 0, count);
+    if (!rejects.write(formatCsvRow([String(line), column ?? "", reason, row]))) mustDrain = true;
   };
 
-  const consume = (record: string[], cleanLine: number): Promise<unknown> | undefined => {
-    if (!aggregator) {
-      const header = parseHeader(record, file);
-      for (const required of [SOURCE_LINE_COLUMN, ROAD_NAME_COLUMN]) {
-        if (!header.index.has(required)) {
-          throw new RoadtollError(
-            "HeaderError",
-            `missing column ${required}: not a file written by the ingest step`,
-            {
-              where: { file, line: 1, column: required },
-            },
-          );
+  const reader = new CsvReader({
+    file,
+    delimiter: CLEAN_DELIMITER,
+    onRecord(record) {
+      if (!aggregator) {
+        const header = parseHeader(record.texts(), file);
+        for (const required of [SOURCE_LINE_COLUMN, ROAD_NAME_COLUMN]) {
+          if (!header.index.has(required)) {
+            throw new RoadtollError(
+              "HeaderError",
+              `missing column ${required}: not a file written by the ingest step`,
+              { where: { file, line: 1, column: required } },
+            );
+          }
         }
+        aggregator = new DeathsAggregator(metricColumnsFrom(header.index, ROAD_NAME_COLUMN));
+        width = header.columns.length;
+        return;
       }
-      aggregator = new DeathsAggregator(metricColumnsFrom(header.index, ROAD_NAME_COLUMN));
-      width = header.columns.length;
-      return undefined;
-    }
-    rowsRead++;
-    if (record.length !== width) {
-      return reject(record, cleanLine, `expected ${width - 2} fields, found ${record.length - 2}`);
-    }
-    const rejection = aggregator.add(record);
-    return rejection ? reject(record, cleanLine, rejection.reason, rejection.column) : undefined;
-  };
+      rowsRead++;
+      if (record.count !== width) {
+        reject(record, "wrong number of fields", `expected ${width - 2} fields, found ${record.count - 2}`);
+        return;
+      }
+      const rejection = aggregator.add(record);
+      if (rejection) reject(record, rejection.kind, rejection.reason, rejection.column);
+    },
+  });
 
-  // A Writable rather than `for await`: rows are handled synchronously, and only a full rejects stream
-  // makes the pipeline wait, which keeps backpressure without a promise per row.
+  // Records are handled synchronously inside each chunk; only a full rejects stream makes the input wait.
   const sink = new Writable({
-    objectMode: true,
-    highWaterMark: 256,
-    write(entry: { record: string[]; info: { lines: number } }, _encoding, callback) {
-      let pending: Promise<unknown> | undefined;
+    write(chunk: Buffer, _encoding, callback) {
       try {
-        pending = consume(entry.record, entry.info.lines);
+        reader.push(chunk);
       } catch (error) {
         callback(error as Error);
         return;
       }
-      if (pending) pending.then(() => callback(), callback);
-      else callback();
+      if (!mustDrain) return callback();
+      mustDrain = false;
+      once(rejects, "drain").then(() => callback(), callback);
+    },
+    final(callback) {
+      try {
+        reader.end();
+      } catch (error) {
+        callback(error as Error);
+        return;
+      }
+      callback();
     },
   });
 
   try {
     rejects.write(formatCsvRow(REJECTS_HEADER));
-    await pipeline(
-      options.input,
-      parse({ relax_column_count: true, skip_empty_lines: true, info: true }),
-      sink,
-    );
+    await pipeline(options.input, sink);
   } catch (error) {
     rejects.destroy();
-    if (error instanceof RoadtollError) throw error;
-    if (error instanceof CsvError) {
-      throw new RoadtollError("CsvFormatError", error.message, {
-        cause: error,
-        where: { file, line: Number((error as CsvError & { lines?: number }).lines) || undefined },
-      });
-    }
     throw error;
   }
   if (!aggregator) {
@@ -138,5 +154,17 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
     rowsRejected,
     totalDeaths: aggregator.totalDeaths,
     sampleRejects,
+    rejectReasons: [...reasonCounts]
+      .map(([kind, count]) => ({ kind, count }))
+      .sort((a, b) => b.count - a.count || (a.kind < b.kind ? -1 : 1)),
   };
+}
+
+/** Fields [from, to) exactly as the record's bytes spell them, quotes included: a slice of the clean file. */
+function rawFields(record: CsvRecord, from: number, to: number): string {
+  if (to <= from) return "";
+  const quoted = (i: number) => ((record.flags[i] as number) & QUOTED ? 1 : 0);
+  const start = (record.starts[from] as number) - quoted(from);
+  const end = (record.ends[to - 1] as number) + quoted(to - 1);
+  return record.buffer.toString("utf8", start, end);
 }

@@ -1,39 +1,52 @@
 import { describe, expect, it } from "vitest";
-import { parseCount } from "./count.js";
+import { describeCount, NEGATIVE, NOT_A_NUMBER, parseCountBytes, TOO_LARGE } from "./count.js";
 
-describe("parseCount", () => {
+const parse = (cell: string) => {
+  // Padded so the function must honour its start and end offsets.
+  const bytes = Buffer.from(`9${cell}9`);
+  return parseCountBytes(bytes, 1, bytes.length - 1);
+};
+
+describe("parseCountBytes", () => {
   it.each([
     ["", 0],
     ["  ", 0],
+    ["\t", 0],
     ["0", 0],
     ["12", 12],
     [" 3 ", 3],
     ["007", 7],
+    ["9007199254740991", Number.MAX_SAFE_INTEGER],
   ])("reads %j as %d", (cell, value) => {
-    expect(parseCount(cell)).toEqual({ ok: true, value });
-  });
-
-  it("reads a missing cell (short row) as 0", () => {
-    expect(parseCount(undefined)).toEqual({ ok: true, value: 0 });
-  });
-
-  it("rejects a negative count, saying it is negative", () => {
-    expect(parseCount("-1")).toEqual({ ok: false, reason: "negative count -1" });
+    expect(parse(cell)).toBe(value);
   });
 
   it.each([
-    ["x", 'not a whole number: "x"'],
-    ["1.5", 'not a whole number: "1.5"'],
-    ["1,0", 'not a whole number: "1,0"'],
-    ["+1", 'not a whole number: "+1"'],
-    ["1 2", 'not a whole number: "1 2"'],
-  ])("rejects %j with a reason", (cell, reason) => {
-    expect(parseCount(cell)).toEqual({ ok: false, reason });
+    ["-1", NEGATIVE],
+    [" -12 ", NEGATIVE],
+    ["-", NOT_A_NUMBER],
+    ["-x", NOT_A_NUMBER],
+    ["x", NOT_A_NUMBER],
+    ["1.5", NOT_A_NUMBER],
+    ["1,0", NOT_A_NUMBER],
+    ["+1", NOT_A_NUMBER],
+    ["1 2", NOT_A_NUMBER],
+    ["١", NOT_A_NUMBER],
+    ["9007199254740993", TOO_LARGE],
+  ])("refuses %j with code %d", (cell, code) => {
+    expect(parse(cell)).toBe(code);
   });
+});
 
-  it("rejects a count beyond the safe integer range", () => {
-    expect(parseCount("9007199254740993")).toEqual({
-      ok: false,
+describe("describeCount", () => {
+  it("says why, with the cell, and a kind without it", () => {
+    expect(describeCount(NEGATIVE, " -1 ")).toEqual({ kind: "negative count", reason: "negative count -1" });
+    expect(describeCount(NOT_A_NUMBER, "1,5")).toEqual({
+      kind: "not a whole number",
+      reason: 'not a whole number: "1,5"',
+    });
+    expect(describeCount(TOO_LARGE, "9007199254740993")).toEqual({
+      kind: "count too large",
       reason: 'count "9007199254740993" is too large',
     });
   });

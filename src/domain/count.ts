@@ -1,20 +1,44 @@
 /**
- * Reads a count cell. ANTT leaves a cell empty, or fills it with spaces, when the count is zero; anything else
- * must be a plain non-negative integer. A negative count (some files have `-1` trucks) is not a count we can
- * interpret, so the row is rejected rather than guessed at.
+ * Reads a count cell straight from its bytes. ANTT leaves a cell empty, or fills it with spaces, when the count
+ * is zero; anything else must be a plain non-negative integer. A negative count (some files have `-1` trucks)
+ * is not a count we can interpret, so the row is rejected rather than guessed at.
+ *
+ * The result is the count (≥ 0) or one of the negative codes below, so the hot path allocates nothing;
+ * `describeCount` turns a code into the words a reject shows.
  */
-export type CountResult = { ok: true; value: number } | { ok: false; reason: string };
+export const NEGATIVE = -1;
+export const NOT_A_NUMBER = -2;
+export const TOO_LARGE = -3;
 
-const DIGITS = /^\d+$/;
+const SPACE = 0x20;
+const TAB = 0x09;
+const ZERO = 0x30;
+const NINE = 0x39;
+const MINUS = 0x2d;
 
-export function parseCount(cell: string | undefined): CountResult {
-  const text = (cell ?? "").trim();
-  if (text === "") return { ok: true, value: 0 };
-  if (DIGITS.test(text)) {
-    const value = Number(text);
-    if (Number.isSafeInteger(value)) return { ok: true, value };
-    return { ok: false, reason: `count ${JSON.stringify(text)} is too large` };
+export function parseCountBytes(bytes: Uint8Array, start: number, end: number): number {
+  while (start < end && (bytes[start] === SPACE || bytes[start] === TAB)) start++;
+  while (end > start && (bytes[end - 1] === SPACE || bytes[end - 1] === TAB)) end--;
+  if (start === end) return 0;
+  let negative = false;
+  if (bytes[start] === MINUS && end - start > 1) {
+    negative = true;
+    start++;
   }
-  if (/^-\d+$/.test(text)) return { ok: false, reason: `negative count ${text}` };
-  return { ok: false, reason: `not a whole number: ${JSON.stringify(text)}` };
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i] as number;
+    if (byte < ZERO || byte > NINE) return NOT_A_NUMBER;
+    value = value * 10 + (byte - ZERO);
+  }
+  if (negative) return NEGATIVE;
+  return Number.isSafeInteger(value) ? value : TOO_LARGE;
+}
+
+/** Why a cell is not a count: `kind` groups rejects, `reason` shows the cell. */
+export function describeCount(code: number, cell: string): { kind: string; reason: string } {
+  const text = JSON.stringify(cell.trim());
+  if (code === NEGATIVE) return { kind: "negative count", reason: `negative count ${cell.trim()}` };
+  if (code === TOO_LARGE) return { kind: "count too large", reason: `count ${text} is too large` };
+  return { kind: "not a whole number", reason: `not a whole number: ${text}` };
 }

@@ -1,8 +1,9 @@
 /**
- * RFC 4180 output for the clean and rejects files. The source files are unquoted and `;`-separated, so a field
- * may contain commas (the decimal `km`) or stray double quotes; quoting exactly those keeps every downstream CSV
- * reader happy without a dependency.
+ * RFC 4180 output for the clean and rejects files: comma-separated, a field quoted exactly when it holds a comma,
+ * a double quote or a line break (the decimal `km` of the source files is the common case), quotes doubled.
  */
+export const CLEAN_DELIMITER = 0x2c;
+
 const NEEDS_QUOTES = /[",\r\n]/;
 
 export function formatCsvRow(fields: readonly string[]): string {
@@ -13,4 +14,9 @@ export function formatCsvRow(fields: readonly string[]): string {
     line += NEEDS_QUOTES.test(field) ? `"${field.replaceAll('"', '""')}"` : field;
   }
   return `${line}\n`;
+}
+
+/** A field as it appears in a clean row, as UTF-8 bytes, quoted if needed. */
+export function encodeCsvField(field: string): Buffer {
+  return Buffer.from(formatCsvRow([field]).slice(0, -1), "utf8");
 }

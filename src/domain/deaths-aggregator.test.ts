@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { formatCsvRow } from "./csv-format.js";
+import { CsvReader, type CsvRecord } from "./csv-reader.js";
 import { DeathsAggregator, metricColumnsFrom, type RoadDeaths, zeroDeaths } from "./deaths-aggregator.js";
 
 /** Row layout for these tests: road_name, the five vehicles in VEHICLES order, then mortos. */
@@ -9,13 +11,29 @@ function aggregator(): DeathsAggregator {
   return new DeathsAggregator(metricColumnsFrom(INDEX, "road_name"));
 }
 
+/** The record the reader yields for these fields, written as a clean CSV row. */
+function record(fields: readonly string[]): CsvRecord {
+  let result: CsvRecord | undefined;
+  const reader = new CsvReader({
+    file: "test.csv",
+    delimiter: 0x2c,
+    onRecord: (read) => {
+      result = read;
+    },
+  });
+  reader.push(Buffer.from(formatCsvRow(fields)));
+  reader.end();
+  if (!result) throw new Error(`no record for ${JSON.stringify(fields)}`);
+  return result;
+}
+
 /** A row from road, the five vehicle counts and mortos. */
 function row(
   road: string,
   [automovel, bicicleta, caminhao, moto, onibus]: readonly string[],
   mortos: string,
-): string[] {
-  return [road, automovel ?? "", bicicleta ?? "", caminhao ?? "", moto ?? "", onibus ?? "", mortos];
+): CsvRecord {
+  return record([road, automovel ?? "", bicicleta ?? "", caminhao ?? "", moto ?? "", onibus ?? "", mortos]);
 }
 
 function road(name: string, total: number, deaths: Partial<RoadDeaths["deaths"]>): RoadDeaths {
@@ -136,7 +154,7 @@ describe("DeathsAggregator", () => {
     deaths.add(row("BR-116/BA", ["1", "", "", "", ""], "2"));
     const before = deaths.result();
 
-    expect(deaths.add(fields)).toEqual({ column, reason });
+    expect(deaths.add(fields)).toMatchObject({ column, reason });
 
     expect(deaths.result()).toEqual(before);
     expect(deaths.result()).toEqual([road("BR-116/BA", 2, { automovel: 2 })]);
@@ -149,6 +167,7 @@ describe("DeathsAggregator", () => {
     // The automovel count is valid and comes before the bad one: the row must still count for nothing.
     expect(deaths.add(row("BR-999/XX", ["1", "", "", "", "-1"], "3"))).toEqual({
       column: "onibus",
+      kind: "onibus: negative count",
       reason: "negative count -1",
     });
     expect(deaths.result()).toEqual([]);
@@ -159,7 +178,7 @@ describe("DeathsAggregator", () => {
   it("reads missing trailing cells of a short row as zero", () => {
     const deaths = aggregator();
     // Only road, automovel, bicicleta: caminhao, moto, onibus and mortos are absent → 0.
-    expect(deaths.add(["BR-116/BA", "1", ""])).toBeUndefined();
+    expect(deaths.add(record(["BR-116/BA", "1", ""]))).toBeUndefined();
     expect(deaths.result()).toEqual([road("BR-116/BA", 0, {})]);
   });
 

@@ -1,5 +1,6 @@
 import { VEHICLES, type Vehicle } from "./columns.js";
-import { parseCount } from "./count.js";
+import { describeCount, parseCountBytes } from "./count.js";
+import type { CsvRecord } from "./csv-reader.js";
 
 export type VehicleDeaths = Record<Vehicle, number>;
 
@@ -20,6 +21,8 @@ export interface MetricColumns {
 
 export interface RowRejection {
   column: string | undefined;
+  /** The reason without the offending value, for grouping: `mortos: negative count`. */
+  kind: string;
   reason: string;
 }
 
@@ -27,48 +30,84 @@ export function zeroDeaths(): VehicleDeaths {
   return { automovel: 0, bicicleta: 0, caminhao: 0, moto: 0, onibus: 0 };
 }
 
+interface RoadTotals {
+  /** Indexed like VEHICLES. */
+  deaths: number[];
+  total: number;
+}
+
+const NO_ROAD: RowRejection = { column: "trecho", kind: "trecho: no road name", reason: "no road name" };
+const SPACE = 0x20;
+const TAB = 0x09;
+
 /**
  * The metric: for each road and vehicle type, the sum of `mortos` over the accidents in which at least one
  * vehicle of that type was involved (its count is > 0). An accident with several of the five types counts its
  * deaths once for each of them, so the per-vehicle figures do not add up to the road's total deaths, by design.
  * Every road that has at least one valid row gets all five vehicles, zeros included.
+ *
+ * Rows are read from the reader's byte offsets: counts are parsed from bytes, and a road name is decoded only
+ * when its bytes differ from the previous row's (rows of one road come in runs), so an accepted row usually
+ * costs no string at all.
  */
 export class DeathsAggregator {
-  private readonly roads = new Map<string, { deaths: VehicleDeaths; total: number }>();
+  private readonly roads = new Map<string, RoadTotals>();
+  private readonly vehiclePositions: number[];
   private accepted = 0;
   private deathsInAcceptedRows = 0;
+  private lastRoadBytes: Buffer = Buffer.alloc(0);
+  private lastRoad: RoadTotals | undefined;
 
-  constructor(private readonly columns: MetricColumns) {}
+  constructor(private readonly columns: MetricColumns) {
+    this.vehiclePositions = columns.vehicles.map(([, position]) => position);
+  }
 
   /** Adds a row, or says why it cannot be counted; a rejected row changes nothing. */
-  add(fields: readonly string[]): RowRejection | undefined {
-    const road = (fields[this.columns.roadName] ?? "").trim();
-    if (road === "") return { column: "trecho", reason: "no road name" };
-    const mortos = parseCount(fields[this.columns.mortos]);
-    if (!mortos.ok) return { column: "mortos", reason: mortos.reason };
+  add(record: CsvRecord): RowRejection | undefined {
+    const bytes = record.buffer;
+    const field = this.columns.roadName;
+    let start = 0;
+    let end = 0;
+    if (field < record.count) {
+      start = record.starts[field] as number;
+      end = record.ends[field] as number;
+      while (start < end && (bytes[start] === SPACE || bytes[start] === TAB)) start++;
+      while (end > start && (bytes[end - 1] === SPACE || bytes[end - 1] === TAB)) end--;
+    }
+    if (start === end) return NO_ROAD;
 
+    const mortos = this.count(record, this.columns.mortos);
+    if (mortos < 0) return this.rejectCount(record, this.columns.mortos, "mortos", mortos);
     // Validate every vehicle before touching the totals, so a bad row never half-counts.
     let involved = 0;
-    for (let i = 0; i < this.columns.vehicles.length; i++) {
-      const [vehicle, position] = this.columns.vehicles[i] as readonly [Vehicle, number];
-      const count = parseCount(fields[position]);
-      if (!count.ok) return { column: vehicle, reason: count.reason };
-      if (count.value > 0) involved |= 1 << i;
+    const positions = this.vehiclePositions;
+    for (let v = 0; v < positions.length; v++) {
+      const count = this.count(record, positions[v] as number);
+      if (count < 0) return this.rejectCount(record, positions[v] as number, VEHICLES[v] as string, count);
+      if (count > 0) involved |= 1 << v;
     }
 
-    let totals = this.roads.get(road);
-    if (!totals) {
-      totals = { deaths: zeroDeaths(), total: 0 };
-      this.roads.set(road, totals);
+    let totals = this.lastRoad;
+    if (totals === undefined || !sameBytes(this.lastRoadBytes, bytes, start, end)) {
+      const road = record.text(field).trim();
+      if (road === "") return NO_ROAD;
+      totals = this.roads.get(road);
+      if (!totals) {
+        totals = { deaths: [0, 0, 0, 0, 0], total: 0 };
+        this.roads.set(road, totals);
+      }
+      this.lastRoad = totals;
+      this.lastRoadBytes = Buffer.from(bytes.subarray(start, end));
     }
-    totals.total += mortos.value;
-    for (let i = 0; i < this.columns.vehicles.length; i++) {
-      if (involved & (1 << i)) {
-        totals.deaths[(this.columns.vehicles[i] as readonly [Vehicle, number])[0]] += mortos.value;
+
+    totals.total += mortos;
+    if (involved !== 0) {
+      for (let v = 0; v < positions.length; v++) {
+        if (involved & (1 << v)) (totals.deaths[v] as number) += mortos;
       }
     }
     this.accepted++;
-    this.deathsInAcceptedRows += mortos.value;
+    this.deathsInAcceptedRows += mortos;
     return undefined;
   }
 
@@ -85,8 +124,31 @@ export class DeathsAggregator {
   result(): RoadDeaths[] {
     return [...this.roads.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([road, { deaths, total }]) => ({ road, deaths: { ...deaths }, total }));
+      .map(([road, { deaths, total }]) => {
+        const byVehicle = zeroDeaths();
+        VEHICLES.forEach((vehicle, v) => {
+          byVehicle[vehicle] = deaths[v] as number;
+        });
+        return { road, deaths: byVehicle, total };
+      });
   }
+
+  /** A missing cell (a short row) reads as 0, like an empty one. */
+  private count(record: CsvRecord, field: number): number {
+    if (field >= record.count) return 0;
+    return parseCountBytes(record.buffer, record.starts[field] as number, record.ends[field] as number);
+  }
+
+  private rejectCount(record: CsvRecord, field: number, column: string, code: number): RowRejection {
+    const { kind, reason } = describeCount(code, record.text(field));
+    return { column, kind: `${column}: ${kind}`, reason };
+  }
+}
+
+function sameBytes(known: Buffer, bytes: Buffer, start: number, end: number): boolean {
+  if (known.length !== end - start) return false;
+  for (let i = 0; i < known.length; i++) if (known[i] !== bytes[start + i]) return false;
+  return true;
 }
 
 export function metricColumnsFrom(index: ReadonlyMap<string, number>, roadNameColumn: string): MetricColumns {
