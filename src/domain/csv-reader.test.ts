@@ -26,7 +26,7 @@ const text = (source: string, delimiter?: Delimiter) => read([Buffer.from(source
 
 /** Every way of cutting `bytes` in two, plus one byte per chunk. */
 function splits(bytes: Buffer): Buffer[][] {
-  const ways = [[...bytes].map((byte) => Buffer.from([byte]))];
+  const ways: Buffer[][] = [[...bytes].map((byte) => Buffer.from([byte]))];
   for (let at = 0; at <= bytes.length; at++) ways.push([bytes.subarray(0, at), bytes.subarray(at)]);
   return ways;
 }
@@ -163,7 +163,9 @@ function mustQuote(value: string, delimiter: string): boolean {
 }
 
 /** Writes the document; returns the text and the line each record starts on. */
-function render(doc: fc.RecordValue<typeof document extends fc.Arbitrary<infer T> ? T : never>): {
+type Document = typeof document extends fc.Arbitrary<infer T> ? T : never;
+
+function render(doc: Document): {
   source: string;
   lines: number[];
 } {
