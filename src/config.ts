@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RoadtollError } from "./errors.js";
+import { DEFAULT_MAX_REJECT_SHARE } from "./pipeline/reject-gate.js";
 
 const flag = z
   .enum(["true", "false", "1", "0"])
@@ -54,6 +55,32 @@ export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): Downlo
     maxRedirects: parsed.DOWNLOAD_MAX_REDIRECTS,
     linksFile: parsed.LINKS_FILE ?? `${root}/link.yml`,
   };
+}
+
+const SHARE_PROBLEM = "must be a number from 0 to 1, e.g. 0.05";
+
+/**
+ * A share of rows written as a plain decimal from 0 to 1 ("0.05", "1", ".5"). Anything else fails, including an
+ * empty string, which a bare number coercion would silently read as 0 (and so fail every file).
+ */
+export const shareSchema = z
+  .string()
+  .trim()
+  .regex(/^(\d+(\.\d*)?|\.\d+)$/, SHARE_PROBLEM)
+  .transform(Number)
+  .pipe(z.number().min(0, SHARE_PROBLEM).max(1, SHARE_PROBLEM));
+
+const deathsSchema = z.object({
+  MAX_REJECT_SHARE: shareSchema.default(DEFAULT_MAX_REJECT_SHARE),
+});
+
+export interface DeathsConfig {
+  /** Rejected / read above this fails the deaths step (TooManyRejectsError) and writes nothing. */
+  maxRejectShare: number;
+}
+
+export function loadDeathsConfig(env: NodeJS.ProcessEnv = process.env): DeathsConfig {
+  return { maxRejectShare: parseEnv(deathsSchema, env).MAX_REJECT_SHARE };
 }
 
 const databaseSchema = z

@@ -18,6 +18,8 @@ export type ErrorName =
   | "EncodingError"
   | "HeaderError"
   | "CsvFormatError"
+  | "TooManyRejectsError"
+  | "NoDataError"
   | "StorageError"
   | "ObjectNotFoundError"
   | "DatabaseError"

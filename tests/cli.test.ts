@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseCliArgs } from "../src/cli/args.js";
 import { runCli } from "../src/cli/run.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
@@ -98,5 +99,60 @@ describe("roadtoll CLI", () => {
     const bad = await cli("--nope");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("Unknown option '--nope'");
+  });
+});
+
+describe("roadtoll CLI: --max-reject-share", () => {
+  it("fails a run over the limit with exit 1, naming TooManyRejectsError, and never says succeeded", async () => {
+    // amostra_via_norte has 3 rejects in 404 rows: fine under the default 5%, over a limit of 0.
+    const { code, stdout, stderr } = await cli(
+      "--max-reject-share",
+      "0",
+      "--link",
+      `${files.baseUrl}/amostra_via_norte.csv`,
+    );
+    expect(code).toBe(1);
+    expect(stdout).toContain("Execution failed: LinkFailed");
+    expect(stdout).toMatch(
+      /amostra_via_norte\.csv"}: TooManyRejectsError: clean\/amostra_via_norte\/[^:]+: 3 of 404 rows rejected \(0\.7%\), more than the 0\.0% allowed \(MAX_REJECT_SHARE=0\)/,
+    );
+    expect(stdout).not.toMatch(/succeeded/i);
+    expect(stderr).not.toMatch(/succeeded/i);
+    expect(stderr).toMatch(/execution FAILED in/);
+  });
+
+  it("--json on a run over the limit prints the failure, not a result", async () => {
+    const { code, stdout } = await cli(
+      "--json",
+      "--max-reject-share",
+      "0.001",
+      "--link",
+      `${files.baseUrl}/amostra_via_norte.csv`,
+    );
+    expect(code).toBe(1);
+    const output = JSON.parse(stdout) as { status: string; error: string; cause: string };
+    expect(output).toMatchObject({ status: "FAILED", error: "LinkFailed" });
+    expect(output.cause).toContain('"error":"TooManyRejectsError"');
+    expect(output.cause).not.toContain('"status":"succeeded"');
+  });
+
+  it("is bad usage (exit 2) outside 0..1 or when not a number, and is listed in --help", async () => {
+    for (const value of ["2", "-0.1", "5%", ""]) {
+      const bad = await cli(`--max-reject-share=${value}`);
+      expect(bad.code, value).toBe(2);
+      expect(bad.stderr, value).toContain("--max-reject-share: must be a number from 0 to 1");
+      expect(bad.stderr, value).toContain("Usage: roadtoll");
+      expect(bad.stdout, value).toBe("");
+    }
+    expect((await cli("--help")).stdout).toContain("--max-reject-share N");
+  });
+
+  it("takes the flag first, then $MAX_REJECT_SHARE, then 0.05", () => {
+    expect(parseCliArgs([], {}).maxRejectShare).toBe(0.05);
+    expect(parseCliArgs([], { MAX_REJECT_SHARE: "0.2" }).maxRejectShare).toBe(0.2);
+    expect(parseCliArgs(["--max-reject-share", "0.5"], { MAX_REJECT_SHARE: "0.2" }).maxRejectShare).toBe(0.5);
+    expect(() => parseCliArgs([], { MAX_REJECT_SHARE: "7" })).toThrow(
+      /MAX_REJECT_SHARE: must be a number from 0 to 1, e\.g\. 0\.05, got "7"/,
+    );
   });
 });

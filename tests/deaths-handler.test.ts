@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDownloader } from "../src/adapters/http-download.js";
@@ -186,5 +187,122 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
       name: "ObjectNotFoundError",
       where: { file: "clean/Norte/nothing.csv" },
     });
+  });
+});
+
+/** A clean object as the ingest step writes it (README, "Where things go"), put straight into S3. */
+const CLEAN_HEADER = "trecho,automovel,bicicleta,caminhao,moto,onibus,mortos,source_line,road_name";
+const cleanRow = {
+  good: (line: number) => `BR-101/SC,1,,,,,1,${line},BR-101/SC`,
+  /** One source field missing: 6 + the two appended columns. */
+  short: (line: number) => `BR-101/SC,1,,,,1,${line},BR-101/SC`,
+  negative: (line: number) => `BR-101/SC,1,,,,,-1,${line},BR-101/SC`,
+};
+
+let runs = 0;
+/** Puts a clean object made of `rows` (kinds, in order) and returns the deaths event for it. */
+async function cleanObject(source: string, rows: Array<keyof typeof cleanRow>) {
+  runs++;
+  const runId = `20240101T0000${String(runs).padStart(2, "0")}Z-gate`;
+  const key = `clean/${source}/${runId}.csv`;
+  // Source line 1 is the header, so data rows start at line 2.
+  const body = [CLEAN_HEADER, ...rows.map((kind, i) => cleanRow[kind](i + 2))].join("\n");
+  await storage.s3.send(
+    new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: `${body}\n`, ContentType: "text/csv" }),
+  );
+  const ingestedAt = new Date(Date.UTC(2024, 0, 1, 0, 0, runs)).toISOString();
+  return { bucket: storage.bucket, key, source, runId, ingestedAt };
+}
+
+const repeat = <T>(value: T, times: number): T[] => Array.from({ length: times }, () => value);
+
+async function rejectLines(key: string): Promise<string[]> {
+  return (await storage.bytes(key)).toString("utf8").trimEnd().split("\n");
+}
+
+describe(`deaths handler: the reject-share gate (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"})`, () => {
+  it("fails a file whose every row is rejected, writes nothing and keeps every row in the rejects object", async () => {
+    const event = await cleanObject("AllRejected", ["short", "negative", "short"]);
+    const rejectsKey = `rejects/AllRejected/${event.runId}.csv`;
+    const error = await deaths(event).then(
+      () => expect.unreachable("a file with no usable row must not succeed"),
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toMatchObject({ name: "TooManyRejectsError", where: { file: event.key } });
+    expect((error as Error).message).toBe(
+      `${event.key}: 3 of 3 rows rejected (100.0%), more than the 5.0% allowed (MAX_REJECT_SHARE=0.05); ` +
+        "most common: wrong number of fields ×2, mortos: negative count ×1; nothing written; " +
+        `rejects kept at s3://${storage.bucket}/${rejectsKey}`,
+    );
+    expect(await tableRows("AllRejected")).toEqual([]);
+    // Every row, by its source line, with its reason (how the row itself is echoed is the reader's business).
+    const kept = await rejectLines(rejectsKey);
+    expect(kept[0]).toBe("line,column,reason,row");
+    expect(kept.slice(1).map((line) => line.split(",").slice(0, 2))).toEqual([
+      ["2", ""],
+      ["3", "mortos"],
+      ["4", ""],
+    ]);
+    expect(kept[2]).toContain("negative count -1");
+  });
+
+  it("fails it even when MAX_REJECT_SHARE=1 allows any share: no usable row never ends succeeded", async () => {
+    const lenient = createDeathsHandler({ store: storage.store, db: database.db, maxRejectShare: 1 });
+    const event = await cleanObject("AllRejectedLenient", ["negative", "negative"]);
+    await expect(lenient(event)).rejects.toMatchObject({
+      name: "TooManyRejectsError",
+      message: expect.stringContaining("2 of 2 rows rejected (100.0%), no row left to count"),
+    });
+    expect(await tableRows("AllRejectedLenient")).toEqual([]);
+    // With one usable row, the same lenient limit lets 2 rejects in 3 through.
+    const summary = await lenient(await cleanObject("AllRejectedLenient", ["negative", "good", "short"]));
+    expect(summary).toMatchObject({ rowsRead: 3, rowsRejected: 2, rowsAccepted: 1 });
+  });
+
+  it("writes a share at the limit (5 in 100), fails one just over it (6 in 100) and keeps the earlier snapshot", async () => {
+    const atLimit = await cleanObject("Share", [
+      ...repeat("good" as const, 95),
+      ...repeat("negative" as const, 5),
+    ]);
+    const summary = await deaths(atLimit);
+    expect(summary).toMatchObject({ rowsRead: 100, rowsRejected: 5, rowsAccepted: 95, totalDeaths: 95 });
+    const written = await tableRows("Share");
+    expect(written).toHaveLength(5);
+
+    const over = await cleanObject("Share", [...repeat("good" as const, 94), ...repeat("short" as const, 6)]);
+    await expect(deaths(over)).rejects.toMatchObject({
+      name: "TooManyRejectsError",
+      message: expect.stringContaining("6 of 100 rows rejected (6.0%), more than the 5.0% allowed"),
+    });
+    // Nothing of the refused run is in the table; the earlier snapshot is untouched.
+    expect(await tableRows("Share")).toEqual(written);
+    expect(await rejectLines(`rejects/Share/${over.runId}.csv`)).toHaveLength(1 + 6);
+  });
+
+  it("takes the limit from its dependencies: 0 allows no reject at all", async () => {
+    const strict = createDeathsHandler({ store: storage.store, db: database.db, maxRejectShare: 0 });
+    await expect(
+      strict(await cleanObject("Strict", ["good", "good", "good", "negative"])),
+    ).rejects.toMatchObject({
+      name: "TooManyRejectsError",
+      message: expect.stringContaining(
+        "1 of 4 rows rejected (25.0%), more than the 0.0% allowed (MAX_REJECT_SHARE=0)",
+      ),
+    });
+    expect(await tableRows("Strict")).toEqual([]);
+    await expect(strict(await cleanObject("Strict", ["good", "good"]))).resolves.toMatchObject({
+      rowsRejected: 0,
+    });
+  });
+
+  it("fails a file with a header and no data row, keeping the header-only rejects object", async () => {
+    const event = await cleanObject("HeaderOnly", []);
+    await expect(deaths(event)).rejects.toMatchObject({
+      name: "NoDataError",
+      where: { file: event.key },
+      message: expect.stringMatching(new RegExp(`^${event.key}: the file has a header but no data rows`)),
+    });
+    expect(await tableRows("HeaderOnly")).toEqual([]);
+    expect(await rejectLines(`rejects/HeaderOnly/${event.runId}.csv`)).toEqual(["line,column,reason,row"]);
   });
 });

@@ -201,4 +201,44 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     expect((outcome as { cause: string }).cause).toContain("InvalidEventError");
     expect(events.some((event) => event.state === "ComputeDeaths")).toBe(false);
   });
+
+  it("fails the execution when a link's rows are all rejected, without retrying, writing or calling it a success", async () => {
+    // A readable file whose every row has a negative death count: ingest accepts it, the deaths step must not.
+    const junk =
+      "trecho;automovel;bicicleta;caminhao;moto;onibus;mortos\nBR-101/SC;1;;;;;-1\nBR-101/SC;;1;;;;-2\n";
+    const server = await startTestServer((_request, response) => response.writeHead(200).end(junk));
+    try {
+      const events: ExecutionEvent[] = [];
+      const outcome = await run(
+        { links: [{ url: server.url("/junk.csv"), source: "Junk" }, { source: "Sul" }] },
+        events,
+      );
+      expect(outcome).toMatchObject({ status: "FAILED", error: "LinkFailed" });
+      const cause = JSON.parse((outcome as { cause: string }).cause) as Array<Record<string, string>>;
+      expect(cause[0]).toMatchObject({
+        link: { source: "Junk" },
+        status: "failed",
+        error: "TooManyRejectsError",
+      });
+      expect(cause[0]?.cause).toMatch(
+        /^clean\/Junk\/[^:]+\.csv: 2 of 2 rows rejected \(100\.0%\), more than the 5\.0% allowed .*; most common: mortos: negative count ×2; nothing written; rejects kept at s3:\/\/roadtoll-test\/rejects\/Junk\//,
+      );
+      // The other link still ran to the end.
+      expect(cause[1]).toEqual({ link: { source: "Sul" }, status: "succeeded" });
+      // Not transient: the Map's Catch records it at once.
+      expect(events.filter((event) => event.type === "retried")).toEqual([]);
+      expect(events.filter((event) => event.type === "caught").map((event) => event.state)).toEqual([
+        "ComputeDeaths",
+      ]);
+      const written = await database.db
+        .selectFrom("deaths_by_vehicle")
+        .select("source")
+        .where("source", "=", "Junk")
+        .execute();
+      expect(written).toEqual([]);
+      expect(await storage.keys("rejects/Junk/")).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
+import { shareSchema } from "../config.js";
 import { RoadtollError } from "../errors.js";
+import { DEFAULT_MAX_REJECT_SHARE } from "../pipeline/reject-gate.js";
 
 export interface CliOptions {
   links: string[];
@@ -11,6 +13,8 @@ export interface CliOptions {
   databaseUrl: string | undefined;
   dataDir: string;
   bucket: string;
+  /** Rejected / read above this fails a link's deaths step (TooManyRejectsError). */
+  maxRejectShare: number;
 }
 
 export const USAGE = `Usage: roadtoll [options]     (npm start -- [options])
@@ -29,6 +33,9 @@ Options:
   --database-url URL  use this Postgres instead of PGlite (default: $DATABASE_URL if set)
   --data-dir DIR      where s3rver and PGlite keep their files (default: .roadtoll)
   --bucket NAME       bucket name (default: roadtoll-local)
+  --max-reject-share N
+                      fail a link whose rejected rows exceed this share of its rows, 0 to 1 (default:
+                      $MAX_REJECT_SHARE if set, else ${DEFAULT_MAX_REJECT_SHARE}); a link with no usable row always fails
   -h, --help          this text
 
 Exit code: 0 when the execution succeeds, 1 when it fails, 2 on bad usage.`;
@@ -51,7 +58,21 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     databaseUrl: values["database-url"] ?? (env.DATABASE_URL || undefined),
     dataDir: values["data-dir"] ?? ".roadtoll",
     bucket: values.bucket ?? "roadtoll-local",
+    maxRejectShare: maxRejectShare(values["max-reject-share"], env.MAX_REJECT_SHARE),
   };
+}
+
+/** The flag wins over the environment; a bad value is bad usage, like an unknown flag. */
+function maxRejectShare(flag: string | undefined, fromEnv: string | undefined): number {
+  const [label, text] =
+    flag !== undefined ? ["--max-reject-share", flag] : ["MAX_REJECT_SHARE", fromEnv || undefined];
+  if (text === undefined) return DEFAULT_MAX_REJECT_SHARE;
+  const result = shareSchema.safeParse(text);
+  if (result.success) return result.data;
+  throw new RoadtollError(
+    "InvalidEventError",
+    `${label}: ${result.error.issues[0]?.message ?? "invalid"}, got ${JSON.stringify(text)}`,
+  );
 }
 
 function parse(argv: readonly string[]) {
@@ -69,6 +90,7 @@ function parse(argv: readonly string[]) {
       "database-url": { type: "string" },
       "data-dir": { type: "string" },
       bucket: { type: "string" },
+      "max-reject-share": { type: "string" },
     },
   });
 }

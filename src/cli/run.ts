@@ -61,7 +61,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       input: { links: requested },
       tasks: {
         Ingest: createIngestHandler({ store: env.store, download: createDownloader(downloadConfig), links }),
-        ComputeDeaths: createDeathsHandler({ store: env.store, db: env.db }),
+        ComputeDeaths: createDeathsHandler({
+          store: env.store,
+          db: env.db,
+          maxRejectShare: options.maxRejectShare,
+        }),
       },
       onEvent: progressPrinter(log),
     });

@@ -4,7 +4,7 @@ import { pipeline } from "node:stream/promises";
 import { RoadtollError } from "../errors.js";
 import { ROAD_NAME_COLUMN, SOURCE_LINE_COLUMN } from "./columns.js";
 import { encodeCsvField, formatCsvRow } from "./csv-format.js";
-import { CsvReader, type CsvRecord, NEEDS_QUOTES, QUOTED } from "./csv-reader.js";
+import { CsvReader, type CsvRecord, NEEDS_QUOTES, QUOTED, type SourceDelimiter } from "./csv-reader.js";
 import { type SourceEncoding, Transcoder } from "./encoding.js";
 import { type Header, normaliseColumnName, parseHeader } from "./header.js";
 import { canonicalRoadName } from "./road-name.js";
@@ -20,6 +20,8 @@ export interface CleanCsvResult {
   /** Size of the clean file. */
   cleanBytes: number;
   columns: string[];
+  /** The source's delimiter, detected from its header line. */
+  delimiter: SourceDelimiter;
 }
 
 export interface CleanCsvOptions {
@@ -94,6 +96,7 @@ export async function cleanCsv(options: CleanCsvOptions): Promise<CleanCsvResult
     rows: rows.rows,
     cleanBytes,
     columns: rows.columns,
+    delimiter: rows.delimiter,
   };
 }
 
@@ -124,6 +127,10 @@ class RowRewriter {
 
   get columns(): string[] {
     return this.header?.columns ?? [];
+  }
+
+  get delimiter(): SourceDelimiter {
+    return String.fromCharCode(this.reader.delimiter ?? 0x3b) as SourceDelimiter;
   }
 
   /** Rewrites every record complete in `data` (UTF-8), returning the clean bytes. */

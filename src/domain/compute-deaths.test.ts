@@ -35,6 +35,7 @@ async function compute(
     input: Readable.from([Buffer.from(clean, "utf8")]),
     file: "clean.csv",
     rejects: rejects.stream,
+    sourceDelimiter: ";",
   });
   return { result, rejects: rejects.text(), ended: rejects.stream.writableFinished };
 }
@@ -98,12 +99,12 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
     expect(rejects).toBe(
       [
         "line,column,reason,row",
-        '7,caminhao,negative count -1,"BA-526,,,-1,,,5"',
-        '8,mortos,"not a whole number: ""x""","Contorno,1,,,,,x"',
-        '9,,"expected 7 fields, found 6","CONTORNO,1,,,,"',
-        '12,,"expected 7 fields, found 8","BR-116/BA - Cont VC,2,,,,,1,extra"',
-        '13,trecho,no road name," ,1,,,,,1"',
-        '14,automovel,"not a whole number: ""a""","BR-101/ES,a,,,,,1"',
+        "7,caminhao,negative count -1,BA-526;;;-1;;;5",
+        '8,mortos,"not a whole number: ""x""",Contorno;1;;;;;x',
+        '9,,"expected 7 fields, found 6",CONTORNO;1;;;;',
+        '12,,"expected 7 fields, found 8",BR-116/BA - Cont VC;2;;;;;1;extra',
+        "13,trecho,no road name, ;1;;;;;1",
+        '14,automovel,"not a whole number: ""a""",BR-101/ES;a;;;;;1',
         "",
       ].join("\n"),
     );
@@ -145,7 +146,7 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
     ].join("\n");
     const { result, rejects } = await compute(clean);
     expect(result.sampleRejects).toEqual([{ line: 2, column: "automovel", reason: "negative count -3" }]);
-    expect(rejects).toBe('line,column,reason,row\n2,automovel,negative count -3,"BR-116/BA,-3,,,,,1"\n');
+    expect(rejects).toBe("line,column,reason,row\n2,automovel,negative count -3,BR-116/BA;-3;;;;;1\n");
   });
 });
 
@@ -202,5 +203,22 @@ describe("computeDeaths on input that is not a clean file", () => {
     const { result } = await compute(`${HEADER}\nBR "x",1,,,,,1,3,BR "x"\n`);
     expect(result.roads.map((road) => road.road)).toEqual(['BR "x"']);
     expect(result.rowsAccepted).toBe(1);
+  });
+});
+
+describe("computeDeaths: a rejected row as the source had it", () => {
+  it("joins the fields with the source's delimiter, quoting only what that delimiter needs", async () => {
+    const source =
+      'trecho,automovel,bicicleta,caminhao,moto,onibus,mortos,obs\nBR-116/BA,-1,,,,,1,"a,b ""c"""\n';
+    const rejects = sink();
+    await computeDeaths({
+      input: Readable.from([Buffer.from(await cleanFrom(source), "utf8")]),
+      file: "clean.csv",
+      rejects: rejects.stream,
+      sourceDelimiter: ",",
+    });
+    expect(rejects.text()).toBe(
+      'line,column,reason,row\n2,automovel,negative count -1,"BR-116/BA,-1,,,,,1,""a,b """"c"""""""\n',
+    );
   });
 });

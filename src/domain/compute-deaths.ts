@@ -4,8 +4,8 @@ import { finished, pipeline } from "node:stream/promises";
 import { RoadtollError } from "../errors.js";
 import { ROAD_NAME_COLUMN, SOURCE_LINE_COLUMN } from "./columns.js";
 import { parseCountBytes } from "./count.js";
-import { CLEAN_DELIMITER, formatCsvRow } from "./csv-format.js";
-import { CsvReader, type CsvRecord, QUOTED } from "./csv-reader.js";
+import { CLEAN_DELIMITER, formatCsvRow, joinFields } from "./csv-format.js";
+import { CsvReader, type CsvRecord, type SourceDelimiter } from "./csv-reader.js";
 import { DeathsAggregator, metricColumnsFrom, type RoadDeaths } from "./deaths-aggregator.js";
 import { parseHeader } from "./header.js";
 
@@ -16,6 +16,8 @@ export interface ComputeDeathsOptions {
   file: string;
   /** Receives the rejects CSV (`line,column,reason,row`); ended when the input is done. */
   rejects: Writable;
+  /** The source's delimiter (the ingest step reports it), so a reject shows the row as the source had it. */
+  sourceDelimiter?: SourceDelimiter | undefined;
 }
 
 export interface DeathsComputation {
@@ -76,8 +78,9 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
         : 0;
     const line = sourceLine > 0 ? sourceLine : record.line;
     if (sampleRejects.length < SAMPLE_REJECTS) sampleRejects.push({ line, column, reason });
-    // The row as the clean file holds it, minus the two appended columns: the source's fields, RFC 4180.
-    const row = count >= 3 ? rawFields(record, 0, count - 2) : rawFields(record, 0, count);
+    // The row as the source had it: its fields (not the two appended ones) joined by its delimiter.
+    const fields = record.texts().slice(0, count >= 3 ? count - 2 : count);
+    const row = joinFields(fields, options.sourceDelimiter ?? ",");
     if (!rejects.write(formatCsvRow([String(line), column ?? "", reason, row]))) mustDrain = true;
   };
 
@@ -158,13 +161,4 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
       .map(([kind, count]) => ({ kind, count }))
       .sort((a, b) => b.count - a.count || (a.kind < b.kind ? -1 : 1)),
   };
-}
-
-/** Fields [from, to) exactly as the record's bytes spell them, quotes included: a slice of the clean file. */
-function rawFields(record: CsvRecord, from: number, to: number): string {
-  if (to <= from) return "";
-  const quoted = (i: number) => ((record.flags[i] as number) & QUOTED ? 1 : 0);
-  const start = (record.starts[from] as number) - quoted(from);
-  const end = (record.ends[to - 1] as number) + quoted(to - 1);
-  return record.buffer.toString("utf8", start, end);
 }

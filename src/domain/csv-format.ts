@@ -16,6 +16,20 @@ export function formatCsvRow(fields: readonly string[]): string {
   return `${line}\n`;
 }
 
+/**
+ * Fields joined by a source's delimiter, quoted only where that delimiter's CSV needs it (a delimiter or line
+ * break inside, or a leading quote): an unquoted ANTT line comes back exactly as it was, bare quotes included.
+ */
+export function joinFields(fields: readonly string[], delimiter: string): string {
+  return fields
+    .map((field) =>
+      field.includes(delimiter) || /[\r\n]/.test(field) || field.startsWith('"')
+        ? `"${field.replaceAll('"', '""')}"`
+        : field,
+    )
+    .join(delimiter);
+}
+
 /** A field as it appears in a clean row, as UTF-8 bytes, quoted if needed. */
 export function encodeCsvField(field: string): Buffer {
   return Buffer.from(formatCsvRow([field]).slice(0, -1), "utf8");

@@ -10,6 +10,8 @@ const TAB = 0x09;
 /** Delimiters the header line can choose between, in the order a tie is broken. */
 export const DELIMITERS = [SEMICOLON, COMMA, TAB] as const;
 export type Delimiter = (typeof DELIMITERS)[number];
+/** The same delimiters as text, as results and events carry them. */
+export type SourceDelimiter = ";" | "," | "\t";
 
 /** Field flags. */
 export const QUOTED = 1;

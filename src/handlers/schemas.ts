@@ -18,6 +18,8 @@ export const deathsEventSchema = z.object({
   source: sourceName,
   runId: z.string().min(1),
   ingestedAt: z.iso.datetime(),
+  /** The source's delimiter; without it a rejected row is shown comma-separated. */
+  delimiter: z.enum([";", ",", "\t"]).optional(),
 });
 export type DeathsEvent = z.infer<typeof deathsEventSchema>;
 

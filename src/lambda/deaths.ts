@@ -1,12 +1,13 @@
 import { createS3Client, ObjectStore } from "../adapters/object-store.js";
-import { loadDatabaseConfig, loadStorageConfig } from "../config.js";
+import { loadDatabaseConfig, loadDeathsConfig, loadStorageConfig } from "../config.js";
 import { createDatabase } from "../db/database.js";
 import { createDeathsHandler } from "../handlers/deaths-handler.js";
 import { instrument } from "./instrument.js";
 
 // Cold start: configuration is validated, the database secret read and clients created once per container.
 const storage = loadStorageConfig();
+const { maxRejectShare } = loadDeathsConfig();
 const store = new ObjectStore(createS3Client(storage), storage.bucket);
 const db = await createDatabase(loadDatabaseConfig());
 
-export const handler = instrument("deaths", createDeathsHandler({ store, db }));
+export const handler = instrument("deaths", createDeathsHandler({ store, db, maxRejectShare }));

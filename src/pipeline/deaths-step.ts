@@ -4,9 +4,11 @@ import { replaceDeathsSnapshot } from "../db/deaths-repository.js";
 import type { Database } from "../db/schema.js";
 import { VEHICLES } from "../domain/columns.js";
 import { computeDeaths, type DeathsComputation, type Reject } from "../domain/compute-deaths.js";
+import type { SourceDelimiter } from "../domain/csv-reader.js";
 import { type VehicleDeaths, zeroDeaths } from "../domain/deaths-aggregator.js";
 import { RoadtollError } from "../errors.js";
 import { rejectsKey } from "./keys.js";
+import { checkRejectShare, DEFAULT_MAX_REJECT_SHARE } from "./reject-gate.js";
 
 export interface DeathsStepInput {
   bucket: string;
@@ -14,11 +16,17 @@ export interface DeathsStepInput {
   source: string;
   runId: string;
   ingestedAt: string;
+  delimiter?: SourceDelimiter | undefined;
 }
 
 export interface DeathsDeps {
   store: ObjectStore;
   db: Kysely<Database>;
+  /**
+   * Rejected / read above this fails the step with TooManyRejectsError and writes nothing (default 0.05). The
+   * Lambda reads it from MAX_REJECT_SHARE at cold start, the CLI from --max-reject-share.
+   */
+  maxRejectShare?: number;
 }
 
 export interface WorstRoad {
@@ -50,9 +58,11 @@ export interface DeathsSummary {
 const WORST_ROADS = 5;
 
 /**
- * Reads the clean object back, computes the metric, writes the rejects object and then the table. The rejects
- * object is keyed by run, so a retry overwrites it with the same content; the table write replaces the snapshot
- * in one transaction. Running the step twice therefore leaves exactly what running it once does.
+ * Reads the clean object back, computes the metric, writes the rejects object and then the table. A file with
+ * no data row, or with more rejects than `maxRejectShare` allows, fails after the rejects object is written
+ * and before the table is touched (see reject-gate.ts). The rejects object is keyed by run, so a retry
+ * overwrites it with the same content; the table write replaces the snapshot in one transaction. Running the
+ * step twice therefore leaves exactly what running it once does.
  */
 export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): Promise<DeathsSummary> {
   if (input.bucket !== deps.store.bucket) {
@@ -70,7 +80,12 @@ export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): P
   try {
     rejects = deps.store.openUpload(rejectsObject, "text/csv; charset=utf-8", { source: input.source });
     [computation] = await Promise.all([
-      computeDeaths({ input: body, file: input.key, rejects: rejects.body }),
+      computeDeaths({
+        input: body,
+        file: input.key,
+        rejects: rejects.body,
+        sourceDelimiter: input.delimiter,
+      }),
       rejects.done,
     ]);
   } catch (error) {
@@ -78,6 +93,12 @@ export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): P
     await rejects?.abort();
     throw error;
   }
+  // The rejects object is complete by now and stays for review; the table is not touched.
+  checkRejectShare(computation, {
+    file: input.key,
+    maxShare: deps.maxRejectShare ?? DEFAULT_MAX_REJECT_SHARE,
+    rejectsUri: `s3://${deps.store.bucket}/${rejectsObject}`,
+  });
   const rowsWritten = await replaceDeathsSnapshot(deps.db, {
     source: input.source,
     createdAt,

@@ -3,6 +3,7 @@ import { asDownloadFailure, type Downloader } from "../adapters/http-download.js
 import type { Links } from "../adapters/links.js";
 import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
 import { cleanCsv } from "../domain/clean-csv.js";
+import type { SourceDelimiter } from "../domain/csv-reader.js";
 import type { SourceEncoding } from "../domain/encoding.js";
 import { RoadtollError } from "../errors.js";
 import { cleanKey, rawKey, runIdFor, sourceFromUrl } from "./keys.js";
@@ -30,6 +31,8 @@ export interface IngestResult {
   cleanBytes: number;
   rows: number;
   encoding: SourceEncoding;
+  /** The source's delimiter, so the deaths step can show a rejected row as the source had it. */
+  delimiter: SourceDelimiter;
   ingestedAt: string;
 }
 
@@ -90,6 +93,7 @@ export async function ingestLink(ref: LinkRef, deps: IngestDeps): Promise<Ingest
       cleanBytes: stats.cleanBytes,
       rows: stats.rows,
       encoding: stats.encoding,
+      delimiter: stats.delimiter,
       ingestedAt: ingestedAt.toISOString(),
     };
   } catch (error) {

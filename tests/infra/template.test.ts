@@ -4,6 +4,8 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { loadDeathsConfig } from "../../src/config.js";
+import { DEFAULT_MAX_REJECT_SHARE } from "../../src/pipeline/reject-gate.js";
 import { bundleLikeDockerfile, shellWords } from "./bundle.js";
 import {
   isObject,
@@ -650,5 +652,38 @@ describe("template.yaml: migrations and outputs", () => {
     expect(command).toContain("--state-machine-arn ${PipelineStateMachine}");
     const input = command.match(/--input '([^']+)'$/)?.[1] as string;
     expect(JSON.parse(input)).toEqual({ links: [{ source: "Via_Bahia" }] });
+  });
+});
+
+describe("template.yaml: deaths configuration", () => {
+  const parameter = parameters.MaxRejectShare as JsonObject;
+
+  it("hands the deaths function MAX_REJECT_SHARE from the MaxRejectShare parameter, default as in the code", () => {
+    const env = (propertiesOf("DeathsFunction").Environment as JsonObject).Variables as JsonObject;
+    expect(env.MAX_REJECT_SHARE).toEqual({ Ref: "MaxRejectShare" });
+    expect(parameter.Type).toBe("String");
+    const fromDefault = loadDeathsConfig({ MAX_REJECT_SHARE: String(parameter.Default) }).maxRejectShare;
+    expect(fromDefault).toBe(DEFAULT_MAX_REJECT_SHARE);
+  });
+
+  it("lets through only values the function accepts at cold start, and every usual one", () => {
+    const pattern = new RegExp(String(parameter.AllowedPattern));
+    const accepts = (value: string) => {
+      try {
+        loadDeathsConfig({ MAX_REJECT_SHARE: value });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const value of ["0", "0.", "0.05", ".5", "0.123456", "1", "1.0", "1.000"]) {
+      expect(pattern.test(value), value).toBe(true);
+      expect(accepts(value), value).toBe(true);
+    }
+    // A value CloudFormation took but the function refused would only surface as a ConfigError on the first run.
+    for (const value of ["", "2", "1.5", "1.01", "-0.1", "5%", "5e-2", "0,05", " ", "abc", "Infinity"]) {
+      expect(pattern.test(value), JSON.stringify(value)).toBe(false);
+      expect(accepts(value), JSON.stringify(value)).toBe(false);
+    }
   });
 });

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { loadDeathsConfig } from "./config.js";
+
+describe("loadDeathsConfig: MAX_REJECT_SHARE", () => {
+  it("defaults to 0.05", () => {
+    expect(loadDeathsConfig({})).toEqual({ maxRejectShare: 0.05 });
+  });
+
+  it.each([
+    ["0", 0],
+    ["1", 1],
+    ["0.05", 0.05],
+    [".5", 0.5],
+    [" 0.2 ", 0.2],
+    ["1.0", 1],
+  ])("reads %j as %d", (text, value) => {
+    expect(loadDeathsConfig({ MAX_REJECT_SHARE: text }).maxRejectShare).toBe(value);
+  });
+
+  // "" would be 0 under a plain number coercion: every file with a single reject would then fail.
+  it.each(["", "2", "1.01", "-0.1", "5%", "abc", "0x1", "5e-2", "Infinity"])(
+    "refuses %j as a ConfigError naming the variable",
+    (text) => {
+      expect(() => loadDeathsConfig({ MAX_REJECT_SHARE: text })).toThrow(
+        expect.objectContaining({
+          name: "ConfigError",
+          message: expect.stringContaining("MAX_REJECT_SHARE: must be a number from 0 to 1"),
+        }),
+      );
+    },
+  );
+});
