@@ -106,9 +106,9 @@ const NEWLINE = 0x0a;
 const ZERO = 0x30;
 
 /**
- * Rewrites records as clean rows, byte to byte. A row with no field that needs quoting (the common case) is
- * copied in one block with its delimiters replaced; other rows field by field. Output goes to a buffer sized
- * for the worst case of each record, handed downstream once per input chunk.
+ * Rewrites records as clean rows, byte to byte: runs of plain fields are block copies, and only a field that
+ * needs quoting is handled on its own. Output goes to a buffer sized for the worst case of each record, handed
+ * downstream once per input chunk.
  */
 class RowRewriter {
   private header: Header | undefined;
@@ -180,43 +180,45 @@ class RowRewriter {
     const out = this.out;
     let at = this.at;
 
-    let plain = true;
-    for (let i = 0; i < count; i++) {
-      if ((flags[i] as number) !== 0) {
-        plain = false;
-        break;
+    let i = 0;
+    while (i < count) {
+      if (i > 0) out[at++] = COMMA;
+      const flag = flags[i] as number;
+      if (flag === 0) {
+        // A run of unquoted fields sits back to back in the source, one delimiter apart: copy it in one block,
+        // then turn its delimiters into commas. A plain ANTT row is a single run.
+        let j = i + 1;
+        while (j < count && flags[j] === 0) j++;
+        const from = starts[i] as number;
+        const to = ends[j - 1] as number;
+        buffer.copy(out, at, from, to);
+        for (let k = i; k < j - 1; k++) out[at + (ends[k] as number) - from] = COMMA;
+        at += to - from;
+        i = j;
+        continue;
       }
-    }
-    if (plain) {
-      // Unquoted fields sit back to back, one delimiter apart: copy the record, then turn delimiters to commas.
-      buffer.copy(out, at, first, last);
-      for (let i = 0; i < count - 1; i++) out[at + (ends[i] as number) - first] = COMMA;
-      at += last - first;
-    } else {
-      for (let i = 0; i < count; i++) {
-        if (i > 0) out[at++] = COMMA;
-        const start = starts[i] as number;
-        const end = ends[i] as number;
-        const flag = flags[i] as number;
-        if ((flag & NEEDS_QUOTES) === 0) {
-          buffer.copy(out, at, start, end);
-          at += end - start;
-        } else if (flag & QUOTED) {
-          // A quoted field's bytes already have their quotes doubled.
-          out[at++] = QUOTE;
-          buffer.copy(out, at, start, end);
-          at += end - start;
-          out[at++] = QUOTE;
-        } else {
-          out[at++] = QUOTE;
-          for (let k = start; k < end; k++) {
-            const byte = buffer[k] as number;
-            out[at++] = byte;
-            if (byte === QUOTE) out[at++] = QUOTE;
-          }
-          out[at++] = QUOTE;
+      const start = starts[i] as number;
+      const end = ends[i] as number;
+      if ((flag & NEEDS_QUOTES) === 0) {
+        // Quoted in the source, but nothing in it needs quotes here.
+        buffer.copy(out, at, start, end);
+        at += end - start;
+      } else if (flag & QUOTED) {
+        // A quoted field's bytes already have their quotes doubled.
+        out[at++] = QUOTE;
+        buffer.copy(out, at, start, end);
+        at += end - start;
+        out[at++] = QUOTE;
+      } else {
+        out[at++] = QUOTE;
+        for (let k = start; k < end; k++) {
+          const byte = buffer[k] as number;
+          out[at++] = byte;
+          if (byte === QUOTE) out[at++] = QUOTE;
         }
+        out[at++] = QUOTE;
       }
+      i++;
     }
     out[at++] = COMMA;
     at = writeDigits(out, at, record.line);
