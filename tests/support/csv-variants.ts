@@ -42,8 +42,14 @@ export function writeVariant(
       value.includes("\r");
     return must || options.quote === "all" ? `"${value.replaceAll('"', '""')}"` : value;
   };
-  const lines = [shape(header, -1), ...rows.map((cells, i) => shape(cells, i))].map((cells) =>
-    cells.map(field).join(options.delimiter),
+  // A blank line stays blank in every form, so line numbers agree across forms.
+  const blank = (cells: readonly string[]) => cells.length === 1 && cells[0] === "";
+  const lines = [header, ...rows].map((cells, i) =>
+    blank(cells)
+      ? ""
+      : shape(cells, i - 1)
+          .map(field)
+          .join(options.delimiter),
   );
   const text = lines.join(options.eol) + options.eol;
   const body = Buffer.from(text, options.encoding);
