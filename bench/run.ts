@@ -1,54 +1,403 @@
 /**
- * `npm run bench`: throughput and memory figures, no pass/fail. See bench/README.md.
+ * `npm run bench`: how fast roadtoll's steps are next to a floor, csv-parse and DuckDB, on the same files. No
+ * pass/fail. See docs/performance.md for what it measures, the figures and how to read them.
  *
- *   BENCH_SIZES_MB=10,50,200   synthetic sizes for the domain part (MB = 10^6 bytes)
- *   BENCH_ONLY=domain|e2e      run one part only
- *   DATABASE_URL=postgres://…  also run the end-to-end part against that Postgres
+ *   BENCH_SIZES_MB=40,400      synthetic file sizes (MB = 10^6 bytes; 4 is handy while developing; 0: none)
+ *   BENCH_REAL_MB=400          size of the file built from the real ANTT files (default: the largest synthetic
+ *                              size, or 400; 0 skips it; skipped anyway when ../shared/data/antt is absent)
+ *   BENCH_REAL_DIR=dir         where the real files are (default ../shared/data/antt, next to the repository)
+ *   BENCH_REPEATS=3            runs of each approach, interleaved; medians are reported
+ *   BENCH_ONLY=floor,deaths    a subset of: floor, csv-parse, duckdb-1, duckdb-2, ingest, deaths, npm-start
+ *   DATABASE_URL=postgres://…  the deaths step (and npm start) write to that Postgres instead of PGlite
+ *   BENCH_JSON=path            also write every measurement as JSON
+ *   BENCH_KEEP=1               keep the generated files and the temp folder
+ *
+ * Each measurement runs in a fresh child process (bench/child.ts), so its peak RSS is its own. The embedded S3
+ * (s3rver), the HTTP server that plays the ANTT host and the embedded Postgres (PGlite behind its socket server)
+ * run here, in the parent, as S3, the web and RDS are outside a Lambda.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { DomainKind, DomainMeasurement } from "./domain-child.js";
-import { csvFiles, type EndToEndRun, type FileSet, runEndToEnd } from "./e2e.js";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type Dataset, writeReal, writeSynthetic } from "./datasets.js";
+import {
+  type ChildResult,
+  type ChildTask,
+  type DeathsEvent,
+  type MetricCheck,
+  RESULT_MARKER,
+} from "./protocol.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH_DIR, "..");
-const REAL_DATA = resolve(ROOT, "../shared/data/antt");
-const KINDS: readonly DomainKind[] = ["source", "clean", "deaths"];
+const REAL_DATA = resolve(ROOT, process.env.BENCH_REAL_DIR || "../shared/data/antt");
+const BUCKET = "roadtoll-bench";
 const MB = 1e6;
+const MIB = 2 ** 20;
+
+const APPROACHES = [
+  { id: "floor", name: "floor (read the bytes)" },
+  { id: "csv-parse", name: "csv-parse alone" },
+  { id: "duckdb-1", name: "DuckDB 1 thread" },
+  { id: "duckdb-2", name: "DuckDB 2 threads" },
+  { id: "ingest", name: "roadtoll ingest step" },
+  { id: "deaths", name: "roadtoll deaths step" },
+  { id: "npm-start", name: "npm start --link (whole)" },
+] as const;
+type ApproachId = (typeof APPROACHES)[number]["id"];
+
+/** One run of one approach. */
+interface Measurement {
+  approach: ApproachId;
+  /** The approach's own work, timed inside the child; for npm start, the whole process. */
+  seconds: number;
+  /** Spawn to exit of the child process: node, tsx, module loading and set-up included. */
+  processSeconds: number;
+  /** The child's CPU time during the measured work; undefined for npm start. */
+  cpuSeconds: number | undefined;
+  maxRss: number;
+  rssBefore: number | undefined;
+  check: MetricCheck;
+}
+
+interface DatasetReport {
+  dataset: Dataset;
+  /** Size of the clean object the deaths step reads. */
+  cleanBytes: number | undefined;
+  measurements: Measurement[];
+}
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function sizesFromEnv(): number[] {
-  const raw = process.env.BENCH_SIZES_MB ?? "10,50,200";
-  const sizes = raw.split(",").map((part) => Number(part.trim()));
-  if (sizes.length === 0 || sizes.some((size) => !(size > 0))) {
-    throw new Error(`BENCH_SIZES_MB must be a comma-separated list of positive numbers, got "${raw}"`);
+function listFromEnv(name: string, fallback: string): number[] {
+  const raw = process.env[name] || fallback;
+  const values = raw.split(",").map((part) => Number(part.trim()));
+  if (values.length === 0 || values.some((value) => !(value >= 0) || !Number.isFinite(value))) {
+    throw new Error(`${name} must be a comma-separated list of numbers, got "${raw}"`);
   }
-  return sizes;
+  return values;
 }
 
-/** One measurement in a fresh Node process, so the memory peaks of one run never carry over to the next. */
-function runDomainChild(kind: DomainKind, sizeMb: number): Promise<DomainMeasurement> {
+function selectedApproaches(): ApproachId[] {
+  const raw = process.env.BENCH_ONLY;
+  if (!raw) return APPROACHES.map((a) => a.id);
+  const ids = raw.split(",").map((part) => part.trim());
+  const known = new Set<string>(APPROACHES.map((a) => a.id));
+  const unknown = ids.filter((id) => !known.has(id));
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: unknown ${unknown.join(", ")} (known: ${[...known]})`);
+  return APPROACHES.map((a) => a.id).filter((id) => ids.includes(id));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child processes
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+const CHILD_TIMEOUT_MS = Number(process.env.BENCH_CHILD_TIMEOUT_S || 1800) * 1000;
+
+function spawnNode(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Finished> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--expose-gc", "--import", "tsx", join(BENCH_DIR, "domain-child.ts"), kind, String(sizeMb)],
-      { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
-    );
+    const started = performance.now();
+    const child: ChildProcess = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (text: string) => {
+    let stderr = "";
+    child.stdout?.setEncoding("utf8").on("data", (text: string) => {
       stdout += text;
     });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const line = stdout.trim().split("\n").at(-1);
-      if (code !== 0 || !line) return reject(new Error(`${kind} ${sizeMb} MB: child exited with ${code}`));
-      resolvePromise(JSON.parse(line) as DomainMeasurement);
+    child.stderr?.setEncoding("utf8").on("data", (text: string) => {
+      stderr += text;
     });
+    const timer = setTimeout(() => child.kill("SIGKILL"), CHILD_TIMEOUT_MS);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 });
+    });
+  });
+}
+
+function failure(what: string, finished: Finished): Error {
+  const tail = `${finished.stderr}\n${finished.stdout}`.trim().split("\n").slice(-15).join("\n");
+  return new Error(`${what}: child exited with ${finished.code}\n${tail}`);
+}
+
+/**
+ * bench/child.ts, bundled as the Lambda images bundle their handler (images/<fn>/Dockerfile: esbuild, ESM, the AWS
+ * SDK inside, a createRequire banner), from the current sources, so the children run what a Lambda would run,
+ * without tsx's own memory and start-up. Code splitting keeps each approach's code apart: the floor loads no SDK.
+ * The output goes under node_modules/.cache so that DuckDB, left external (it is native), resolves from there.
+ */
+async function bundleChild(): Promise<string> {
+  const { build } = await import("esbuild");
+  const outdir = join(ROOT, "node_modules/.cache/roadtoll-bench");
+  await rm(outdir, { recursive: true, force: true });
+  await build({
+    entryPoints: [join(BENCH_DIR, "child.ts")],
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    format: "esm",
+    splitting: true,
+    outdir,
+    outExtension: { ".js": ".mjs" },
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+    external: ["@duckdb/node-api", "pg-native", "@electric-sql/pglite", "kysely-pglite-dialect"],
+    logLevel: "error",
+  });
+  return join(outdir, "child.mjs");
+}
+
+let childScript: string | undefined;
+
+async function runChild(task: ChildTask): Promise<{ result: ChildResult; processSeconds: number }> {
+  childScript ??= await bundleChild();
+  const finished = await spawnNode([childScript, JSON.stringify(task)]);
+  const line = finished.stdout.split("\n").find((text) => text.startsWith(RESULT_MARKER));
+  if (finished.code !== 0 || !line) throw failure(task.kind, finished);
+  return {
+    result: JSON.parse(line.slice(RESULT_MARKER.length)) as ChildResult,
+    processSeconds: finished.seconds,
+  };
+}
+
+interface CliOutput {
+  status?: string;
+  results?: Array<{ status?: string; summary?: Record<string, unknown> }>;
+}
+
+/** The real CLI, as `npm start -- --link URL --json --data-dir <fresh>` runs it, timed as a whole process. */
+async function runCli(url: string, work: string): Promise<Measurement> {
+  const dataDir = await mkdtemp(join(work, "npm-start-"));
+  const rssFile = join(dataDir, "max-rss");
+  try {
+    const finished = await spawnNode(
+      [
+        "--import",
+        "tsx",
+        "--import",
+        pathToFileURL(join(BENCH_DIR, "rss-probe.ts")).href,
+        join(ROOT, "src/cli/main.ts"),
+        "--link",
+        url,
+        "--json",
+        "--data-dir",
+        join(dataDir, "data"),
+      ],
+      { ...process.env, BENCH_RSS_FILE: rssFile },
+    );
+    if (finished.code !== 0) throw failure("npm start", finished);
+    const output = JSON.parse(finished.stdout) as CliOutput;
+    const summary = output.results?.[0]?.summary;
+    if (!summary) throw failure("npm start (no summary in its JSON output)", finished);
+    const number = (key: string) => Number(summary[key] ?? Number.NaN);
+    return {
+      approach: "npm-start",
+      seconds: finished.seconds,
+      processSeconds: finished.seconds,
+      cpuSeconds: undefined,
+      maxRss: Number(await readFile(rssFile, "utf8")),
+      rssBefore: undefined,
+      check: {
+        rowsRead: number("rowsRead"),
+        rowsRejected: number("rowsRejected"),
+        roads: number("roads"),
+        totalDeaths: number("totalDeaths"),
+        deathsByVehicle: { ...(summary.deathsByVehicle as Record<string, number>) },
+      },
+    };
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the Lambdas talk to: S3, the ANTT host, Postgres
+
+interface Services {
+  s3Endpoint: string;
+  fileBaseUrl: string;
+  databaseUrl: string;
+  databaseLabel: string;
+  close(): Promise<void>;
+}
+
+async function startServices(work: string, filesDir: string): Promise<Services> {
+  const { startS3Server } = await import("../src/local/s3-server.js");
+  const { startFileServer } = await import("../src/local/file-server.js");
+  const { migrateToLatest } = await import("../src/db/migrate.js");
+  const s3Dir = join(work, "s3");
+  await mkdir(s3Dir, { recursive: true });
+  const s3 = await startS3Server(s3Dir, [BUCKET]);
+  const files = await startFileServer(filesDir);
+  const closers: Array<() => Promise<unknown>> = [files.close, s3.close];
+  const external = process.env.DATABASE_URL;
+  let databaseUrl: string;
+  let databaseLabel: string;
+  if (external) {
+    const { createDatabase } = await import("../src/db/database.js");
+    const db = await createDatabase({ kind: "url", url: external });
+    await migrateToLatest(db);
+    closers.unshift(async () => {
+      // Only the snapshots this benchmark wrote (its sources are all named bench_…).
+      const { sql } = await import("kysely");
+      await sql`delete from deaths_by_vehicle where source like 'bench\_%'`.execute(db);
+      await db.destroy();
+    });
+    databaseUrl = external;
+    const url = new URL(external);
+    databaseLabel = `Postgres at ${url.host}${url.pathname} (DATABASE_URL)`;
+  } else {
+    const { createEmbeddedDatabase } = await import("../src/db/embedded-database.js");
+    const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+    const { db, pglite } = await createEmbeddedDatabase(join(work, "pglite"));
+    await migrateToLatest(db);
+    const socket = new PGLiteSocketServer({ db: pglite, host: "127.0.0.1", port: 0, maxConnections: 4 });
+    await socket.start();
+    closers.unshift(async () => {
+      await socket.stop();
+      await db.destroy();
+    });
+    databaseUrl = `postgres://postgres@${socket.getServerConn()}/postgres`;
+    databaseLabel = "PGlite behind @electric-sql/pglite-socket, in the parent process";
+  }
+  return {
+    s3Endpoint: s3.endpoint,
+    fileBaseUrl: files.baseUrl,
+    databaseUrl,
+    databaseLabel,
+    close: async () => {
+      for (const close of closers) await close().catch((error: unknown) => log(`close: ${String(error)}`));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measuring
+
+async function measure(
+  approach: ApproachId,
+  dataset: Dataset,
+  services: Services,
+  event: DeathsEvent | undefined,
+  work: string,
+): Promise<Measurement> {
+  const url = `${services.fileBaseUrl}/${encodeURIComponent(dataset.file)}`;
+  if (approach === "npm-start") return runCli(url, work);
+  const source = dataset.file.replace(/\.csv$/, "");
+  const task: ChildTask =
+    approach === "floor"
+      ? { kind: "floor", path: dataset.path }
+      : approach === "csv-parse"
+        ? { kind: "csv-parse", path: dataset.path }
+        : approach === "duckdb-1" || approach === "duckdb-2"
+          ? { kind: "duckdb", path: dataset.path, threads: approach === "duckdb-1" ? 1 : 2 }
+          : approach === "ingest"
+            ? { kind: "ingest", url, source, s3Endpoint: services.s3Endpoint, bucket: BUCKET, keep: false }
+            : {
+                kind: "deaths",
+                event: event ?? missing("deaths step event"),
+                s3Endpoint: services.s3Endpoint,
+                bucket: BUCKET,
+                databaseUrl: services.databaseUrl,
+              };
+  const { result, processSeconds } = await runChild(task);
+  return {
+    approach,
+    seconds: result.seconds,
+    processSeconds,
+    cpuSeconds: result.cpuSeconds,
+    maxRss: result.maxRss,
+    rssBefore: result.rssBefore,
+    check: result.check,
+  };
+}
+
+function missing(what: string): never {
+  throw new Error(`internal: ${what} missing`);
+}
+
+/** Ingests the file once (not measured) so that the deaths step has a clean object to read. */
+async function prepareDeathsInput(
+  dataset: Dataset,
+  services: Services,
+): Promise<{ event: DeathsEvent; cleanBytes: number }> {
+  const { result } = await runChild({
+    kind: "ingest",
+    url: `${services.fileBaseUrl}/${encodeURIComponent(dataset.file)}`,
+    source: dataset.file.replace(/\.csv$/, ""),
+    s3Endpoint: services.s3Endpoint,
+    bucket: BUCKET,
+    keep: true,
+  });
+  const ingest = result.ingest ?? missing("ingest result");
+  const { bucket, key, source, runId, ingestedAt } = ingest;
+  return { event: { bucket, key, source, runId, ingestedAt }, cleanBytes: ingest.cleanBytes };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reporting
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
+}
+
+interface Summary {
+  approach: ApproachId;
+  name: string;
+  runs: number;
+  seconds: number;
+  processSeconds: number;
+  /** Median of the child's CPU time / wall time over the runs. */
+  cpuShare: number | undefined;
+  /** Highest peak over the runs. */
+  maxRss: number;
+  /** Median RSS right before the measured work (runtime and modules loaded, clients created). */
+  rssBefore: number | undefined;
+  check: MetricCheck | undefined;
+}
+
+function summarise(report: DatasetReport): Summary[] {
+  return APPROACHES.flatMap(({ id, name }) => {
+    const runs = report.measurements.filter((m) => m.approach === id);
+    if (runs.length === 0) return [];
+    return [
+      {
+        approach: id,
+        name,
+        runs: runs.length,
+        seconds: median(runs.map((m) => m.seconds)),
+        processSeconds: median(runs.map((m) => m.processSeconds)),
+        cpuShare: runs.every((m) => m.cpuSeconds !== undefined)
+          ? median(runs.map((m) => (m.cpuSeconds ?? 0) / m.seconds))
+          : undefined,
+        maxRss: Math.max(...runs.map((m) => m.maxRss)),
+        rssBefore: runs.every((m) => m.rssBefore !== undefined)
+          ? median(runs.map((m) => m.rssBefore ?? 0))
+          : undefined,
+        check: runs.at(-1)?.check,
+      },
+    ];
   });
 }
 
@@ -56,7 +405,6 @@ function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]
   const widths = headers.map((header, i) =>
     Math.max(header.length, ...rows.map((row) => (row[i] ?? "").length)),
   );
-  // First column left-aligned (names), the rest right-aligned (numbers).
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
@@ -65,151 +413,236 @@ function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]
   return [line(headers), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)].join("\n");
 }
 
-const mb = (bytes: number) => (bytes / MB).toFixed(1);
-const mb2 = (bytes: number) => (bytes / MB).toFixed(2);
-const rate = (bytes: number, seconds: number) => (seconds > 0 ? (bytes / MB / seconds).toFixed(1) : "-");
-const thousands = (n: number) => n.toLocaleString("en-US");
+const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : "-");
+const thousands = (value: number) =>
+  Number.isFinite(value) ? Math.round(value).toLocaleString("en-US") : "-";
+const ratio = (value: number, base: number | undefined) =>
+  base && Number.isFinite(value) ? `${(value / base).toFixed(value / base < 10 ? 2 : 1)}×` : "-";
 
-function domainTable(results: readonly DomainMeasurement[]): string {
+function datasetTable(report: DatasetReport, summaries: readonly Summary[]): string {
+  const { dataset } = report;
+  const floor = summaries.find((s) => s.approach === "floor")?.seconds;
+  const duck = summaries.find((s) => s.approach === "duckdb-1")?.seconds;
+  const mb = dataset.bytes / MB;
   return table(
     [
-      "step",
-      "size MB",
+      "approach",
+      "MB",
       "rows",
-      "seconds",
+      "wall s",
       "MB/s",
       "rows/s",
-      "RSS base",
-      "RSS peak",
-      "heap base",
-      "heap peak",
-      "heap after",
-      "samples",
+      "CPU %",
+      "RSS at start MiB",
+      "peak RSS MiB",
+      "× floor",
+      "× DuckDB 1t",
+      "process s",
     ],
-    results.map((r) => [
-      r.kind === "source" ? "generator only" : r.kind === "clean" ? "cleanCsv" : "computeDeaths",
-      mb(r.inputBytes),
-      thousands(r.rows),
-      r.seconds.toFixed(2),
-      r.kind === "source" ? ">1000" : rate(r.inputBytes, r.seconds),
-      r.kind === "source" ? "-" : thousands(Math.round(r.rows / r.seconds)),
-      mb(r.baseline.rss),
-      mb(r.peak.rss),
-      mb(r.baseline.heapUsed),
-      mb(r.peak.heapUsed),
-      mb(r.after.heapUsed),
-      String(r.samples),
+    summaries.map((s) => [
+      s.name,
+      fixed(mb, 1),
+      thousands(dataset.rows),
+      fixed(s.seconds, s.seconds < 10 ? 2 : 1),
+      fixed(mb / s.seconds, 1),
+      thousands(dataset.rows / s.seconds),
+      s.cpuShare === undefined ? "-" : fixed(s.cpuShare * 100, 0),
+      s.rssBefore === undefined ? "-" : fixed(s.rssBefore / MIB, 0),
+      fixed(s.maxRss / MIB, 0),
+      ratio(s.seconds, floor),
+      ratio(s.seconds, duck),
+      fixed(s.processSeconds, 1),
     ]),
   );
 }
 
-function endToEndTable(run: EndToEndRun): string {
-  const rows = run.files.map((f) => [
-    `${f.set}/${f.file}`,
-    mb2(f.bytes),
-    thousands(f.rows),
-    thousands(f.rejected),
-    thousands(f.deaths),
-    f.ingestSeconds.toFixed(2),
-    f.deathsSeconds.toFixed(2),
-    rate(f.bytes, f.ingestSeconds),
-    rate(f.bytes, f.ingestSeconds + f.deathsSeconds),
-  ]);
-  for (const set of new Set(run.files.map((f) => f.set))) {
-    const files = run.files.filter((f) => f.set === set);
-    const sum = (pick: (f: (typeof files)[number]) => number) =>
-      files.reduce((total, f) => total + pick(f), 0);
-    const bytes = sum((f) => f.bytes);
-    const ingest = sum((f) => f.ingestSeconds);
-    const deaths = sum((f) => f.deathsSeconds);
-    rows.push([
-      `TOTAL ${set} (${files.length} files)`,
-      mb2(bytes),
-      thousands(sum((f) => f.rows)),
-      thousands(sum((f) => f.rejected)),
-      thousands(sum((f) => f.deaths)),
-      ingest.toFixed(2),
-      deaths.toFixed(2),
-      rate(bytes, ingest),
-      rate(bytes, ingest + deaths),
-    ]);
+function goals(report: DatasetReport, summaries: readonly Summary[]): string[] {
+  const by = (id: ApproachId) => summaries.find((s) => s.approach === id);
+  const mark = (ok: boolean) => (ok ? "met" : "NOT met");
+  const lines: string[] = [];
+  const deaths = by("deaths");
+  if (deaths && report.cleanBytes) {
+    const rate = report.cleanBytes / MB / deaths.seconds;
+    lines.push(
+      `  deaths step  ${fixed(rate, 1)} MB/s of its input (the ${fixed(report.cleanBytes / MB, 1)} MB clean object); ` +
+        `goal ≥ 150: ${mark(rate >= 150)}`,
+    );
   }
-  return table(
-    ["file", "MB", "rows", "rejected", "deaths", "ingest s", "deaths s", "ingest MB/s", "total MB/s"],
-    rows,
-  );
+  const ingest = by("ingest");
+  if (ingest) {
+    const rate = report.dataset.bytes / MB / ingest.seconds;
+    lines.push(`  ingest step  ${fixed(rate, 1)} MB/s of the download; goal ≥ 100: ${mark(rate >= 100)}`);
+  }
+  const cli = by("npm-start");
+  const duck = by("duckdb-1");
+  if (cli && duck) {
+    const times = cli.processSeconds / duck.processSeconds;
+    lines.push(
+      `  npm start    ${fixed(cli.processSeconds, 1)} s whole process vs DuckDB 1 thread ` +
+        `${fixed(duck.processSeconds, 1)} s whole process (${fixed(duck.seconds, 1)} s query): ` +
+        `${fixed(times, 2)}× (${fixed(cli.processSeconds / duck.seconds, 2)}× the query alone); ` +
+        `goal ≤ 3.5×: ${mark(times <= 3.5)}`,
+    );
+  }
+  for (const step of [ingest, deaths]) {
+    if (!step) continue;
+    const mib = step.maxRss / MIB;
+    lines.push(`  peak RSS     ${step.name}: ${fixed(mib, 0)} MiB; goal ≤ 128: ${mark(mib <= 128)}`);
+  }
+  return lines.length > 0 ? ["goals (issue 6):", ...lines] : [];
 }
 
-async function main(): Promise<void> {
-  const only = process.env.BENCH_ONLY;
-  const sizes = only === "e2e" ? [] : sizesFromEnv();
-  const started = performance.now();
-  const machine = [
-    `date:    ${new Date().toISOString()}`,
-    `node:    ${process.version} (${process.platform}/${process.arch})`,
-    `cpu:     ${cpus()[0]?.model ?? "unknown"} × ${cpus().length}`,
-    `memory:  ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+/** Do the approaches that compute the metric agree? Roads differ by design (DuckDB groups raw trecho). */
+function checks(report: DatasetReport, summaries: readonly Summary[]): string[] {
+  const lines: string[] = [];
+  const describe = (c: MetricCheck) =>
+    [
+      `rows ${thousands(c.rowsRead)}`,
+      c.rowsRejected === undefined ? "" : `rejected ${thousands(c.rowsRejected)}`,
+      c.roads === undefined ? "" : `roads ${c.roads}`,
+      c.totalDeaths === undefined ? "" : `deaths ${thousands(c.totalDeaths)}`,
+      c.deathsByVehicle ? `by vehicle ${JSON.stringify(c.deathsByVehicle)}` : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
+  const reference = summaries.find((s) => s.approach === "duckdb-1" || s.approach === "duckdb-2")?.check;
+  for (const s of summaries) {
+    if (!s.check) continue;
+    if (s.approach === "floor") {
+      const ok = s.check.bytesRead === report.dataset.bytes;
+      lines.push(`  ${s.name}: ${thousands(s.check.bytesRead ?? 0)} bytes${ok ? "" : "  ≠ the file's size"}`);
+      continue;
+    }
+    let note =
+      s.check.rowsRead === report.dataset.rows ? "" : ` (the file has ${thousands(report.dataset.rows)})`;
+    if (reference && s.check.totalDeaths !== undefined && s.approach !== "duckdb-1") {
+      const same =
+        s.check.totalDeaths === reference.totalDeaths &&
+        JSON.stringify(s.check.deathsByVehicle) === JSON.stringify(reference.deathsByVehicle);
+      note += same ? "; deaths agree with DuckDB" : "; deaths DIFFER from DuckDB";
+    }
+    lines.push(`  ${s.name}: ${describe(s.check)}${note}`);
+  }
+  return lines.length > 0
+    ? ["checks (rows: data lines; DuckDB's rows read leave out rows with the wrong field count):", ...lines]
+    : [];
+}
+
+function renderReport(report: DatasetReport, repeats: number): string {
+  const summaries = summarise(report);
+  const { dataset } = report;
+  return [
+    `== ${dataset.label}: ${dataset.kind === "real" ? "real ANTT rows repeated" : "synthetic ANTT rows"}, ` +
+      `${fixed(dataset.bytes / MB, 1)} MB, ${thousands(dataset.rows)} rows; median of ${repeats} interleaved runs`,
+    "",
+    datasetTable(report, summaries),
+    "",
+    ...goals(report, summaries),
+    ...checks(report, summaries),
+    "",
   ].join("\n");
-  log(machine);
+}
 
-  const domain: DomainMeasurement[] = [];
-  for (const size of sizes) {
-    for (const kind of KINDS) {
-      log(`domain: ${kind} ${size} MB …`);
-      const result = await runDomainChild(kind, size);
-      log(
-        `  ${mb(result.inputBytes)} MB, ${thousands(result.rows)} rows in ${result.seconds.toFixed(2)}s ` +
-          `(${rate(result.inputBytes, result.seconds)} MB/s); peak RSS ${mb(result.peak.rss)} MB; ${result.detail}`,
-      );
-      domain.push(result);
-    }
+/** Which code was measured: the commit, and how many files under src/ differ from it. */
+function codeVersion(): string {
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+    const changed = git("status", "--porcelain", "--", "src").split("\n").filter(Boolean).length;
+    return `${git("rev-parse", "--short", "HEAD")}${changed > 0 ? ` + uncommitted changes to ${changed} file(s) in src/` : ""}`;
+  } catch {
+    return "unknown (not a git checkout)";
   }
+}
 
-  const runs: EndToEndRun[] = [];
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const sizes = listFromEnv("BENCH_SIZES_MB", "40,400").filter((size) => size > 0);
+  const realMb = listFromEnv("BENCH_REAL_MB", String(sizes.length > 0 ? Math.max(...sizes) : 400))[0] ?? 0;
+  const repeats = Math.max(1, Math.floor(listFromEnv("BENCH_REPEATS", "3")[0] ?? 3));
+  const approaches = selectedApproaches();
+  const started = performance.now();
+  const { version: duckdbVersion } = await import("@duckdb/node-api");
+
+  const header = [
+    "roadtoll benchmark (npm run bench; docs/performance.md)",
+    `date:     ${new Date().toISOString()}`,
+    `node:     ${process.version} (${process.platform}/${process.arch}), DuckDB ${duckdbVersion()}`,
+    `cpu:      ${cpus()[0]?.model ?? "unknown"} × ${cpus().length}; load average ${loadavg()
+      .map((value) => value.toFixed(2))
+      .join(" ")}`,
+    `memory:   ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `code:     ${codeVersion()}`,
+    `repeats:  ${repeats}, interleaved (${approaches.join(" ")}, then again)`,
+    "columns:  MB = 10^6 bytes of the source file; wall s = median of the approach's own work, timed inside its",
+    "          child (npm start: the whole process); CPU % = the child's CPU time over that wall time (threads",
+    "          can take it past 100); RSS at start = before the timed work; peak RSS = the child's VmHWM, highest",
+    "          run; process s = median spawn-to-exit of the child",
+  ];
+  const work = await mkdtemp(join(tmpdir(), "roadtoll-bench-"));
+  const filesDir = join(work, "files");
+  await mkdir(filesDir);
   const notes: string[] = [];
-  if (only !== "domain") {
-    const sets: FileSet[] = [{ label: "samples", directory: join(ROOT, "samples") }];
-    if (existsSync(REAL_DATA) && (await csvFiles(REAL_DATA)).length > 0) {
-      sets.push({ label: "antt", directory: REAL_DATA });
-    } else {
-      notes.push(`real data: ${REAL_DATA} not found, only the bundled samples were run end to end`);
+  const reports: DatasetReport[] = [];
+  let services: Services | undefined;
+  try {
+    const datasets: Dataset[] = [];
+    for (const size of sizes) {
+      log(`generating synthetic ${size} MB …`);
+      datasets.push(await writeSynthetic(filesDir, size));
     }
-    log("end to end: PGlite …");
-    runs.push(await runEndToEnd(sets, { log }));
-    const databaseUrl = process.env.DATABASE_URL;
-    if (databaseUrl) {
-      log("end to end: DATABASE_URL …");
-      runs.push(await runEndToEnd(sets, { databaseUrl, log }));
+    if (realMb <= 0) {
+      notes.push("real data: skipped (BENCH_REAL_MB=0)");
+    } else if (!existsSync(REAL_DATA)) {
+      notes.push(`real data: skipped, ${REAL_DATA} not found`);
     } else {
-      notes.push("DATABASE_URL not set: end to end ran against PGlite only");
+      log(`building ${realMb} MB from the real ANTT files …`);
+      const real = await writeReal(filesDir, REAL_DATA, realMb);
+      if (real) datasets.push(real);
+      else notes.push(`real data: skipped, no CSV in ${REAL_DATA}`);
     }
-  }
 
-  const out: string[] = ["", "roadtoll benchmark", machine, ""];
-  if (domain.length > 0) {
-    out.push(
-      "Domain throughput (no I/O; synthetic ISO-8859-1 ANTT rows streamed in 64 KiB chunks; a fresh process per line;",
-      "MB = 10^6 bytes of the step's own input; memory in MB: base after GC before the run, peak sampled every 10 ms,",
-      "heap after = heapUsed after the run and a GC)",
-      "",
-      domainTable(domain),
-      "",
-    );
+    services = await startServices(work, filesDir);
+    header.push(`database: ${services.databaseLabel}`);
+    header.push(`files:    ${filesDir}`);
+    process.stdout.write(`${header.join("\n")}\n\n`);
+    log(`s3rver at ${services.s3Endpoint}; files at ${services.fileBaseUrl}; ${services.databaseLabel}`);
+
+    for (const dataset of datasets) {
+      const report: DatasetReport = { dataset, cleanBytes: undefined, measurements: [] };
+      reports.push(report);
+      let event: DeathsEvent | undefined;
+      if (approaches.includes("deaths")) {
+        log(`${dataset.label}: ingesting once for the deaths step (not measured) …`);
+        const prepared = await prepareDeathsInput(dataset, services);
+        event = prepared.event;
+        report.cleanBytes = prepared.cleanBytes;
+      }
+      for (let run = 1; run <= repeats; run++) {
+        for (const approach of approaches) {
+          const m = await measure(approach, dataset, services, event, work);
+          report.measurements.push(m);
+          log(
+            `${dataset.label} run ${run}/${repeats} ${approach}: ${m.seconds.toFixed(2)} s ` +
+              `(${(dataset.bytes / MB / m.seconds).toFixed(1)} MB/s), peak RSS ${(m.maxRss / MIB).toFixed(0)} MiB, ` +
+              `process ${m.processSeconds.toFixed(1)} s`,
+          );
+        }
+      }
+      process.stdout.write(renderReport(report, repeats));
+      process.stdout.write("\n");
+    }
+  } finally {
+    await services?.close();
+    if (process.env.BENCH_KEEP) notes.push(`kept ${work}`);
+    else await rm(work, { recursive: true, force: true });
   }
-  for (const run of runs) {
-    out.push(
-      `End to end (HTTP download → ingest handler → s3rver → deaths handler → ${run.database})`,
-      `environment start-up ${run.setupSeconds.toFixed(2)}s, wall ${run.seconds.toFixed(1)}s; whole process: ` +
-        `RSS ${mb(run.afterSetup.rss)} MB after start-up, peak ${mb(run.peak.rss)} MB; ` +
-        `heapUsed ${mb(run.afterSetup.heapUsed)} MB after start-up, peak ${mb(run.peak.heapUsed)} MB`,
-      "",
-      endToEndTable(run),
-      "",
-    );
+  if (process.env.BENCH_JSON) {
+    await writeFile(process.env.BENCH_JSON, `${JSON.stringify({ header, reports }, null, 2)}\n`);
+    notes.push(`measurements written to ${process.env.BENCH_JSON}`);
   }
-  for (const note of notes) out.push(`note: ${note}`);
-  out.push(`bench wall time: ${((performance.now() - started) / 1000).toFixed(1)}s`);
-  process.stdout.write(`${out.join("\n")}\n`);
+  for (const note of notes) process.stdout.write(`note: ${note}\n`);
+  process.stdout.write(`bench wall time: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
 main().catch((error: unknown) => {
