@@ -99,6 +99,12 @@ export class CsvReader {
   private classes = new Uint8Array(256);
   private delim: Delimiter | undefined;
   private carry: Buffer | undefined;
+  /**
+   * Where a carried-over record and the next chunk are joined. Reused, since nothing outlives `push`: records
+   * are only valid during the callback, and the next carry is copied out. A fresh buffer per chunk would be
+   * garbage that, counted as external memory, makes V8 run full collections of the whole heap.
+   */
+  private work: Buffer = Buffer.alloc(0);
   /** A record ended on a CR that was the last byte of a chunk: a LF opening the next chunk belongs to it. */
   private skipLf = false;
   /** Line of the next byte to be parsed. */
@@ -126,7 +132,12 @@ export class CsvReader {
     if (chunk.length === 0) return;
     let data = chunk;
     if (this.carry) {
-      data = Buffer.concat([this.carry, chunk]);
+      const size = this.carry.length + chunk.length;
+      if (this.work.length < size)
+        this.work = Buffer.allocUnsafe(Math.max(size, 2 * this.work.length, 1 << 17));
+      this.carry.copy(this.work, 0);
+      chunk.copy(this.work, this.carry.length);
+      data = this.work.subarray(0, size);
       this.carry = undefined;
     }
     if (this.skipLf) {

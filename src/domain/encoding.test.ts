@@ -10,8 +10,9 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 function transcode(chunks: readonly Buffer[], file = "in.csv"): { text: string; encoding: string } {
   const transcoder = new Transcoder(file);
   const out: Buffer[] = [];
-  for (const chunk of chunks) out.push(transcoder.push(chunk));
-  out.push(transcoder.end());
+  // Copied: the transcoder reuses its output buffer from one call to the next.
+  for (const chunk of chunks) out.push(Buffer.from(transcoder.push(chunk)));
+  out.push(Buffer.from(transcoder.end()));
   const bytes = Buffer.concat(out);
   // The output must be UTF-8 whatever the input was.
   expect(isUtf8(bytes)).toBe(true);
