@@ -43,6 +43,10 @@ beforeAll(async () => {
       response.write(latin1.subarray(0, cutAfterBytes), () => response.socket?.destroy());
     } else if (path === "/no-mortos.csv") {
       response.writeHead(200).end(`${HEADER.replace(";mortos", "")}\n01/01/2021;x\n`);
+    } else if (path === "/broken-quote.csv") {
+      // Line 3 opens a quote that nothing closes: every later row boundary is in doubt.
+      const row = "01/01/2021;00:03:00;1;com vítima;349;BR-116/BA;Norte;Tombamento;1;;;;;;;;;;;;;;1";
+      response.writeHead(200).end(`${HEADER}\n${row}\n"${row}\n${row}\n`);
     } else if (path === "/utf16.csv") {
       response.writeHead(200).end(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(HEADER, "utf16le")]));
     } else if (path === "/flaky.csv") {
@@ -153,6 +157,19 @@ describe("ingest handler", () => {
     expect(error).toMatchObject({ name: "HeaderError", where: { file: "no-mortos.csv", line: 1 } });
     expect((error as Error).message).toMatch(/^no-mortos\.csv, line 1: missing required column mortos/);
     expect(await storage.keys("clean/NoMortos/")).toEqual([]);
+  });
+
+  it("fails on a quote that is never closed with CsvFormatError naming line and field, and leaves no object", async () => {
+    const error = await ingest({ url: scripted.url("/broken-quote.csv"), source: "Broken" }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({
+      name: "CsvFormatError",
+      where: { file: "broken-quote.csv", line: 3, column: "field 1" },
+    });
+    expect((error as Error).message).toContain("a quoted field is never closed");
+    expect(await storage.keys("raw/Broken/")).toEqual([]);
+    expect(await storage.keys("clean/Broken/")).toEqual([]);
   });
 
   it("refuses UTF-16", async () => {
