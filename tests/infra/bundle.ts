@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 
 /** Repository root. */
 export const root = resolve(import.meta.dirname, "../..");
@@ -58,4 +58,48 @@ export function bundleLikeDockerfile(fn: string, outDir: string, extra: string[]
     stdio: "pipe",
   });
   return outfile;
+}
+
+/**
+ * What the final stage of images/<fn>/Dockerfile adds to the Lambda base image: the names of the files it copies
+ * from the build stage's dist/<fn>/ into LAMBDA_TASK_ROOT, and its `ENV KEY=VALUE` settings.
+ */
+export function dockerfileFinalStage(fn: string): { fromBuild: string[]; env: Record<string, string> } {
+  const dockerfile = readFileSync(join(root, "images", fn, "Dockerfile"), "utf8");
+  const lines = dockerfile.slice(dockerfile.lastIndexOf("\nFROM ")).split("\n");
+  const fromBuild: string[] = [];
+  const env: Record<string, string> = {};
+  for (const line of lines) {
+    if (line.startsWith("COPY --from=build ")) {
+      for (const source of shellWords(line).slice(2, -1)) {
+        if (!source.startsWith(`/build/dist/${fn}/`))
+          throw new Error(`images/${fn}/Dockerfile copies ${source}, outside dist/${fn}/`);
+        fromBuild.push(basename(source));
+      }
+    } else if (line.startsWith("ENV ")) {
+      for (const word of shellWords(line).slice(1)) {
+        const at = word.indexOf("=");
+        if (at < 1) throw new Error(`images/${fn}/Dockerfile: only ENV KEY=VALUE is supported: ${line}`);
+        env[word.slice(0, at)] = word.slice(at + 1);
+      }
+    }
+  }
+  return { fromBuild, env };
+}
+
+/**
+ * Builds `fn` like its Dockerfile into `outDir`, then lays out what the image's LAMBDA_TASK_ROOT would hold from
+ * the build stage (the bundle and whatever else the final stage copies, e.g. its source map) in a folder of its
+ * own; returns that folder and the image's ENV.
+ */
+export function taskRootLikeImage(
+  fn: string,
+  outDir: string,
+): { taskRoot: string; env: Record<string, string> } {
+  const bundle = bundleLikeDockerfile(fn, outDir);
+  const { fromBuild, env } = dockerfileFinalStage(fn);
+  const taskRoot = join(outDir, `${fn}-task-root`);
+  mkdirSync(taskRoot, { recursive: true });
+  for (const name of fromBuild) copyFileSync(join(bundle, "..", name), join(taskRoot, name));
+  return { taskRoot, env };
 }

@@ -1,8 +1,11 @@
+import { execFile } from "node:child_process";
+import { statSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
@@ -12,7 +15,7 @@ import { createEmbeddedDatabase } from "../../src/db/embedded-database.js";
 import { type RunningFileServer, startFileServer } from "../../src/local/file-server.js";
 import { openTestDatabase, type TestDatabase } from "../support/database.js";
 import { startTestStorage, type TestStorage } from "../support/storage.js";
-import { bundleLikeDockerfile, root } from "./bundle.js";
+import { bundleLikeDockerfile, root, taskRootLikeImage } from "./bundle.js";
 
 /**
  * What the Lambda base image does with `CMD ["index.handler"]`: import index.mjs and call its `handler`
@@ -39,8 +42,12 @@ async function freePort(): Promise<number> {
   return typeof address === "object" && address ? address.port : 0;
 }
 
+// Minified, the bundles are 1.0-1.8 MB (unminified they were 2.5-3.9 MB); PGlite's WebAssembly alone is 10 MB.
+const MAX_BUNDLE_BYTES = 3_000_000;
+
 async function importHandler(fn: string): Promise<Handler> {
   const bundle = bundleLikeDockerfile(fn, outDir);
+  expect(statSync(bundle).size, `${fn}: index.mjs is minified`).toBeLessThan(MAX_BUNDLE_BYTES);
   const module = (await import(pathToFileURL(bundle).href)) as { handler?: Handler };
   expect(module.handler, `${fn}: index.mjs exports handler`).toBeTypeOf("function");
   return module.handler as Handler;
@@ -153,5 +160,46 @@ describe(`Lambda bundles invoked like the nodejs:22 base image (database: ${proc
     );
     expect(Number(rows[0]?.count)).toBe(summary.rowsWritten);
     expect(summary.rowsWritten).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * In a fresh `node` with only what the image has: the files its final stage copies into LAMBDA_TASK_ROOT and its
+ * ENV (NODE_OPTIONS=--enable-source-maps). Imports index.mjs, invokes the handler with `event` and returns the
+ * error it throws.
+ */
+async function invokeLikeImage(fn: string, event: unknown): Promise<{ name: string; stack: string }> {
+  const { taskRoot, env } = taskRootLikeImage(fn, outDir);
+  const script = `
+    const { handler } = await import(${JSON.stringify(pathToFileURL(join(taskRoot, "index.mjs")).href)});
+    try { await handler(${JSON.stringify(event)}); console.log("\\n" + JSON.stringify(null)); }
+    catch (error) { console.log("\\n" + JSON.stringify({ name: error.name, stack: error.stack })); }`;
+  const { NODE_OPTIONS: _ignored, ...inherited } = process.env;
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: taskRoot,
+    // The test's own environment (bucket, endpoints, LINKS_FILE, DATABASE_URL), then the image's ENV.
+    env: { ...inherited, LAMBDA_TASK_ROOT: taskRoot, ...env },
+  });
+  const thrown = JSON.parse(stdout.trim().split("\n").at(-1) as string) as {
+    name: string;
+    stack: string;
+  } | null;
+  expect(thrown, `${fn}: the handler rejects the event`).not.toBeNull();
+  return thrown as { name: string; stack: string };
+}
+
+describe("stack traces from the minified bundles", () => {
+  // A wrong event fails in our code before any S3 or database call. Minified, the frame would read
+  // index.mjs:1:<column>; the shipped source map must turn it back into the TypeScript file and line.
+  it.each([
+    ["ingest", { url: 42 }, "InvalidEventError"],
+    ["deaths", { key: "not-clean/x.csv" }, "InvalidEventError"],
+    ["migrate", { action: "drop" }, "TypeError"],
+  ])("%s: a thrown error's stack names the src/ file it came from", async (fn, invalidEvent, name) => {
+    const error = await invokeLikeImage(fn, invalidEvent);
+    expect(error.name).toBe(name);
+    const top = error.stack.split("\n").find((line) => line.trimStart().startsWith("at ")) ?? "";
+    expect(top, error.stack).toMatch(/\/src\/[\w/.-]+\.ts:\d+:\d+\)?$/);
+    expect(error.stack).not.toContain("index.mjs");
   });
 });
