@@ -5,16 +5,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDownloader } from "../src/adapters/http-download.js";
-import { loadDownloadConfig } from "../src/config.js";
-import { createDeathsHandler, type DeathsHandler } from "../src/handlers/deaths-handler.js";
-import { createIngestHandler, type IngestHandler } from "../src/handlers/ingest-handler.js";
-import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
+import type { DeathsHandler } from "../src/handlers/deaths-handler.js";
+import type { IngestHandler } from "../src/handlers/ingest-handler.js";
+import type { RunningFileServer } from "../src/local/file-server.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
 import { reversed, type VariantOptions, writeVariant } from "./support/csv-variants.js";
-import { openTestDatabase, type TestDatabase } from "./support/database.js";
+import type { TestDatabase } from "./support/database.js";
+import { startTestPipeline, type TestPipeline } from "./support/pipeline.js";
 import { referenceDeaths } from "./support/reference.js";
-import { startTestStorage, type TestStorage } from "./support/storage.js";
+import type { TestStorage } from "./support/storage.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ANTT = join(ROOT, "..", "shared", "data", "antt");
@@ -55,6 +54,7 @@ type Figures = Map<string, Record<string, number>>;
 describe.skipIf(!present)(
   `real ANTT files in other CSV forms${present ? "" : " (skipped: ../shared/data/antt is not beside this checkout)"}`,
   () => {
+    let pipeline: TestPipeline;
     let storage: TestStorage;
     let database: TestDatabase;
     let files: RunningFileServer;
@@ -73,23 +73,12 @@ describe.skipIf(!present)(
           await writeFile(join(directory, `v${v}_${file}`), writeVariant(header ?? [], rows, options));
         }
       }
-      [storage, database, files] = await Promise.all([
-        startTestStorage(),
-        openTestDatabase(),
-        startFileServer(directory),
-      ]);
-      ingest = createIngestHandler({
-        store: storage.store,
-        download: createDownloader(loadDownloadConfig({})),
-        links: {},
-      });
-      deaths = createDeathsHandler({ store: storage.store, db: database.db });
+      pipeline = await startTestPipeline(directory);
+      ({ storage, database, files, ingest, deaths } = pipeline);
     });
 
     afterAll(async () => {
-      await files?.close();
-      await database?.close();
-      await storage?.close();
+      await pipeline?.close();
       if (directory) await rm(directory, { recursive: true, force: true });
     });
 

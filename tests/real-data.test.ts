@@ -4,16 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDownloader } from "../src/adapters/http-download.js";
 import { runCli } from "../src/cli/run.js";
-import { loadDownloadConfig } from "../src/config.js";
-import { createDeathsHandler, type DeathsHandler } from "../src/handlers/deaths-handler.js";
-import { createIngestHandler, type IngestHandler } from "../src/handlers/ingest-handler.js";
-import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
+import type { DeathsHandler } from "../src/handlers/deaths-handler.js";
+import type { IngestHandler } from "../src/handlers/ingest-handler.js";
+import type { RunningFileServer } from "../src/local/file-server.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
-import { openTestDatabase, type TestDatabase } from "./support/database.js";
+import type { TestDatabase } from "./support/database.js";
+import { startTestPipeline, type TestPipeline } from "./support/pipeline.js";
 import { referenceDeaths } from "./support/reference.js";
-import { startTestStorage, type TestStorage } from "./support/storage.js";
+import type { TestStorage } from "./support/storage.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 /** The real files live beside the project, never in it (../shared/README.md). */
@@ -28,6 +27,7 @@ const FILES = present
 describe.skipIf(!present)(
   `real ANTT files${present ? "" : " (skipped: ../shared/data/antt is not beside this checkout; see ../shared/README.md)"}`,
   () => {
+    let pipeline: TestPipeline;
     let storage: TestStorage;
     let database: TestDatabase;
     let files: RunningFileServer;
@@ -36,23 +36,12 @@ describe.skipIf(!present)(
     const summaries = new Map<string, DeathsSummary>();
 
     beforeAll(async () => {
-      [storage, database, files] = await Promise.all([
-        startTestStorage(),
-        openTestDatabase(),
-        startFileServer(ANTT),
-      ]);
-      ingest = createIngestHandler({
-        store: storage.store,
-        download: createDownloader(loadDownloadConfig({})),
-        links: {},
-      });
-      deaths = createDeathsHandler({ store: storage.store, db: database.db });
+      pipeline = await startTestPipeline(ANTT);
+      ({ storage, database, files, ingest, deaths } = pipeline);
     });
 
     afterAll(async () => {
-      await files?.close();
-      await database?.close();
-      await storage?.close();
+      await pipeline?.close();
     });
 
     it("has the 18 files the shared README describes", () => {
