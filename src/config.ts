@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { RoadtollError } from "./errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "./pipeline/reject-gate.js";
 

@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { z } from "zod";
+import * as z from "zod";
 import type { DatabaseConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
 import type { Database } from "./schema.js";

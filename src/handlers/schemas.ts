@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { RoadtollError } from "../errors.js";
 
 const sourceName = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "a source is letters, digits, _ and -");

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { isRoadtollError } from "../errors.js";
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;

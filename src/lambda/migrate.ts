@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { loadDatabaseConfig } from "../config.js";
 import { createDatabase } from "../db/database.js";
 import { type MigrationReport, migrateToLatest } from "../db/migrate.js";
