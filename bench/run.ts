@@ -141,7 +141,7 @@ function failure(what: string, finished: Finished): Error {
 
 /**
  * bench/child.ts, bundled as the Lambda images bundle their handler (images/<fn>/Dockerfile: esbuild, ESM, the AWS
- * SDK inside, a createRequire banner), from the current sources, so the children run what a Lambda would run,
+ * SDK's ES-module builds inside, minified, a source map, a createRequire banner), from the current sources, so the children run what a Lambda would run,
  * without tsx's own memory and start-up. Code splitting keeps each approach's code apart: the floor loads no SDK.
  * The output goes under node_modules/.cache so that DuckDB, left external (it is native), resolves from there.
  */
@@ -155,6 +155,10 @@ async function bundleChild(): Promise<string> {
     platform: "node",
     target: "node22",
     format: "esm",
+    mainFields: ["module", "main"],
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
     splitting: true,
     outdir,
     outExtension: { ".js": ".mjs" },
@@ -171,7 +175,8 @@ let childScript: string | undefined;
 
 async function runChild(task: ChildTask): Promise<{ result: ChildResult; processSeconds: number }> {
   childScript ??= await bundleChild();
-  const finished = await spawnNode([childScript, JSON.stringify(task)]);
+  // As the images run their bundle: NODE_OPTIONS=--enable-source-maps, the map beside it.
+  const finished = await spawnNode(["--enable-source-maps", childScript, JSON.stringify(task)]);
   const line = finished.stdout.split("\n").find((text) => text.startsWith(RESULT_MARKER));
   if (finished.code !== 0 || !line) throw failure(task.kind, finished);
   return {
