@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadDeathsConfig } from "./config.js";
+import { loadDeathsConfig, loadDownloadConfig } from "./config.js";
 
 describe("loadDeathsConfig: MAX_REJECT_SHARE", () => {
   it("defaults to 0.05", () => {
@@ -25,6 +25,28 @@ describe("loadDeathsConfig: MAX_REJECT_SHARE", () => {
         expect.objectContaining({
           name: "ConfigError",
           message: expect.stringContaining("MAX_REJECT_SHARE: must be a number from 0 to 1"),
+        }),
+      );
+    },
+  );
+});
+
+describe("loadDownloadConfig: DOWNLOAD_MAX_BYTES", () => {
+  it("defaults to 1 GiB", () => {
+    expect(loadDownloadConfig({}).maxBytes).toBe(1024 ** 3);
+  });
+
+  it("reads a whole number of bytes", () => {
+    expect(loadDownloadConfig({ DOWNLOAD_MAX_BYTES: "5000000" }).maxBytes).toBe(5_000_000);
+  });
+
+  it.each(["", "0", "-1", "1e9", "1GB", "1.5", "99999999999999999999"])(
+    "refuses %j as a ConfigError",
+    (text) => {
+      expect(() => loadDownloadConfig({ DOWNLOAD_MAX_BYTES: text })).toThrow(
+        expect.objectContaining({
+          name: "ConfigError",
+          message: expect.stringContaining("DOWNLOAD_MAX_BYTES"),
         }),
       );
     },

@@ -32,8 +32,24 @@ export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): Storage
   };
 }
 
+/**
+ * 1 GiB: 200 times the largest published ANTT file (4 MB), and about half a minute of ingest at the measured
+ * speed, so a real source never meets it while an endless or hostile body is cut long before the Lambda's
+ * 15 minutes and S3 costs add up.
+ */
+export const DEFAULT_DOWNLOAD_MAX_BYTES = 1024 ** 3;
+
+/** A whole number of bytes, ≥ 1, written as plain digits (no exponent, no unit). */
+export const byteCountSchema = z
+  .string()
+  .trim()
+  .regex(/^[1-9][0-9]*$/, "must be a whole number of bytes, 1 or more")
+  .transform(Number)
+  .refine(Number.isSafeInteger, "is too large");
+
 const downloadSchema = z.object({
   DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  DOWNLOAD_MAX_BYTES: byteCountSchema.optional(),
   DOWNLOAD_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
   LINKS_FILE: z.string().optional(),
   LAMBDA_TASK_ROOT: z.string().optional(),
@@ -43,6 +59,8 @@ export interface DownloadConfig {
   /** Applies to connecting, to waiting for headers, and to every gap between body chunks. */
   timeoutMs: number;
   maxRedirects: number;
+  /** Bytes a download may deliver, counted as they arrive (Content-Length may lie or be absent). */
+  maxBytes: number;
   /** Path of link.yml: the image ships it next to the bundle; locally it is the repository's. */
   linksFile: string;
 }
@@ -53,6 +71,7 @@ export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): Downlo
   return {
     timeoutMs: parsed.DOWNLOAD_TIMEOUT_MS,
     maxRedirects: parsed.DOWNLOAD_MAX_REDIRECTS,
+    maxBytes: parsed.DOWNLOAD_MAX_BYTES ?? DEFAULT_DOWNLOAD_MAX_BYTES,
     linksFile: parsed.LINKS_FILE ?? `${root}/link.yml`,
   };
 }

@@ -15,6 +15,7 @@ export type ErrorName =
   | "UnknownSourceError"
   | "DownloadError"
   | "DownloadUnavailableError"
+  | "DownloadTooLargeError"
   | "EncodingError"
   | "HeaderError"
   | "CsvFormatError"

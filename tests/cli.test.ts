@@ -147,6 +147,30 @@ describe("roadtoll CLI: --max-reject-share", () => {
     expect((await cli("--help")).stdout).toContain("--max-reject-share N");
   });
 
+  it("fails a link larger than --max-download-bytes with DownloadTooLargeError, exit 1", async () => {
+    const { code, stdout } = await cli(
+      "--json",
+      "--max-download-bytes",
+      "10000",
+      "--link",
+      `${files.baseUrl}/amostra_via_norte.csv`,
+    );
+    expect(code).toBe(1);
+    const output = JSON.parse(stdout) as { status: string; error: string; cause: string };
+    expect(output).toMatchObject({ status: "FAILED", error: "LinkFailed" });
+    expect(output.cause).toContain('"error":"DownloadTooLargeError"');
+    expect(output.cause).toContain("limited to 10,000 bytes");
+  });
+
+  it("is bad usage (exit 2) for a --max-download-bytes that is not a whole number of bytes", async () => {
+    for (const value of ["0", "-1", "1e9", "1GB", ""]) {
+      const bad = await cli(`--max-download-bytes=${value}`);
+      expect(bad.code, value).toBe(2);
+      expect(bad.stderr, value).toContain("--max-download-bytes: must be a whole number of bytes");
+    }
+    expect((await cli("--help")).stdout).toContain("--max-download-bytes N");
+  });
+
   it("takes the flag first, then $MAX_REJECT_SHARE, then 0.05", () => {
     expect(parseCliArgs([], {}).maxRejectShare).toBe(0.05);
     expect(parseCliArgs([], { MAX_REJECT_SHARE: "0.2" }).maxRejectShare).toBe(0.2);

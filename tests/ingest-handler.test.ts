@@ -47,6 +47,19 @@ beforeAll(async () => {
       // Line 3 opens a quote that nothing closes: every later row boundary is in doubt.
       const row = "01/01/2021;00:03:00;1;com vítima;349;BR-116/BA;Norte;Tombamento;1;;;;;;;;;;;;;;1";
       response.writeHead(200).end(`${HEADER}\n${row}\n"${row}\n${row}\n`);
+    } else if (path === "/endless.csv") {
+      // Chunked, no length: only counting the bytes can stop it.
+      response.writeHead(200, { "content-type": "text/csv" });
+      const row = Buffer.from("01/01/2021;00:03:00;1;x;1;BR-116/BA;N;T;1;;;;;;;;;;;;;;1\n".repeat(100));
+      response.write(`${HEADER}\n`);
+      const more = () => {
+        while (!response.destroyed && response.write(row)) {}
+        if (!response.destroyed) response.once("drain", more);
+      };
+      more();
+    } else if (path === "/announced-large.csv") {
+      response.writeHead(200, { "content-length": String(10 * 1024 * 1024) });
+      response.write(latin1);
     } else if (path === "/utf16.csv") {
       response.writeHead(200).end(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(HEADER, "utf16le")]));
     } else if (path === "/flaky.csv") {
@@ -170,6 +183,43 @@ describe("ingest handler", () => {
     expect((error as Error).message).toContain("a quoted field is never closed");
     expect(await storage.keys("raw/Broken/")).toEqual([]);
     expect(await storage.keys("clean/Broken/")).toEqual([]);
+  });
+
+  describe("with a download limit of 100,000 bytes", () => {
+    let limited: IngestHandler;
+    beforeAll(() => {
+      limited = createIngestHandler({
+        store: storage.store,
+        download: createDownloader({ ...loadDownloadConfig({}), timeoutMs: 2_000, maxBytes: 100_000 }),
+        links: {},
+      });
+    });
+
+    it("cuts an endless body with DownloadTooLargeError once the limit is passed, and leaves no object", async () => {
+      const error = await limited({ url: scripted.url("/endless.csv"), source: "Endless" }).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error).toMatchObject({ name: "DownloadTooLargeError" });
+      expect((error as Error).message).toContain("limited to 100,000 bytes");
+      expect(await storage.keys("raw/Endless/")).toEqual([]);
+      expect(await storage.keys("clean/Endless/")).toEqual([]);
+    });
+
+    it("refuses a body whose announced length is over the limit before reading it", async () => {
+      const error = await limited({ url: scripted.url("/announced-large.csv"), source: "Announced" }).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error).toMatchObject({ name: "DownloadTooLargeError" });
+      expect((error as Error).message).toContain("the server announces 10,485,760 bytes");
+      expect(await storage.keys("raw/Announced/")).toEqual([]);
+    });
+
+    it("takes a file under the limit whole", async () => {
+      const source = await readFile(`${SAMPLES}amostra_via_norte.csv`);
+      expect(source.length).toBeLessThan(100_000);
+      const result = await limited({ url: scripted.url("/file.csv"), source: "UnderLimit" });
+      expect(result.bytes).toBe(source.length);
+    });
   });
 
   it("refuses UTF-16", async () => {

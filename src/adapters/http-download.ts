@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { pipeline, type Readable, Transform } from "node:stream";
 import { Agent, type Dispatcher, interceptors, request } from "undici";
 import type { DownloadConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
@@ -55,8 +55,49 @@ export function createDownloader(config: DownloadConfig): Downloader {
       );
     }
     const length = Number(response.headers["content-length"]);
-    return { body: response.body, contentLength: Number.isFinite(length) ? length : undefined };
+    const contentLength = Number.isFinite(length) ? length : undefined;
+    if (contentLength !== undefined && contentLength > config.maxBytes) {
+      // Destroying an undici body emits its AbortError: nobody else listens any more, so take it here.
+      response.body.on("error", () => {});
+      response.body.destroy();
+      throw tooLarge(
+        url,
+        config.maxBytes,
+        `the server announces ${contentLength.toLocaleString("en")} bytes`,
+      );
+    }
+    return { body: limited(response.body, url, config.maxBytes), contentLength };
   };
+}
+
+/**
+ * The body, cut with DownloadTooLargeError once more than `maxBytes` have arrived: counted on the bytes
+ * themselves, since a chunked body has no length and a Content-Length is only the server's word.
+ */
+function limited(body: Readable, url: string, maxBytes: number): Readable {
+  let received = 0;
+  const limiter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      if (received > maxBytes) {
+        callback(tooLarge(url, maxBytes, `more than that arrived`));
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
+  // Errors and early ends travel both ways: a failing body fails the limiter, a destroyed limiter stops the body.
+  pipeline(body, limiter, () => {});
+  return limiter;
+}
+
+function tooLarge(url: string, maxBytes: number, detail: string): RoadtollError {
+  return new RoadtollError(
+    "DownloadTooLargeError",
+    `the download is limited to ${maxBytes.toLocaleString("en")} bytes (DOWNLOAD_MAX_BYTES, --max-download-bytes) ` +
+      `and ${detail}; nothing was stored`,
+    { where: { file: url } },
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { shareSchema } from "../config.js";
+import { byteCountSchema, DEFAULT_DOWNLOAD_MAX_BYTES, shareSchema } from "../config.js";
 import { RoadtollError } from "../errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "../pipeline/reject-gate.js";
 
@@ -15,6 +15,8 @@ export interface CliOptions {
   bucket: string;
   /** Rejected / read above this fails a link's deaths step (TooManyRejectsError). */
   maxRejectShare: number;
+  /** Overrides DOWNLOAD_MAX_BYTES when given. */
+  maxDownloadBytes: number | undefined;
 }
 
 export const USAGE = `Usage: roadtoll [options]     (npm start -- [options])
@@ -36,6 +38,9 @@ Options:
   --max-reject-share N
                       fail a link whose rejected rows exceed this share of its rows, 0 to 1 (default:
                       $MAX_REJECT_SHARE if set, else ${DEFAULT_MAX_REJECT_SHARE}); a link with no usable row always fails
+  --max-download-bytes N
+                      refuse a download larger than N bytes, counted as they arrive (default:
+                      $DOWNLOAD_MAX_BYTES if set, else ${DEFAULT_DOWNLOAD_MAX_BYTES}, 1 GiB)
   -h, --help          this text
 
 Exit code: 0 when the execution succeeds, 1 when it fails, 2 on bad usage.`;
@@ -59,7 +64,18 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     dataDir: values["data-dir"] ?? ".roadtoll",
     bucket: values.bucket ?? "roadtoll-local",
     maxRejectShare: maxRejectShare(values["max-reject-share"], env.MAX_REJECT_SHARE),
+    maxDownloadBytes: maxDownloadBytes(values["max-download-bytes"]),
   };
+}
+
+function maxDownloadBytes(flag: string | undefined): number | undefined {
+  if (flag === undefined) return undefined;
+  const result = byteCountSchema.safeParse(flag);
+  if (result.success) return result.data;
+  throw new RoadtollError(
+    "InvalidEventError",
+    `--max-download-bytes: ${result.error.issues[0]?.message ?? "invalid"}, got ${JSON.stringify(flag)}`,
+  );
 }
 
 /** The flag wins over the environment; a bad value is bad usage, like an unknown flag. */
@@ -91,6 +107,7 @@ function parse(argv: readonly string[]) {
       "data-dir": { type: "string" },
       bucket: { type: "string" },
       "max-reject-share": { type: "string" },
+      "max-download-bytes": { type: "string" },
     },
   });
 }

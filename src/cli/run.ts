@@ -35,7 +35,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0;
   }
   const log = (line: string) => io.stderr(`${line}\n`);
-  const downloadConfig = loadDownloadConfig({ ...io.env, LAMBDA_TASK_ROOT: io.root });
+  const loaded = loadDownloadConfig({ ...io.env, LAMBDA_TASK_ROOT: io.root });
+  const downloadConfig = { ...loaded, maxBytes: options.maxDownloadBytes ?? loaded.maxBytes };
   const links = await loadLinks(downloadConfig.linksFile);
 
   let samples: RunningFileServer | undefined;

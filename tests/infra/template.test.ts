@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadDeathsConfig } from "../../src/config.js";
+import { DEFAULT_DOWNLOAD_MAX_BYTES, loadDeathsConfig, loadDownloadConfig } from "../../src/config.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "../../src/pipeline/reject-gate.js";
 import { bundleLikeDockerfile, shellWords } from "./bundle.js";
 import {
@@ -682,6 +682,38 @@ describe("template.yaml: deaths configuration", () => {
     }
     // A value CloudFormation took but the function refused would only surface as a ConfigError on the first run.
     for (const value of ["", "2", "1.5", "1.01", "-0.1", "5%", "5e-2", "0,05", " ", "abc", "Infinity"]) {
+      expect(pattern.test(value), JSON.stringify(value)).toBe(false);
+      expect(accepts(value), JSON.stringify(value)).toBe(false);
+    }
+  });
+});
+
+describe("template.yaml: download limit", () => {
+  const parameter = parameters.DownloadMaxBytes as JsonObject;
+
+  it("hands the ingest function DOWNLOAD_MAX_BYTES from DownloadMaxBytes, default as in the code", () => {
+    const env = (propertiesOf("IngestFunction").Environment as JsonObject).Variables as JsonObject;
+    expect(env.DOWNLOAD_MAX_BYTES).toEqual({ Ref: "DownloadMaxBytes" });
+    expect(loadDownloadConfig({ DOWNLOAD_MAX_BYTES: String(parameter.Default) }).maxBytes).toBe(
+      DEFAULT_DOWNLOAD_MAX_BYTES,
+    );
+  });
+
+  it("lets through only values the function accepts at cold start", () => {
+    const pattern = new RegExp(String(parameter.AllowedPattern));
+    const accepts = (value: string) => {
+      try {
+        loadDownloadConfig({ DOWNLOAD_MAX_BYTES: value });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const value of ["1", "1000", "1073741824", "999999999999999"]) {
+      expect(pattern.test(value), value).toBe(true);
+      expect(accepts(value), value).toBe(true);
+    }
+    for (const value of ["", "0", "-1", "1.5", "1e9", "1GB", "01", " "]) {
       expect(pattern.test(value), JSON.stringify(value)).toBe(false);
       expect(accepts(value), JSON.stringify(value)).toBe(false);
     }
