@@ -16,6 +16,7 @@ export type ErrorName =
   | "DownloadError"
   | "DownloadUnavailableError"
   | "DownloadTooLargeError"
+  | "DownloadForbiddenError"
   | "EncodingError"
   | "HeaderError"
   | "CsvFormatError"

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEADER } from "../scripts/generate-samples.js";
 import { createDownloader } from "../src/adapters/http-download.js";
@@ -19,13 +20,17 @@ let ingest: IngestHandler;
 /** What the scripted server does for each path. */
 let cutAfterBytes = 0;
 let flakyFailures = 0;
+/** Requests the scripted server has received. */
+let requests = 0;
 
 beforeAll(async () => {
   storage = await startTestStorage();
   files = await startFileServer(SAMPLES);
   const latin1 = await readFile(`${SAMPLES}amostra_via_norte.csv`);
   scripted = await startTestServer((request, response) => {
-    const path = request.url ?? "/";
+    requests++;
+    // Routed on the path alone: a link's query (a token, say) does not change what is served.
+    const path = (request.url ?? "/").split("?")[0] as string;
     if (path.startsWith("/redirect/")) {
       const hops = Number(path.split("/")[2]);
       const next = hops > 1 ? `/redirect/${hops - 1}` : "/file.csv";
@@ -220,6 +225,35 @@ describe("ingest handler", () => {
       const result = await limited({ url: scripted.url("/file.csv"), source: "UnderLimit" });
       expect(result.bytes).toBe(source.length);
     });
+  });
+
+  it("downloads a link with a query token but never shows the token: result, S3 metadata, errors", async () => {
+    const result = await ingest({ url: `${scripted.url("/file.csv")}?token=S3CRET&v=2`, source: "Token" });
+    expect(result.url).toBe(`${scripted.url("/file.csv")}?token=REDACTED&v=REDACTED`);
+    for (const key of [result.key, result.rawKey]) {
+      const head = await storage.s3.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: key }));
+      expect(head.Metadata?.["source-url"]).toBe(result.url);
+    }
+    const error = await ingest({
+      url: `${scripted.url("/missing.csv")}?token=S3CRET`,
+      source: "Token",
+    }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ name: "DownloadError" });
+    expect(JSON.stringify({ ...(error as object), message: (error as Error).message })).not.toContain(
+      "S3CRET",
+    );
+    expect((error as Error).message).toContain("/missing.csv?token=REDACTED");
+  });
+
+  it("refuses a link with a user and password with DownloadForbiddenError, before any connection", async () => {
+    const before = requests;
+    const url = scripted.url("/file.csv").replace("http://", "http://reader:pa55word@");
+    const error = await ingest({ url, source: "Credentials" }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ name: "DownloadForbiddenError" });
+    expect((error as Error).message).not.toContain("pa55word");
+    expect((error as Error).message).not.toContain("reader");
+    expect(requests).toBe(before);
+    expect(await storage.keys("raw/Credentials/")).toEqual([]);
   });
 
   it("refuses UTF-16", async () => {

@@ -2,6 +2,7 @@ import { pipeline, type Readable, Transform } from "node:stream";
 import { Agent, type Dispatcher, interceptors, request } from "undici";
 import type { DownloadConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
+import { redactUrl } from "./redact.js";
 
 export interface Download {
   body: Readable;
@@ -24,6 +25,16 @@ export function createDownloader(config: DownloadConfig): Downloader {
   }).compose(interceptors.redirect({ maxRedirections: config.maxRedirects, throwOnMaxRedirect: true }));
 
   return async (url) => {
+    // Errors name the link as shown, never with its credentials or query values.
+    const shown = redactUrl(url);
+    const parsed = new URL(url);
+    if (parsed.username !== "" || parsed.password !== "") {
+      throw new RoadtollError(
+        "DownloadForbiddenError",
+        "links with a user or password are refused: the credentials would travel in every log and result",
+        { where: { file: shown } },
+      );
+    }
     let response: Dispatcher.ResponseData;
     try {
       response = await request(url, {
@@ -36,12 +47,12 @@ export function createDownloader(config: DownloadConfig): Downloader {
       if (/redirect/i.test(message)) {
         throw new RoadtollError("DownloadError", `more than ${config.maxRedirects} redirects: ${message}`, {
           cause: error,
-          where: { file: url },
+          where: { file: shown },
         });
       }
       throw new RoadtollError("DownloadUnavailableError", `cannot reach the server: ${message}`, {
         cause: error,
-        where: { file: url },
+        where: { file: shown },
       });
     }
     const { statusCode } = response;
@@ -51,7 +62,7 @@ export function createDownloader(config: DownloadConfig): Downloader {
       throw new RoadtollError(
         transient ? "DownloadUnavailableError" : "DownloadError",
         `server answered HTTP ${statusCode}`,
-        { where: { file: url } },
+        { where: { file: shown } },
       );
     }
     const length = Number(response.headers["content-length"]);
@@ -61,12 +72,12 @@ export function createDownloader(config: DownloadConfig): Downloader {
       response.body.on("error", () => {});
       response.body.destroy();
       throw tooLarge(
-        url,
+        shown,
         config.maxBytes,
         `the server announces ${contentLength.toLocaleString("en")} bytes`,
       );
     }
-    return { body: limited(response.body, url, config.maxBytes), contentLength };
+    return { body: limited(response.body, shown, config.maxBytes), contentLength };
   };
 }
 
@@ -74,13 +85,13 @@ export function createDownloader(config: DownloadConfig): Downloader {
  * The body, cut with DownloadTooLargeError once more than `maxBytes` have arrived: counted on the bytes
  * themselves, since a chunked body has no length and a Content-Length is only the server's word.
  */
-function limited(body: Readable, url: string, maxBytes: number): Readable {
+function limited(body: Readable, shown: string, maxBytes: number): Readable {
   let received = 0;
   const limiter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       received += chunk.length;
       if (received > maxBytes) {
-        callback(tooLarge(url, maxBytes, `more than that arrived`));
+        callback(tooLarge(shown, maxBytes, "more than that arrived"));
         return;
       }
       callback(null, chunk);
@@ -91,20 +102,21 @@ function limited(body: Readable, url: string, maxBytes: number): Readable {
   return limiter;
 }
 
-function tooLarge(url: string, maxBytes: number, detail: string): RoadtollError {
+function tooLarge(shown: string, maxBytes: number, detail: string): RoadtollError {
   return new RoadtollError(
     "DownloadTooLargeError",
     `the download is limited to ${maxBytes.toLocaleString("en")} bytes (DOWNLOAD_MAX_BYTES, --max-download-bytes) ` +
       `and ${detail}; nothing was stored`,
-    { where: { file: url } },
+    { where: { file: shown } },
   );
 }
 
 /**
  * undici reports a stalled or cut body as its own error (`UND_ERR_*`, `ECONNRESET`) while the body is being
- * consumed downstream; this names it so the state machine can retry it.
+ * consumed downstream; this names it so the state machine can retry it. The link is named redacted.
  */
 export function asDownloadFailure(error: unknown, url: string): unknown {
+  const shown = redactUrl(url);
   if (error instanceof RoadtollError || !(error instanceof Error)) return error;
   const code = (error as { code?: unknown }).code;
   if (
@@ -113,7 +125,7 @@ export function asDownloadFailure(error: unknown, url: string): unknown {
   ) {
     return new RoadtollError("DownloadUnavailableError", `download interrupted: ${error.message}`, {
       cause: error,
-      where: { file: url },
+      where: { file: shown },
     });
   }
   return error;

@@ -44,4 +44,19 @@ describe("instrument", () => {
       event: { url: "http://x/x.csv" },
     });
   });
+
+  it("logs links redacted: no user, password or query value reaches a log line", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => lines.push(line));
+    const handler = instrument("ingest", async () => {
+      throw new RoadtollError("DownloadError", "server answered HTTP 404", {
+        where: { file: "https://h.example/a.csv?token=REDACTED" },
+      });
+    });
+    await expect(handler({ url: "https://u:pw@h.example/a.csv?token=S3CRET" })).rejects.toThrow();
+    expect(lines.join("\n")).not.toMatch(/S3CRET|pw@/);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({
+      event: { url: "https://h.example/a.csv?token=REDACTED" },
+    });
+  });
 });

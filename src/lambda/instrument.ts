@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { redactUrls } from "../adapters/redact.js";
 import { isRoadtollError } from "../errors.js";
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -14,8 +15,8 @@ interface InvocationContext {
 
 function log(level: Level, fields: Record<string, unknown>): void {
   if (LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
-  // One JSON object per line: CloudWatch Logs Insights can query every field.
-  const line = JSON.stringify({ level, time: new Date().toISOString(), ...fields });
+  // One JSON object per line: CloudWatch Logs Insights can query every field. Links are shown redacted.
+  const line = JSON.stringify({ level, time: new Date().toISOString(), ...(redactUrls(fields) as object) });
   if (level === "error" || level === "warn") console.error(line);
   else console.log(line);
 }
@@ -23,8 +24,8 @@ function log(level: Level, fields: Record<string, unknown>): void {
 /**
  * Wraps a handler with one structured log line per invocation: what it was asked, how long it took, and what
  * came out, or the error's stable name and location. The error is rethrown unchanged, so Step Functions still
- * sees its `name`. Events and results are small by design (keys and counts), so logging them is safe; neither
- * ever holds a credential.
+ * sees its `name`. Events and results are small by design (keys and counts); a link in them may carry a
+ * credential or a token, so every URL is logged redacted (adapters/redact.ts).
  */
 export function instrument<R>(
   step: string,

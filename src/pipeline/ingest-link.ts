@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { asDownloadFailure, type Downloader } from "../adapters/http-download.js";
 import type { Links } from "../adapters/links.js";
 import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
+import { redactUrl } from "../adapters/redact.js";
 import { cleanCsv } from "../domain/clean-csv.js";
 import type { SourceDelimiter } from "../domain/csv-reader.js";
 import type { SourceEncoding } from "../domain/encoding.js";
@@ -23,6 +24,7 @@ export interface IngestResult {
   key: string;
   rawKey: string;
   source: string;
+  /** The link as shown: no user, password or query values (adapters/redact.ts). */
   url: string;
   runId: string;
   /** Size and SHA-256 of the file as downloaded. */
@@ -64,8 +66,8 @@ export async function ingestLink(ref: LinkRef, deps: IngestDeps): Promise<Ingest
   const keys = { raw: rawKey(source, runId), clean: cleanKey(source, runId) };
   const metadata = {
     source,
-    // S3 metadata must be ASCII; URL.href percent-encodes, and unlike encodeURI keeps existing escapes intact.
-    "source-url": new URL(url).href,
+    // S3 metadata must be ASCII: URL.href percent-encodes, and redaction keeps credentials and tokens out.
+    "source-url": redactUrl(url),
     "ingested-at": ingestedAt.toISOString(),
   };
 
@@ -86,7 +88,7 @@ export async function ingestLink(ref: LinkRef, deps: IngestDeps): Promise<Ingest
       key: keys.clean,
       rawKey: keys.raw,
       source,
-      url,
+      url: redactUrl(url),
       runId,
       bytes: stats.bytes,
       sha256: stats.sha256,
