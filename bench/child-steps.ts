@@ -28,7 +28,7 @@ export async function ingest(task: Extract<ChildTask, { kind: "ingest" }>): Prom
   const { s3, store } = s3For(task.s3Endpoint, task.bucket);
   const handler = createIngestHandler({
     store,
-    download: createDownloader(loadDownloadConfig({})),
+    download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
     links: {},
   });
   try {

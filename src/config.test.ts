@@ -52,3 +52,26 @@ describe("loadDownloadConfig: DOWNLOAD_MAX_BYTES", () => {
     },
   );
 });
+
+describe("loadDownloadConfig: link safety", () => {
+  it("reaches public addresses only, any host, by default", () => {
+    expect(loadDownloadConfig({})).toMatchObject({ addressPolicy: "public", allowedHosts: [] });
+  });
+
+  it("allows private addresses only when told, and reads the host allow-list", () => {
+    const config = loadDownloadConfig({
+      DOWNLOAD_ALLOW_PRIVATE_HOSTS: "true",
+      DOWNLOAD_ALLOWED_HOSTS: " Dados.ANTT.gov.br, ,files.example ",
+    });
+    expect(config).toMatchObject({
+      addressPolicy: "private",
+      allowedHosts: ["dados.antt.gov.br", "files.example"],
+    });
+  });
+
+  it("refuses a switch that is not true or false", () => {
+    expect(() => loadDownloadConfig({ DOWNLOAD_ALLOW_PRIVATE_HOSTS: "yes" })).toThrow(
+      expect.objectContaining({ name: "ConfigError" }),
+    );
+  });
+});

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import type { AddressPolicy } from "./adapters/link-safety.js";
 import { RoadtollError } from "./errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "./pipeline/reject-gate.js";
 
@@ -50,6 +51,8 @@ export const byteCountSchema = z
 const downloadSchema = z.object({
   DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   DOWNLOAD_MAX_BYTES: byteCountSchema.optional(),
+  DOWNLOAD_ALLOW_PRIVATE_HOSTS: flag,
+  DOWNLOAD_ALLOWED_HOSTS: z.string().optional(),
   DOWNLOAD_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
   LINKS_FILE: z.string().optional(),
   LAMBDA_TASK_ROOT: z.string().optional(),
@@ -61,6 +64,10 @@ export interface DownloadConfig {
   maxRedirects: number;
   /** Bytes a download may deliver, counted as they arrive (Content-Length may lie or be absent). */
   maxBytes: number;
+  /** Which addresses a download may reach (adapters/link-safety.ts): public only, unless told otherwise. */
+  addressPolicy: AddressPolicy;
+  /** Host names links may name; empty allows any host whose addresses pass. */
+  allowedHosts: string[];
   /** Path of link.yml: the image ships it next to the bundle; locally it is the repository's. */
   linksFile: string;
 }
@@ -72,6 +79,11 @@ export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): Downlo
     timeoutMs: parsed.DOWNLOAD_TIMEOUT_MS,
     maxRedirects: parsed.DOWNLOAD_MAX_REDIRECTS,
     maxBytes: parsed.DOWNLOAD_MAX_BYTES ?? DEFAULT_DOWNLOAD_MAX_BYTES,
+    addressPolicy: parsed.DOWNLOAD_ALLOW_PRIVATE_HOSTS ? "private" : "public",
+    allowedHosts: (parsed.DOWNLOAD_ALLOWED_HOSTS ?? "")
+      .split(",")
+      .map((host) => host.trim().toLowerCase())
+      .filter((host) => host !== ""),
     linksFile: parsed.LINKS_FILE ?? `${root}/link.yml`,
   };
 }

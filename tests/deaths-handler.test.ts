@@ -31,7 +31,7 @@ beforeAll(async () => {
   ]);
   ingest = createIngestHandler({
     store: storage.store,
-    download: createDownloader(loadDownloadConfig({})),
+    download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
     links: {},
   });
   deaths = createDeathsHandler({ store: storage.store, db: database.db });

@@ -77,7 +77,12 @@ beforeAll(async () => {
   ingest = createIngestHandler({
     store: storage.store,
     // Short enough that the stalled-server case is quick, long enough for a loaded 2-core CI machine.
-    download: createDownloader({ ...loadDownloadConfig({}), timeoutMs: 2_000, maxRedirects: 3 }),
+    download: createDownloader({
+      ...loadDownloadConfig({}),
+      addressPolicy: "loopback",
+      timeoutMs: 2_000,
+      maxRedirects: 3,
+    }),
     links: { Amostra_Norte: `${files.baseUrl}/amostra_via_norte.csv` },
   });
 });
@@ -195,7 +200,12 @@ describe("ingest handler", () => {
     beforeAll(() => {
       limited = createIngestHandler({
         store: storage.store,
-        download: createDownloader({ ...loadDownloadConfig({}), timeoutMs: 2_000, maxBytes: 100_000 }),
+        download: createDownloader({
+          ...loadDownloadConfig({}),
+          addressPolicy: "loopback",
+          timeoutMs: 2_000,
+          maxBytes: 100_000,
+        }),
         links: {},
       });
     });

@@ -91,7 +91,7 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     tasks = {
       Ingest: createIngestHandler({
         store: storage.store,
-        download: createDownloader(loadDownloadConfig({})),
+        download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
         links: { Sul: `${files.baseUrl}/amostra_via_sul_bom.csv` },
       }),
       ComputeDeaths: createDeathsHandler({ store: storage.store, db: database.db }),

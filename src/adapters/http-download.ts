@@ -1,7 +1,8 @@
 import { pipeline, type Readable, Transform } from "node:stream";
-import { Agent, type Dispatcher, interceptors, request } from "undici";
+import { Agent, type Dispatcher, request } from "undici";
 import type { DownloadConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
+import { checkLink, guardedLookup, type LinkPolicy, type Resolver, systemResolver } from "./link-safety.js";
 import { redactUrl } from "./redact.js";
 
 export interface Download {
@@ -11,49 +12,77 @@ export interface Download {
 
 export type Downloader = (url: string) => Promise<Download>;
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** DNS answers that say the name does not exist: retrying will not create it. */
+const NO_SUCH_HOST = new Set(["ENOTFOUND", "EAI_NONAME", "EAI_NODATA"]);
+
+export interface DownloaderOptions {
+  /** The DNS seam (link-safety.ts); the system resolver unless a test or a check replaces it. */
+  resolve?: Resolver;
+}
+
 /**
- * Streams a URL with undici. Timeouts cover connecting, waiting for headers and every pause in the body, so a
- * stalled server fails the step instead of hanging it until the Lambda timeout. 5xx, 408, 429 and network
- * failures are `DownloadUnavailableError` (the state machine retries them); other statuses and too many
- * redirects are `DownloadError` (retrying would not help).
+ * Streams a URL with undici. Every hop is checked before it is requested (checkLink: scheme, credentials,
+ * allow-list, literal addresses) and when it connects (guardedLookup: the resolved addresses, once, and the
+ * socket connects to those very addresses). Redirects are followed here rather than by undici, so each target is
+ * checked the same way. Timeouts cover connecting, waiting for headers and every pause in the body, so a stalled
+ * server fails the step instead of hanging it. 5xx, 408, 429 and network failures are
+ * `DownloadUnavailableError` (the state machine retries them); other statuses, too many redirects and unknown
+ * hosts are `DownloadError`; a refused link or address is `DownloadForbiddenError`; neither is retried.
  */
-export function createDownloader(config: DownloadConfig): Downloader {
+export function createDownloader(config: DownloadConfig, options: DownloaderOptions = {}): Downloader {
+  const policy: LinkPolicy = { addresses: config.addressPolicy, allowedHosts: config.allowedHosts };
   const dispatcher: Dispatcher = new Agent({
-    connect: { timeout: config.timeoutMs },
+    connect: {
+      timeout: config.timeoutMs,
+      lookup: guardedLookup(config.addressPolicy, options.resolve ?? systemResolver),
+    },
     headersTimeout: config.timeoutMs,
     bodyTimeout: config.timeoutMs,
-  }).compose(interceptors.redirect({ maxRedirections: config.maxRedirects, throwOnMaxRedirect: true }));
+  });
 
   return async (url) => {
     // Errors name the link as shown, never with its credentials or query values.
     const shown = redactUrl(url);
-    const parsed = new URL(url);
-    if (parsed.username !== "" || parsed.password !== "") {
-      throw new RoadtollError(
-        "DownloadForbiddenError",
-        "links with a user or password are refused: the credentials would travel in every log and result",
-        { where: { file: shown } },
-      );
-    }
+    let current = checkLink(url, policy).href;
     let response: Dispatcher.ResponseData;
-    try {
-      response = await request(url, {
-        dispatcher,
-        method: "GET",
-        headers: { "user-agent": "roadtoll/0.1 (ANTT accident data pipeline)", accept: "text/csv,*/*" },
-      });
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (/redirect/i.test(message)) {
-        throw new RoadtollError("DownloadError", `more than ${config.maxRedirects} redirects: ${message}`, {
-          cause: error,
+    for (let hop = 0; ; hop++) {
+      try {
+        response = await request(current, {
+          dispatcher,
+          method: "GET",
+          headers: { "user-agent": "roadtoll/0.1 (ANTT accident data pipeline)", accept: "text/csv,*/*" },
+        });
+      } catch (error) {
+        throw requestFailure(error, hop === 0 ? shown : `${shown} (redirected to ${redactUrl(current)})`);
+      }
+      const location = response.headers.location;
+      if (!REDIRECTS.has(response.statusCode) || typeof location !== "string") break;
+      response.body.on("error", () => {});
+      response.body.destroy();
+      if (hop >= config.maxRedirects) {
+        throw new RoadtollError(
+          "DownloadError",
+          `more than ${config.maxRedirects} redirects (DOWNLOAD_MAX_REDIRECTS); the last pointed to ${redactUrl(location)}`,
+          { where: { file: shown } },
+        );
+      }
+      let next: string;
+      try {
+        next = new URL(location, current).href;
+      } catch {
+        throw new RoadtollError("DownloadForbiddenError", "a redirect points to an invalid URL", {
           where: { file: shown },
         });
       }
-      throw new RoadtollError("DownloadUnavailableError", `cannot reach the server: ${message}`, {
-        cause: error,
-        where: { file: shown },
-      });
+      try {
+        current = checkLink(next, policy).href;
+      } catch (error) {
+        const reason = error instanceof Error ? error.message.replace(/^.*?: /, "") : String(error);
+        throw new RoadtollError("DownloadForbiddenError", `redirected to ${redactUrl(next)}: ${reason}`, {
+          where: { file: shown },
+        });
+      }
     }
     const { statusCode } = response;
     if (statusCode < 200 || statusCode >= 300) {
@@ -100,6 +129,30 @@ function limited(body: Readable, shown: string, maxBytes: number): Readable {
   // Errors and early ends travel both ways: a failing body fails the limiter, a destroyed limiter stops the body.
   pipeline(body, limiter, () => {});
   return limiter;
+}
+
+/** What a failed request means: a refused address, a host that does not exist, or a network failure. */
+function requestFailure(error: unknown, shown: string): RoadtollError {
+  const refused = [error, (error as { cause?: unknown } | undefined)?.cause].find(
+    (candidate) => candidate instanceof RoadtollError,
+  );
+  if (refused instanceof RoadtollError) {
+    return new RoadtollError(refused.name, refused.message, { cause: refused, where: { file: shown } });
+  }
+  const code = String(
+    (error as { code?: unknown })?.code ?? (error as { cause?: { code?: unknown } })?.cause?.code,
+  );
+  const message = error instanceof Error ? error.message : String(error);
+  if (NO_SUCH_HOST.has(code)) {
+    return new RoadtollError("DownloadError", `no such host: ${message}`, {
+      cause: error,
+      where: { file: shown },
+    });
+  }
+  return new RoadtollError("DownloadUnavailableError", `cannot reach the server: ${message}`, {
+    cause: error,
+    where: { file: shown },
+  });
 }
 
 function tooLarge(shown: string, maxBytes: number, detail: string): RoadtollError {

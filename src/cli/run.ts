@@ -36,7 +36,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const log = (line: string) => io.stderr(`${line}\n`);
   const loaded = loadDownloadConfig({ ...io.env, LAMBDA_TASK_ROOT: io.root });
-  const downloadConfig = { ...loaded, maxBytes: options.maxDownloadBytes ?? loaded.maxBytes };
+  const downloadConfig = {
+    ...loaded,
+    maxBytes: options.maxDownloadBytes ?? loaded.maxBytes,
+    // The samples are served on 127.0.0.1, so the local runner reaches loopback; a Lambda never does.
+    addressPolicy: loaded.addressPolicy === "private" ? ("private" as const) : ("loopback" as const),
+  };
   const links = await loadLinks(downloadConfig.linksFile);
 
   let samples: RunningFileServer | undefined;
@@ -57,6 +62,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   });
   try {
     const started = Date.now();
+    log(
+      downloadConfig.addressPolicy === "private"
+        ? "downloads: any address allowed (DOWNLOAD_ALLOW_PRIVATE_HOSTS=true)"
+        : "downloads: public addresses and loopback (this machine) allowed; other private addresses refused",
+    );
     log(`running statemachine/pipeline.asl.json on ${requested.length} link(s)`);
     const outcome = await runStateMachine({
       input: { links: requested },

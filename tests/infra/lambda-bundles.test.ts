@@ -85,6 +85,8 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: "S3RVER",
     LINKS_FILE: linksFile,
     DATABASE_URL: databaseUrl,
+    // The sample is served on loopback, which the Lambda refuses unless told (link-safety.ts).
+    DOWNLOAD_ALLOW_PRIVATE_HOSTS: "true",
   });
 });
 

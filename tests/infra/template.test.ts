@@ -719,3 +719,16 @@ describe("template.yaml: download limit", () => {
     }
   });
 });
+
+describe("template.yaml: link safety", () => {
+  it("hands the ingest function its host allow-list and private-address switch, defaulting to public only", () => {
+    const env = (propertiesOf("IngestFunction").Environment as JsonObject).Variables as JsonObject;
+    expect(env.DOWNLOAD_ALLOWED_HOSTS).toEqual({ Ref: "AllowedDownloadHosts" });
+    expect(env.DOWNLOAD_ALLOW_PRIVATE_HOSTS).toEqual({ Ref: "AllowPrivateDownloadHosts" });
+    const config = loadDownloadConfig({
+      DOWNLOAD_ALLOWED_HOSTS: String((parameters.AllowedDownloadHosts as JsonObject).Default),
+      DOWNLOAD_ALLOW_PRIVATE_HOSTS: String((parameters.AllowPrivateDownloadHosts as JsonObject).Default),
+    });
+    expect(config).toMatchObject({ addressPolicy: "public", allowedHosts: [] });
+  });
+});

@@ -28,7 +28,7 @@ export async function startTestPipeline(directory: string): Promise<TestPipeline
     files,
     ingest: createIngestHandler({
       store: storage.store,
-      download: createDownloader(loadDownloadConfig({})),
+      download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
       links: {},
     }),
     deaths: createDeathsHandler({ store: storage.store, db: database.db }),
