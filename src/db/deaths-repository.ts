@@ -55,11 +55,19 @@ export async function replaceDeathsSnapshot(db: Kysely<Database>, snapshot: Deat
 /**
  * Whether a retry can succeed: the connection failed or the server is busy, shutting down or broke a
  * serialisation conflict (SQLSTATE classes 08, 53, 57, 40). A constraint or syntax error would fail the same
- * way every time, so it is not retried.
+ * way every time, so it is not retried. An error without a code is transient only when it says the connection
+ * broke (pg and pg-pool raise those without a code); anything else unknown is not retried blindly.
  */
-function isTransientDatabaseFailure(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code !== "string") return true;
+export function isTransientDatabaseFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") {
+    const message = error instanceof Error ? error.message : String(error);
+    return CONNECTION_LOST.test(message);
+  }
   if (/^(08|53|57|40)/.test(code)) return true;
   return /^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)/.test(code);
 }
+
+/** How pg and pg-pool word a lost or impossible connection when they give no code. */
+const CONNECTION_LOST =
+  /connection terminated|timeout exceeded when trying to connect|connection error|not queryable|socket hang up/i;
