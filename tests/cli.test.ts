@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -170,6 +172,36 @@ describe("roadtoll CLI: --max-reject-share", () => {
     }
     expect((await cli("--help")).stdout).toContain("--max-download-bytes N");
   });
+
+  it("exits with an error, instead of hanging, when the database cannot be reached and the samples are served", async () => {
+    // A real process: only it shows whether something (the samples' file server) keeps it alive.
+    const started = Date.now();
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(ROOT, "src/cli/main.ts"),
+        "--data-dir",
+        dataDir,
+        "--database-url",
+        "postgres://nobody@127.0.0.1:1/none",
+      ],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DATABASE_URL: "" } },
+    );
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const [code, signal] = (await once(child, "exit")) as [number | null, string | null];
+    clearTimeout(timer);
+    expect(signal, stderr).toBeNull();
+    expect(code, stderr).not.toBe(0);
+    expect(stderr).toMatch(/serving the bundled samples/);
+    expect(stderr).toMatch(/ECONNREFUSED|connect|Database/i);
+    expect(Date.now() - started).toBeLessThan(60_000);
+  }, 70_000);
 
   it("takes the flag first, then $MAX_REJECT_SHARE, then 0.05", () => {
     expect(parseCliArgs([], {}).maxRejectShare).toBe(0.05);

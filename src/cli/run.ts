@@ -53,13 +53,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     log(`no link given: serving the bundled samples at ${samples.baseUrl}`);
   }
 
-  const env = await startLocalEnvironment({
-    bucket: options.bucket,
-    dataDir: resolve(io.root, options.dataDir),
-    ...(options.s3Endpoint ? { s3Endpoint: options.s3Endpoint } : {}),
-    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
-    log,
-  });
+  let env: Awaited<ReturnType<typeof startLocalEnvironment>>;
+  try {
+    env = await startLocalEnvironment({
+      bucket: options.bucket,
+      dataDir: resolve(io.root, options.dataDir),
+      ...(options.s3Endpoint ? { s3Endpoint: options.s3Endpoint } : {}),
+      ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+      log,
+    });
+  } catch (error) {
+    // The samples server would otherwise keep the process alive after the error is printed.
+    await samples?.close();
+    throw error;
+  }
   try {
     const started = Date.now();
     log(
