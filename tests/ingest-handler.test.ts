@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEADER } from "../scripts/generate-samples.js";
@@ -65,6 +66,23 @@ beforeAll(async () => {
     } else if (path === "/announced-large.csv") {
       response.writeHead(200, { "content-length": String(10 * 1024 * 1024) });
       response.write(latin1);
+    } else if (path === "/gzip.csv") {
+      response.writeHead(200, { "content-encoding": "gzip" }).end(gzipSync(latin1));
+    } else if (path === "/deflate.csv") {
+      response.writeHead(200, { "content-encoding": "deflate" }).end(deflateSync(latin1));
+    } else if (path === "/br.csv") {
+      response.writeHead(200, { "content-encoding": "br" }).end(brotliCompressSync(latin1));
+    } else if (path === "/file.csv.gz") {
+      response.writeHead(200, { "content-type": "application/gzip" }).end(gzipSync(latin1));
+    } else if (path === "/zstd.csv") {
+      response.writeHead(200, { "content-encoding": "zstd" }).end(latin1);
+    } else if (path === "/corrupt.csv.gz") {
+      response.writeHead(200).end(Buffer.concat([gzipSync(latin1).subarray(0, 200), Buffer.alloc(200, 7)]));
+    } else if (path === "/bomb.csv.gz") {
+      // 50 MB of zeros-like CSV in ~50 KB: only a limit on the decoded bytes stops it.
+      response
+        .writeHead(200)
+        .end(gzipSync(Buffer.concat([Buffer.from(`${HEADER}\n`), Buffer.alloc(50_000_000, 0x3b)])));
     } else if (path === "/utf16.csv") {
       response.writeHead(200).end(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(HEADER, "utf16le")]));
     } else if (path === "/flaky.csv") {
@@ -229,6 +247,14 @@ describe("ingest handler", () => {
       expect(await storage.keys("raw/Announced/")).toEqual([]);
     });
 
+    it("counts decoded bytes: a decompression bomb is cut at the limit", async () => {
+      const error = await limited({ url: scripted.url("/bomb.csv.gz"), source: "Bomb" }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ name: "DownloadTooLargeError" });
+      expect(await storage.keys("raw/Bomb/")).toEqual([]);
+    });
+
     it("takes a file under the limit whole", async () => {
       const source = await readFile(`${SAMPLES}amostra_via_norte.csv`);
       expect(source.length).toBeLessThan(100_000);
@@ -264,6 +290,37 @@ describe("ingest handler", () => {
     expect((error as Error).message).not.toContain("reader");
     expect(requests).toBe(before);
     expect(await storage.keys("raw/Credentials/")).toEqual([]);
+  });
+
+  it.each([
+    ["/gzip.csv", "Content-Encoding: gzip"],
+    ["/deflate.csv", "Content-Encoding: deflate"],
+    ["/br.csv", "Content-Encoding: br"],
+    ["/file.csv.gz", "a body that is itself gzip"],
+  ])("decodes %s (%s) to the same clean file as the plain download", async (path) => {
+    const source = await readFile(`${SAMPLES}amostra_via_norte.csv`);
+    const plain = await ingest({ url: scripted.url("/file.csv"), source: "Plain" });
+    const decoded = await ingest({ url: scripted.url(path), source: "Decoded" });
+    expect(decoded.bytes).toBe(source.length);
+    expect(decoded.sha256).toBe(plain.sha256);
+    expect(await storage.bytes(decoded.key)).toEqual(await storage.bytes(plain.key));
+  });
+
+  it("refuses an unsupported Content-Encoding, saying which, and leaves no object", async () => {
+    const error = await ingest({ url: scripted.url("/zstd.csv"), source: "Zstd" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: "DownloadError" });
+    expect((error as Error).message).toContain('Content-Encoding "zstd", which is not supported');
+    expect(await storage.keys("raw/Zstd/")).toEqual([]);
+  });
+
+  it("fails a corrupt gzip body as a DownloadError and leaves no object", async () => {
+    const error = await ingest({ url: scripted.url("/corrupt.csv.gz"), source: "Corrupt" }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ name: "DownloadError" });
+    expect((error as Error).message).toContain("cannot be decoded");
+    expect(await storage.keys("raw/Corrupt/")).toEqual([]);
+    expect(await storage.keys("clean/Corrupt/")).toEqual([]);
   });
 
   it("refuses UTF-16", async () => {

@@ -2,6 +2,7 @@ import { pipeline, type Readable, Transform } from "node:stream";
 import { Agent, type Dispatcher, request } from "undici";
 import type { DownloadConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
+import { decompressed } from "./decompress.js";
 import { checkLink, guardedLookup, type LinkPolicy, type Resolver, systemResolver } from "./link-safety.js";
 import { redactUrl } from "./redact.js";
 
@@ -106,7 +107,10 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
         `the server announces ${contentLength.toLocaleString("en")} bytes`,
       );
     }
-    return { body: limited(response.body, shown, config.maxBytes), contentLength };
+    const encoding = response.headers["content-encoding"];
+    const body = decompressed(response.body, typeof encoding === "string" ? encoding : undefined, shown);
+    // The limit counts the decoded bytes: what is stored, and what a decompression bomb would inflate.
+    return { body: limited(body, shown, config.maxBytes), contentLength };
   };
 }
 
