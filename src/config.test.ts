@@ -75,3 +75,16 @@ describe("loadDownloadConfig: link safety", () => {
     );
   });
 });
+
+describe("loadDownloadConfig: DOWNLOAD_RETRY_AFTER_MAX_MS", () => {
+  it("waits up to 30 s for a Retry-After by default, and reads another value", () => {
+    expect(loadDownloadConfig({}).maxRetryAfterMs).toBe(30_000);
+    expect(loadDownloadConfig({ DOWNLOAD_RETRY_AFTER_MAX_MS: "0" }).maxRetryAfterMs).toBe(0);
+  });
+
+  it("refuses more than ten minutes", () => {
+    expect(() => loadDownloadConfig({ DOWNLOAD_RETRY_AFTER_MAX_MS: "600001" })).toThrow(
+      expect.objectContaining({ name: "ConfigError" }),
+    );
+  });
+});

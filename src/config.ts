@@ -52,6 +52,7 @@ const downloadSchema = z.object({
   DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   DOWNLOAD_MAX_BYTES: byteCountSchema.optional(),
   DOWNLOAD_ALLOW_PRIVATE_HOSTS: flag,
+  DOWNLOAD_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   DOWNLOAD_ALLOWED_HOSTS: z.string().optional(),
   DOWNLOAD_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
   LINKS_FILE: z.string().optional(),
@@ -64,6 +65,11 @@ export interface DownloadConfig {
   maxRedirects: number;
   /** Bytes a download may deliver, counted as they arrive (Content-Length may lie or be absent). */
   maxBytes: number;
+  /**
+   * How long, in all, a download waits for a server that answered 429 or 503 with a Retry-After; a longer ask
+   * fails the step with DownloadUnavailableError, and the state machine's own retry takes over.
+   */
+  maxRetryAfterMs: number;
   /** Which addresses a download may reach (adapters/link-safety.ts): public only, unless told otherwise. */
   addressPolicy: AddressPolicy;
   /** Host names links may name; empty allows any host whose addresses pass. */
@@ -79,6 +85,7 @@ export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): Downlo
     timeoutMs: parsed.DOWNLOAD_TIMEOUT_MS,
     maxRedirects: parsed.DOWNLOAD_MAX_REDIRECTS,
     maxBytes: parsed.DOWNLOAD_MAX_BYTES ?? DEFAULT_DOWNLOAD_MAX_BYTES,
+    maxRetryAfterMs: parsed.DOWNLOAD_RETRY_AFTER_MAX_MS,
     addressPolicy: parsed.DOWNLOAD_ALLOW_PRIVATE_HOSTS ? "private" : "public",
     allowedHosts: (parsed.DOWNLOAD_ALLOWED_HOSTS ?? "")
       .split(",")

@@ -21,6 +21,8 @@ let ingest: IngestHandler;
 /** What the scripted server does for each path. */
 let cutAfterBytes = 0;
 let flakyFailures = 0;
+let busyOnce = false;
+let throttledOnce = false;
 /** Requests the scripted server has received. */
 let requests = 0;
 
@@ -83,6 +85,20 @@ beforeAll(async () => {
       response
         .writeHead(200)
         .end(gzipSync(Buffer.concat([Buffer.from(`${HEADER}\n`), Buffer.alloc(50_000_000, 0x3b)])));
+    } else if (path === "/busy.csv") {
+      // Busy once, for one second; then the file.
+      if (busyOnce) {
+        busyOnce = false;
+        response.writeHead(503, { "retry-after": "1" }).end();
+      } else response.writeHead(200).end(latin1);
+    } else if (path === "/throttled.csv") {
+      if (throttledOnce) {
+        throttledOnce = false;
+        // An HTTP date has whole seconds: two seconds ahead is at least one second of waiting.
+        response.writeHead(429, { "retry-after": new Date(Date.now() + 2_000).toUTCString() }).end();
+      } else response.writeHead(200).end(latin1);
+    } else if (path === "/busy-for-an-hour.csv") {
+      response.writeHead(503, { "retry-after": "3600" }).end();
     } else if (path === "/utf16.csv") {
       response.writeHead(200).end(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(HEADER, "utf16le")]));
     } else if (path === "/flaky.csv") {
@@ -321,6 +337,27 @@ describe("ingest handler", () => {
     expect((error as Error).message).toContain("cannot be decoded");
     expect(await storage.keys("raw/Corrupt/")).toEqual([]);
     expect(await storage.keys("clean/Corrupt/")).toEqual([]);
+  });
+
+  it.each([
+    ["/busy.csv", "503 with Retry-After: 1", () => (busyOnce = true)],
+    ["/throttled.csv", "429 with Retry-After as an HTTP date", () => (throttledOnce = true)],
+  ])("waits as %s asks (%s) and then downloads", async (path, _how, arm) => {
+    arm();
+    const started = Date.now();
+    const result = await ingest({ url: scripted.url(path), source: "Patient" });
+    expect(result.rows).toBeGreaterThan(400);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it("fails at once with the retryable error when Retry-After is beyond what the step waits", async () => {
+    const started = Date.now();
+    const error = await ingest({ url: scripted.url("/busy-for-an-hour.csv"), source: "Busy" }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({ name: "DownloadUnavailableError" });
+    expect((error as Error).message).toMatch(/HTTP 503; it asks to retry after 3600 s, beyond the 30 s/);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("refuses UTF-16", async () => {

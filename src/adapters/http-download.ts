@@ -47,7 +47,8 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
     const shown = redactUrl(url);
     let current = checkLink(url, policy).href;
     let response: Dispatcher.ResponseData;
-    for (let hop = 0; ; hop++) {
+    let waitedMs = 0;
+    for (let hop = 0; ; ) {
       try {
         response = await request(current, {
           dispatcher,
@@ -57,11 +58,21 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
       } catch (error) {
         throw requestFailure(error, hop === 0 ? shown : `${shown} (redirected to ${redactUrl(current)})`);
       }
+      const waitMs = retryAfterMs(response);
+      if (waitMs !== undefined && waitedMs + waitMs <= config.maxRetryAfterMs) {
+        // The server said when to come back, and it is soon: wait here rather than fail and retry the step.
+        response.body.on("error", () => {});
+        response.body.destroy();
+        waitedMs += waitMs;
+        await sleep(waitMs);
+        continue;
+      }
       const location = response.headers.location;
       if (!REDIRECTS.has(response.statusCode) || typeof location !== "string") break;
       response.body.on("error", () => {});
       response.body.destroy();
-      if (hop >= config.maxRedirects) {
+      hop++;
+      if (hop > config.maxRedirects) {
         throw new RoadtollError(
           "DownloadError",
           `more than ${config.maxRedirects} redirects (DOWNLOAD_MAX_REDIRECTS); the last pointed to ${redactUrl(location)}`,
@@ -89,9 +100,15 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
     if (statusCode < 200 || statusCode >= 300) {
       response.body.resume();
       const transient = statusCode >= 500 || statusCode === 408 || statusCode === 429;
+      const later = retryAfterMs(response);
+      const advice =
+        later === undefined
+          ? ""
+          : `; it asks to retry after ${Math.ceil(later / 1000)} s, beyond the ${Math.round(config.maxRetryAfterMs / 1000)} s ` +
+            "a download waits within the step (DOWNLOAD_RETRY_AFTER_MAX_MS), so the state machine's retry takes over";
       throw new RoadtollError(
         transient ? "DownloadUnavailableError" : "DownloadError",
-        `server answered HTTP ${statusCode}`,
+        `server answered HTTP ${statusCode}${waitedMs > 0 ? ` after ${Math.round(waitedMs / 1000)} s of waiting` : ""}${advice}`,
         { where: { file: shown } },
       );
     }
@@ -134,6 +151,19 @@ function limited(body: Readable, shown: string, maxBytes: number): Readable {
   pipeline(body, limiter, () => {});
   return limiter;
 }
+
+/** Retry-After on a 429 or 503, in milliseconds (delta-seconds or an HTTP date); undefined otherwise. */
+function retryAfterMs(response: Dispatcher.ResponseData): number | undefined {
+  if (response.statusCode !== 429 && response.statusCode !== 503) return undefined;
+  const header = response.headers["retry-after"];
+  if (typeof header !== "string") return undefined;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** What a failed request means: a refused address, a host that does not exist, or a network failure. */
 function requestFailure(error: unknown, shown: string): RoadtollError {
