@@ -3,9 +3,9 @@ import { redactUrl, redactUrls } from "./redact.js";
 
 describe("redactUrl", () => {
   it.each([
-    ["https://user:s3cret@host.example/a.csv", "https://host.example/a.csv"],
-    ["https://host.example/a.csv?token=s3cret&x=1", "https://host.example/a.csv?token=REDACTED&x=REDACTED"],
-    ["https://host.example/a.csv?token=a&token=b#frag", "https://host.example/a.csv?token=REDACTED"],
+    ["https://user:s3cret@host.example/a.csv", "https://***@host.example/a.csv"],
+    ["https://host.example/a.csv?token=s3cret&x=1", "https://host.example/a.csv?token=***&x=***"],
+    ["https://host.example/a.csv?token=a&token=b#frag", "https://host.example/a.csv?token=***"],
     ["http://127.0.0.1:8080/VIA_SUL.csv", "http://127.0.0.1:8080/VIA_SUL.csv"],
   ])("shows %s as %s", (url, shown) => {
     expect(redactUrl(url)).toBe(shown);
@@ -22,13 +22,13 @@ describe("redactUrls", () => {
       links: [{ url: "https://u:p@h.example/a.csv?sig=s3cret", source: "A" }, { source: "https://x" }],
       count: 2,
       note: "see https in text",
-      message: "https://h.example/a.csv?sig=REDACTED: server answered HTTP 404",
+      message: "https://h.example/a.csv?sig=***: server answered HTTP 404",
     };
     expect(redactUrls(event)).toEqual({
-      links: [{ url: "https://h.example/a.csv?sig=REDACTED", source: "A" }, { source: "https://x/" }],
+      links: [{ url: "https://***@h.example/a.csv?sig=***", source: "A" }, { source: "https://x/" }],
       count: 2,
       note: "see https in text",
-      message: "https://h.example/a.csv?sig=REDACTED: server answered HTTP 404",
+      message: "https://h.example/a.csv?sig=***: server answered HTTP 404",
     });
     expect(JSON.stringify(redactUrls(event))).not.toContain("s3cret");
   });

@@ -1,9 +1,11 @@
 /**
  * Links may carry secrets: `user:password@`, or a token in the query (`?token=…`, a presigned URL's signature).
  * The link itself is only ever used to download; everything that is shown or kept (log lines, errors, results,
- * S3 metadata) gets this form instead: no user or password, every query value replaced, no fragment. Query keys
- * stay, so a person can still tell two links apart and see that a token was there.
+ * S3 metadata) gets this form instead: credentials and every query value become `***`, and the fragment goes.
+ * Query keys stay, so a person can still tell two links apart and see that a token was there.
  */
+const MASK = "***";
+
 export function redactUrl(url: string): string {
   let parsed: URL;
   try {
@@ -11,10 +13,10 @@ export function redactUrl(url: string): string {
   } catch {
     return "(not a valid URL)";
   }
-  parsed.username = "";
+  if (parsed.username !== "" || parsed.password !== "") parsed.username = MASK;
   parsed.password = "";
   parsed.hash = "";
-  for (const key of new Set(parsed.searchParams.keys())) parsed.searchParams.set(key, "REDACTED");
+  for (const key of new Set(parsed.searchParams.keys())) parsed.searchParams.set(key, MASK);
   return parsed.href;
 }
 

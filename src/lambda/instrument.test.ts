@@ -50,13 +50,13 @@ describe("instrument", () => {
     vi.spyOn(console, "error").mockImplementation((line: string) => lines.push(line));
     const handler = instrument("ingest", async () => {
       throw new RoadtollError("DownloadError", "server answered HTTP 404", {
-        where: { file: "https://h.example/a.csv?token=REDACTED" },
+        where: { file: "https://h.example/a.csv?token=***" },
       });
     });
     await expect(handler({ url: "https://u:pw@h.example/a.csv?token=S3CRET" })).rejects.toThrow();
     expect(lines.join("\n")).not.toMatch(/S3CRET|pw@/);
     expect(JSON.parse(lines[0] as string)).toMatchObject({
-      event: { url: "https://h.example/a.csv?token=REDACTED" },
+      event: { url: "https://***@h.example/a.csv?token=***" },
     });
   });
 });
