@@ -26,7 +26,8 @@ export type ErrorName =
   | "ObjectNotFoundError"
   | "DatabaseError"
   | "DatabaseUnavailableError"
-  | "MigrationError";
+  | "MigrationError"
+  | "DataDirInUseError";
 
 /** Errors a retry can fix (network blips, throttling, a database restarting). The ASL retries exactly these. */
 export const TRANSIENT_ERRORS: readonly ErrorName[] = [

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCliArgs } from "../src/cli/args.js";
 import { runCli } from "../src/cli/run.js";
+import { startLocalEnvironment } from "../src/local/environment.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
@@ -202,6 +203,27 @@ describe("roadtoll CLI: --max-reject-share", () => {
     expect(stderr).toMatch(/ECONNREFUSED|connect|Database/i);
     expect(Date.now() - started).toBeLessThan(60_000);
   }, 70_000);
+
+  it("refuses a second run on a data directory that a run holds, at once, naming the holder", async () => {
+    const holder = await startLocalEnvironment({ bucket: "roadtoll-local", dataDir: join(dataDir, "busy") });
+    try {
+      const started = Date.now();
+      let stderr = "";
+      const second = runCli(["--data-dir", join(dataDir, "busy")], {
+        stdout: () => {},
+        stderr: (text) => (stderr += text),
+        env: {},
+        root: ROOT,
+      });
+      await expect(second).rejects.toMatchObject({
+        name: "DataDirInUseError",
+        message: expect.stringContaining(`in use by another roadtoll run (pid ${process.pid})`),
+      });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await holder.close();
+    }
+  });
 
   it("takes the flag first, then $MAX_REJECT_SHARE, then 0.05", () => {
     expect(parseCliArgs([], {}).maxRejectShare).toBe(0.05);

@@ -7,6 +7,7 @@ import { createDatabase } from "../db/database.js";
 import { createEmbeddedDatabase } from "../db/embedded-database.js";
 import { migrateToLatest } from "../db/migrate.js";
 import type { Database } from "../db/schema.js";
+import { lockDataDir } from "./data-dir-lock.js";
 import { startS3Server } from "./s3-server.js";
 
 /** s3rver's documented default key pair. */
@@ -40,6 +41,12 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
   const log = options.log ?? (() => {});
   const closers: Array<() => Promise<unknown>> = [];
   try {
+    if (!options.s3Endpoint || !options.databaseUrl) {
+      // s3rver and PGlite keep their files in the data directory: one run at a time.
+      await mkdir(options.dataDir, { recursive: true });
+      const lock = lockDataDir(options.dataDir);
+      closers.push(async () => lock.release());
+    }
     let s3Endpoint = options.s3Endpoint;
     if (!s3Endpoint) {
       const directory = join(options.dataDir, "s3");
