@@ -1,5 +1,11 @@
 import { PassThrough, Readable } from "node:stream";
-import { GetObjectCommand, NoSuchKey, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import {
+  AbortMultipartUploadCommand,
+  GetObjectCommand,
+  NoSuchKey,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { StorageConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
@@ -63,6 +69,16 @@ export class ObjectStore {
         body.destroy();
         await upload.abort().catch(() => {});
         await done.catch(() => {});
+        // lib-storage settles `done` as soon as it is aborted and sends AbortMultipartUpload later, in the
+        // background: a Lambda frozen after returning would never send it, and the parts would stay (and be
+        // billed). Abort it here, before the step returns; a second abort of the same upload is harmless.
+        if (upload.uploadId) {
+          await this.s3
+            .send(
+              new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload.uploadId }),
+            )
+            .catch(() => {});
+        }
       },
     };
   }

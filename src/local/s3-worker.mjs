@@ -1,5 +1,7 @@
 // Runs s3rver in a worker thread (see s3-server.ts). Plain JavaScript so that it loads the same way under tsx,
 // vitest and plain node, none of which would transpile a TypeScript worker file.
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import S3rver from "s3rver";
 
@@ -9,6 +11,39 @@ const server = new S3rver({
   directory: workerData.directory,
   silent: true,
   configureBuckets: workerData.buckets.map((name) => ({ name })),
+});
+// s3rver has no AbortMultipartUpload route: an aborted upload's parts would stay on disk (4.4 GB after one failed
+// download). This answers it, ahead of s3rver's router, by removing the upload's folder where s3rver keeps it.
+// A part still in flight when the abort arrives would recreate the folder, so the folder goes again after any
+// part of an aborted upload, and later parts are refused.
+const aborted = new Set();
+const uploadFolder = (bucket, uploadId) => join(workerData.directory, bucket, "._S3rver_uploads", uploadId);
+server.middleware.unshift(async (ctx, next) => {
+  const uploadId = ctx.query.uploadId;
+  const [bucket] = ctx.path.split("/").filter(Boolean);
+  if (typeof uploadId !== "string" || !bucket || (ctx.method !== "DELETE" && ctx.method !== "PUT"))
+    return next();
+  if (!/^[0-9a-f]+$/.test(uploadId) || !/^[a-z0-9.-]+$/.test(bucket)) {
+    ctx.status = 400;
+    return;
+  }
+  if (ctx.method === "PUT") {
+    if (aborted.has(uploadId)) {
+      ctx.status = 404;
+      ctx.type = "application/xml";
+      ctx.body = "<Error><Code>NoSuchUpload</Code><Message>The upload was aborted.</Message></Error>";
+      return;
+    }
+    try {
+      await next();
+    } finally {
+      if (aborted.has(uploadId)) await rm(uploadFolder(bucket, uploadId), { recursive: true, force: true });
+    }
+    return;
+  }
+  aborted.add(uploadId);
+  await rm(uploadFolder(bucket, uploadId), { recursive: true, force: true });
+  ctx.status = 204;
 });
 const { port } = await server.run();
 parentPort.postMessage({ port });
