@@ -97,6 +97,8 @@ beforeAll(async () => {
         // An HTTP date has whole seconds: two seconds ahead is at least one second of waiting.
         response.writeHead(429, { "retry-after": new Date(Date.now() + 2_000).toUTCString() }).end();
       } else response.writeHead(200).end(latin1);
+    } else if (path === "/busy-forever.csv") {
+      response.writeHead(503, { "retry-after": "0" }).end();
     } else if (path === "/busy-for-an-hour.csv") {
       response.writeHead(503, { "retry-after": "3600" }).end();
     } else if (path === "/utf16.csv") {
@@ -348,6 +350,16 @@ describe("ingest handler", () => {
     const result = await ingest({ url: scripted.url(path), source: "Patient" });
     expect(result.rows).toBeGreaterThan(400);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it("stops waiting after a few Retry-After answers, even short ones, and fails with the retryable error", async () => {
+    const before = requests;
+    const error = await ingest({ url: scripted.url("/busy-forever.csv"), source: "Forever" }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({ name: "DownloadUnavailableError" });
+    expect((error as Error).message).toContain("it still asks to retry later after 5 waits");
+    expect(requests - before).toBe(6);
   });
 
   it("fails at once with the retryable error when Retry-After is beyond what the step waits", async () => {

@@ -14,6 +14,8 @@ export interface Download {
 export type Downloader = (url: string) => Promise<Download>;
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Retry-After answers a download waits for, at most, before it fails and leaves retrying to the state machine. */
+const MAX_WAITS = 5;
 /** DNS answers that say the name does not exist: retrying will not create it. */
 const NO_SUCH_HOST = new Set(["ENOTFOUND", "EAI_NONAME", "EAI_NODATA"]);
 
@@ -48,18 +50,26 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
     let current = checkLink(url, policy).href;
     let response: Dispatcher.ResponseData;
     let waitedMs = 0;
+    let waits = 0;
     for (let hop = 0; ; ) {
       try {
         response = await request(current, {
           dispatcher,
           method: "GET",
-          headers: { "user-agent": "roadtoll/0.1 (ANTT accident data pipeline)", accept: "text/csv,*/*" },
+          headers: {
+            "user-agent": "roadtoll/0.1 (ANTT accident data pipeline)",
+            accept: "text/csv,*/*",
+            // decompress.ts decodes these; a compressed CSV is a fraction of the bytes on the wire.
+            "accept-encoding": "gzip, deflate, br",
+          },
         });
       } catch (error) {
         throw requestFailure(error, hop === 0 ? shown : `${shown} (redirected to ${redactUrl(current)})`);
       }
       const waitMs = retryAfterMs(response);
-      if (waitMs !== undefined && waitedMs + waitMs <= config.maxRetryAfterMs) {
+      // Bounded in count too: a server answering `Retry-After: 0` forever must not keep the step busy.
+      if (waitMs !== undefined && waits < MAX_WAITS && waitedMs + waitMs <= config.maxRetryAfterMs) {
+        waits++;
         // The server said when to come back, and it is soon: wait here rather than fail and retry the step.
         response.body.on("error", () => {});
         response.body.destroy();
@@ -104,8 +114,10 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
       const advice =
         later === undefined
           ? ""
-          : `; it asks to retry after ${Math.ceil(later / 1000)} s, beyond the ${Math.round(config.maxRetryAfterMs / 1000)} s ` +
-            "a download waits within the step (DOWNLOAD_RETRY_AFTER_MAX_MS), so the state machine's retry takes over";
+          : waits >= MAX_WAITS
+            ? `; it still asks to retry later after ${waits} waits, so the state machine's retry takes over`
+            : `; it asks to retry after ${Math.ceil(later / 1000)} s, beyond the ${Math.round(config.maxRetryAfterMs / 1000)} s ` +
+              "a download waits within the step (DOWNLOAD_RETRY_AFTER_MAX_MS), so the state machine's retry takes over";
       throw new RoadtollError(
         transient ? "DownloadUnavailableError" : "DownloadError",
         `server answered HTTP ${statusCode}${waitedMs > 0 ? ` after ${Math.round(waitedMs / 1000)} s of waiting` : ""}${advice}`,
