@@ -615,6 +615,14 @@ function codeVersion(): string {
 // ---------------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  // The steps' HTTP client (undici 8) needs Node 22 and dies deep inside its own code on older versions: say so
+  // up front rather than after minutes of generating files.
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major < 22) {
+    throw new Error(
+      `npm run bench needs Node.js 22 or later (package.json engines), this is ${process.version}`,
+    );
+  }
   const sizes = listFromEnv("BENCH_SIZES_MB", "40,400").filter((size) => size > 0);
   const realMb = listFromEnv("BENCH_REAL_MB", String(sizes.length > 0 ? Math.max(...sizes) : 400))[0] ?? 0;
   const repeats = Math.max(1, Math.floor(listFromEnv("BENCH_REPEATS", "3")[0] ?? 3));
