@@ -86,7 +86,7 @@ describe("roadtoll CLI", () => {
     const { code, stdout } = await cli("--link", `${files.baseUrl}/missing.csv`);
     expect(code).toBe(1);
     expect(stdout).toContain("Execution failed: LinkFailed");
-    expect(stdout).toContain(`{"url":"${files.baseUrl}/missing.csv"}: DownloadError:`);
+    expect(stdout).toContain(`✘ ${files.baseUrl}/missing.csv: DownloadError:`);
   });
 
   it("--json on failure prints the error and cause as JSON", async () => {
@@ -117,7 +117,7 @@ describe("roadtoll CLI: --max-reject-share", () => {
     expect(code).toBe(1);
     expect(stdout).toContain("Execution failed: LinkFailed");
     expect(stdout).toMatch(
-      /amostra_via_norte\.csv"}: TooManyRejectsError: clean\/amostra_via_norte\/[^:]+: 3 of 404 rows rejected \(0\.7%\), more than the 0\.0% allowed \(MAX_REJECT_SHARE=0\)/,
+      /amostra_via_norte\.csv\): TooManyRejectsError: clean\/amostra_via_norte\/[^:]+: 3 of 404 rows rejected \(0\.7%\), more than the 0\.0% allowed \(MAX_REJECT_SHARE=0\)/,
     );
     expect(stdout).not.toMatch(/succeeded/i);
     expect(stderr).not.toMatch(/succeeded/i);

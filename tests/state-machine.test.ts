@@ -156,12 +156,15 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     const cause = JSON.parse((outcome as { cause: string }).cause) as Array<Record<string, unknown>>;
     expect(cause).toEqual([
       {
-        link: { url: `${files.baseUrl}/gone.csv`, source: "Gone" },
+        link: { index: 0 },
         status: "failed",
         error: "DownloadError",
         cause: `${files.baseUrl}/gone.csv: server answered HTTP 404`,
       },
-      { link: { url: `${files.baseUrl}/amostra_via_norte.csv`, source: "StillNorte" }, status: "succeeded" },
+      {
+        link: { index: 1, source: "StillNorte", url: `${files.baseUrl}/amostra_via_norte.csv` },
+        status: "succeeded",
+      },
     ]);
     // A 404 is not transient: no retry.
     expect(events.filter((event) => event.type === "retried")).toEqual([]);
@@ -171,6 +174,31 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
       .where("source", "=", "StillNorte")
       .execute();
     expect(written.length).toBeGreaterThan(0);
+  });
+
+  it("never echoes a link as given: tokens stay out of the output, the failure cause and every event", async () => {
+    const secret = "s3cr3t-t0ken-9f2c";
+    const events: ExecutionEvent[] = [];
+    const good = await run(
+      { url: `${files.baseUrl}/amostra_via_norte.csv?token=${secret}`, source: "Tok" },
+      events,
+    );
+    expect(good.status).toBe("SUCCEEDED");
+    const bad = await run(
+      {
+        links: [
+          { url: `${files.baseUrl}/gone.csv?sig=${secret}` },
+          { url: `${files.baseUrl}/amostra_via_norte.csv?X-Amz-Signature=${secret}`, source: "Tok2" },
+        ],
+      },
+      events,
+    );
+    expect(bad).toMatchObject({ status: "FAILED", error: "LinkFailed" });
+    const shown = JSON.stringify([good, bad, events]);
+    expect(shown).not.toContain(secret);
+    // The redacted form is still there, so a person can tell which link it was.
+    expect(shown).toContain(`${files.baseUrl}/gone.csv?sig=***`);
+    expect(shown).toContain(`${files.baseUrl}/amostra_via_norte.csv?X-Amz-Signature=***`);
   });
 
   it("retries a transient download failure and then succeeds", async () => {
@@ -216,7 +244,7 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
       expect(outcome).toMatchObject({ status: "FAILED", error: "LinkFailed" });
       const cause = JSON.parse((outcome as { cause: string }).cause) as Array<Record<string, string>>;
       expect(cause[0]).toMatchObject({
-        link: { source: "Junk" },
+        link: { index: 0, source: "Junk", url: server.url("/junk.csv") },
         status: "failed",
         error: "TooManyRejectsError",
       });
@@ -224,7 +252,10 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
         /^clean\/Junk\/[^:]+\.csv: 2 of 2 rows rejected \(100\.0%\), more than the 5\.0% allowed .*; most common: mortos: negative count ×2; nothing written; rejects kept at s3:\/\/roadtoll-test\/rejects\/Junk\//,
       );
       // The other link still ran to the end.
-      expect(cause[1]).toEqual({ link: { source: "Sul" }, status: "succeeded" });
+      expect(cause[1]).toEqual({
+        link: { index: 1, source: "Sul", url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\//) },
+        status: "succeeded",
+      });
       // Not transient: the Map's Catch records it at once.
       expect(events.filter((event) => event.type === "retried")).toEqual([]);
       expect(events.filter((event) => event.type === "caught").map((event) => event.state)).toEqual([

@@ -2,6 +2,7 @@ import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createDownloader } from "../adapters/http-download.js";
 import { type Links, loadLinks } from "../adapters/links.js";
+import { redactUrl } from "../adapters/redact.js";
 import { loadDownloadConfig } from "../config.js";
 import { createDeathsHandler } from "../handlers/deaths-handler.js";
 import { createIngestHandler } from "../handlers/ingest-handler.js";
@@ -88,7 +89,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       onEvent: progressPrinter(log),
     });
     log(`execution ${outcome.status} in ${seconds(Date.now() - started)}`);
-    report(outcome, options.json, io);
+    report(outcome, options.json, io, requested);
     return outcome.status === "SUCCEEDED" ? 0 : 1;
   } finally {
     await env.close();
@@ -104,7 +105,7 @@ function linkRefs(options: CliOptions, links: Links): LinkRef[] {
   ];
 }
 
-function report(outcome: ExecutionOutcome, json: boolean, io: CliIo): void {
+function report(outcome: ExecutionOutcome, json: boolean, io: CliIo, requested: readonly LinkRef[]): void {
   if (json) {
     io.stdout(`${JSON.stringify(outcome.status === "SUCCEEDED" ? outcome.output : outcome, null, 2)}\n`);
     return;
@@ -114,20 +115,44 @@ function report(outcome: ExecutionOutcome, json: boolean, io: CliIo): void {
     io.stdout(`${renderResults(results.map((result) => result.summary))}\n`);
     return;
   }
-  io.stdout(`Execution failed: ${outcome.error}\n${describeCause(outcome.cause)}\n`);
+  io.stdout(`Execution failed: ${outcome.error}\n${describeCause(outcome.cause, requested)}\n`);
 }
 
-/** The pipeline's failure cause is the JSON list of failed links; print it one link per line. */
-function describeCause(cause: string): string {
+interface LinkOutcome {
+  link: { index: number; source?: string; url?: string };
+  status: string;
+  error?: string;
+  cause?: string;
+}
+
+/**
+ * The pipeline's failure cause is the JSON list of every link's outcome, each named by its position in the input
+ * (the state machine never echoes a link as given). Print one line per link, named as the user gave it, redacted.
+ */
+function describeCause(cause: string, requested: readonly LinkRef[]): string {
   try {
-    const failed = JSON.parse(cause) as Array<{ link: unknown; error: string; cause: string }>;
-    if (Array.isArray(failed)) {
-      return failed.map((item) => `  ${JSON.stringify(item.link)}: ${item.error}: ${item.cause}`).join("\n");
+    const outcomes = JSON.parse(cause) as LinkOutcome[];
+    if (Array.isArray(outcomes)) {
+      return outcomes
+        .map((item) => {
+          const name = linkName(requested[item.link.index], item.link);
+          return item.status === "failed"
+            ? `  ✘ ${name}: ${item.error}: ${item.cause}`
+            : `  ✔ ${name}: ${item.status}`;
+        })
+        .join("\n");
     }
   } catch {
     // Not the pipeline's own cause (e.g. a States.* runtime error): print it as it is.
   }
   return `  ${cause}`;
+}
+
+function linkName(ref: LinkRef | undefined, shown: LinkOutcome["link"]): string {
+  const url = ref?.url === undefined ? shown.url : redactUrl(ref.url);
+  const source = ref?.source ?? shown.source;
+  if (source !== undefined && url !== undefined) return `${source} (${url})`;
+  return source ?? url ?? `link ${shown.index}`;
 }
 
 function progressPrinter(log: (line: string) => void): (event: ExecutionEvent) => void {
