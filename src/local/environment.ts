@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { BucketAlreadyOwnedByYou, CreateBucketCommand } from "@aws-sdk/client-s3";
 import type { Kysely } from "kysely";
 import { createS3Client, ObjectStore } from "../adapters/object-store.js";
-import { createDatabase } from "../db/database.js";
+import { checkDatabase, createDatabase, describeDatabase } from "../db/database.js";
 import { createEmbeddedDatabase } from "../db/embedded-database.js";
 import { migrateToLatest } from "../db/migrate.js";
 import type { Database } from "../db/schema.js";
@@ -78,16 +78,19 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
     let db: Kysely<Database>;
     let databaseLabel: string;
     if (options.databaseUrl) {
-      db = await createDatabase({ kind: "url", url: options.databaseUrl });
-      const url = new URL(options.databaseUrl);
-      databaseLabel = `Postgres at ${url.host}${url.pathname}`;
+      const config = { kind: "url" as const, url: options.databaseUrl };
+      db = await createDatabase(config);
+      closers.push(() => db.destroy());
+      databaseLabel = `Postgres at ${describeDatabase(config)}`;
+      // A server that is down fails the start at once with DatabaseUnavailableError, after a few quick tries.
+      await checkDatabase(db, describeDatabase(config));
     } else {
       const dataDir = join(options.dataDir, "pglite");
       await mkdir(dataDir, { recursive: true });
       ({ db } = await createEmbeddedDatabase(dataDir));
+      closers.push(() => db.destroy());
       databaseLabel = `PGlite (${dataDir})`;
     }
-    closers.push(() => db.destroy());
     log(`database: ${databaseLabel}`);
     await migrateToLatest(db, log);
 

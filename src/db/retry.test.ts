@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isTransientDatabaseFailure } from "./deaths-repository.js";
+import { isTransientDatabaseFailure } from "./retry.js";
 
 const withCode = (code: string) => Object.assign(new Error("x"), { code });
 
