@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadDeathsConfig, loadDownloadConfig } from "./config.js";
+import { loadDeathsConfig, loadDownloadConfig, loadStorageConfig } from "./config.js";
 
 describe("loadDeathsConfig: MAX_REJECT_SHARE", () => {
   it("defaults to 0.05", () => {
@@ -86,5 +86,37 @@ describe("loadDownloadConfig: DOWNLOAD_RETRY_AFTER_MAX_MS", () => {
     expect(() => loadDownloadConfig({ DOWNLOAD_RETRY_AFTER_MAX_MS: "600001" })).toThrow(
       expect.objectContaining({ name: "ConfigError" }),
     );
+  });
+});
+
+describe("loadStorageConfig: S3_MAX_ATTEMPTS", () => {
+  const env = { ROADTOLL_BUCKET: "bucket" };
+
+  it("defaults to 5 attempts", () => {
+    expect(loadStorageConfig(env).maxAttempts).toBe(5);
+  });
+
+  it.each([
+    ["1", 1],
+    ["3", 3],
+    [" 10 ", 10],
+  ])("reads %j as %d", (text, value) => {
+    expect(loadStorageConfig({ ...env, S3_MAX_ATTEMPTS: text }).maxAttempts).toBe(value);
+  });
+
+  it.each(["", "0", "11", "-1", "2.5", "abc", "1e1", "05"])(
+    "refuses %j as a ConfigError naming the variable",
+    (text) => {
+      expect(() => loadStorageConfig({ ...env, S3_MAX_ATTEMPTS: text })).toThrow(
+        expect.objectContaining({
+          name: "ConfigError",
+          message: expect.stringContaining("S3_MAX_ATTEMPTS: must be a whole number from 1 to 10"),
+        }),
+      );
+    },
+  );
+
+  it("never takes a retry delay from the environment", () => {
+    expect(loadStorageConfig({ ...env, S3_RETRY_DELAY_MS: "1" })).not.toHaveProperty("retryDelayMs");
   });
 });

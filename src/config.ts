@@ -13,7 +13,21 @@ const storageSchema = z.object({
   AWS_REGION: z.string().default("us-east-1"),
   S3_ENDPOINT: z.url().optional(),
   S3_FORCE_PATH_STYLE: flag,
+  S3_MAX_ATTEMPTS: z
+    .string()
+    .trim()
+    .regex(/^([1-9]|10)$/, "must be a whole number from 1 to 10")
+    .transform(Number)
+    .optional(),
 });
+
+/**
+ * Attempts per S3 request, the first included, under the SDK's standard retry mode (5xx, SlowDown and other
+ * throttling, connection resets). 5 rather than the SDK's 3: a retry inside the SDK repeats one request, while a
+ * retry of the step (the state machine's) downloads and uploads the whole file again. With the SDK's backoff
+ * (full jitter; base 50 ms, or 1 s after throttling) the four retries wait at most about 15 s in all.
+ */
+export const DEFAULT_S3_MAX_ATTEMPTS = 5;
 
 export interface StorageConfig {
   bucket: string;
@@ -21,6 +35,13 @@ export interface StorageConfig {
   /** Only for S3-compatible servers (s3rver, LocalStack); unset on AWS. */
   endpoint: string | undefined;
   forcePathStyle: boolean;
+  /** Attempts per S3 request (S3_MAX_ATTEMPTS); DEFAULT_S3_MAX_ATTEMPTS when not given. */
+  maxAttempts?: number;
+  /**
+   * Tests only (never read from the environment): a fixed delay between attempts in place of the SDK's backoff,
+   * so that fault tests run the SDK's standard retry without waiting seconds for it.
+   */
+  retryDelayMs?: number;
 }
 
 export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): StorageConfig {
@@ -30,6 +51,7 @@ export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): Storage
     region: parsed.AWS_REGION,
     endpoint: parsed.S3_ENDPOINT,
     forcePathStyle: parsed.S3_FORCE_PATH_STYLE || parsed.S3_ENDPOINT !== undefined,
+    maxAttempts: parsed.S3_MAX_ATTEMPTS ?? DEFAULT_S3_MAX_ATTEMPTS,
   };
 }
 
@@ -162,6 +184,22 @@ export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Databa
     ssl: parsed.DATABASE_SSL === "require",
     region: env.AWS_REGION ?? "us-east-1",
   };
+}
+
+const appUserSchema = z.object({
+  DATABASE_APP_SECRET_ARN: z.string().startsWith("arn:").optional(),
+});
+
+/**
+ * The migrate function's second secret: the login user the other functions connect as (made or updated on
+ * every deploy, a member of roadtoll_writer only). Unset, no user is made: development and CI connect by URL.
+ */
+export function loadAppUserConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): { secretArn: string; region: string } | undefined {
+  const parsed = parseEnv(appUserSchema, env);
+  if (!parsed.DATABASE_APP_SECRET_ARN) return undefined;
+  return { secretArn: parsed.DATABASE_APP_SECRET_ARN, region: env.AWS_REGION ?? "us-east-1" };
 }
 
 function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {

@@ -2,15 +2,34 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadLinks } from "../src/adapters/links.js";
-import { deathsEventSchema, ingestEventSchema } from "../src/handlers/schemas.js";
+import {
+  deathsEventSchema,
+  executionOf,
+  ingestEventSchema,
+  linkSchema,
+  parseIngestEvent,
+} from "../src/handlers/schemas.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const read = async (name: string): Promise<unknown> =>
   JSON.parse(await readFile(`${ROOT}events/${name}`, "utf8"));
 
 describe("events/ examples", () => {
-  it.each(["ingest.json", "ingest-url.json"])("%s is a valid ingest event", async (name) => {
-    expect(ingestEventSchema.safeParse(await read(name)).success).toBe(true);
+  it.each(["ingest.json", "ingest-url.json", "ingest-envelope.json"])(
+    "%s is a valid ingest event",
+    async (name) => {
+      expect(ingestEventSchema.safeParse(await read(name)).success).toBe(true);
+    },
+  );
+
+  it("ingest-envelope.json is what the state machine sends: the link and the execution", async () => {
+    const event = await read("ingest-envelope.json");
+    expect(parseIngestEvent(event)).toEqual({
+      link: { source: "Via_Costeira" },
+      execution: expect.stringMatching(/^arn:aws:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/),
+    });
+    expect(executionOf(event)).toBe(executionOf(await read("deaths.json")));
+    expect(executionOf(await read("ingest.json"))).toBeUndefined();
   });
 
   it("deaths.json is a valid deaths event and names an object the ingest step would write", async () => {
@@ -26,7 +45,7 @@ describe("events/ examples", () => {
       const items = input.links ?? [input];
       expect(items.length).toBeGreaterThan(0);
       for (const item of items) {
-        const parsed = ingestEventSchema.parse(item);
+        const parsed = linkSchema.parse(item);
         if (!("url" in parsed && parsed.url)) expect(Object.keys(links)).toContain(parsed.source);
       }
     },

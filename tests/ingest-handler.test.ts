@@ -44,6 +44,14 @@ beforeAll(async () => {
       response.writeHead(404).end("not here");
     } else if (path === "/unavailable.csv") {
       response.writeHead(503).end();
+    } else if (path === "/stall-mid-body.csv") {
+      // Headers and part of the file, then silence with the connection open.
+      response.writeHead(200, { "content-length": String(latin1.length) });
+      response.write(latin1.subarray(0, 10_000));
+    } else if (path === "/short.csv") {
+      // Announces the whole file, sends half, then closes cleanly: the length lied, the file is not complete.
+      response.writeHead(200, { "content-length": String(latin1.length) });
+      response.write(latin1.subarray(0, latin1.length >> 1), () => response.socket?.end());
     } else if (path === "/stall.csv") {
       // Never answers: the downloader's timeout must end the wait.
     } else if (path === "/cut.csv") {
@@ -190,6 +198,8 @@ describe("ingest handler", () => {
     ["/missing.csv", "DownloadError", /HTTP 404/],
     ["/unavailable.csv", "DownloadUnavailableError", /HTTP 503/],
     ["/stall.csv", "DownloadUnavailableError", /timeout/i],
+    ["/stall-mid-body.csv", "DownloadUnavailableError", /timeout/i],
+    ["/short.csv", "DownloadUnavailableError", /download interrupted/],
   ])("fails %s with %s and leaves no object", async (path, name, message) => {
     const source = `Case${path.replace(/\W/g, "")}`;
     const error = await ingest({ url: scripted.url(path), source }).catch((caught: unknown) => caught);

@@ -25,9 +25,12 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
   it("reports every step, then that there is nothing left to do", async () => {
     const lines: string[] = [];
     await expect(migrateToLatest(database.db, (line) => lines.push(line))).resolves.toEqual({
-      applied: ["0001-create-deaths-by-vehicle"],
+      applied: ["0001-create-deaths-by-vehicle", "0002-create-writer-role"],
     });
-    expect(lines).toEqual(["migration 0001-create-deaths-by-vehicle (up): Success"]);
+    expect(lines).toEqual([
+      "migration 0001-create-deaths-by-vehicle (up): Success",
+      "migration 0002-create-writer-role (up): Success",
+    ]);
     const again: string[] = [];
     await expect(migrateToLatest(database.db, (line) => again.push(line))).resolves.toEqual({ applied: [] });
     expect(again).toEqual(["migrations: already up to date"]);
@@ -71,11 +74,26 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       .execute();
   });
 
-  it("migrates down (dropping the table) and up again", async () => {
+  it("grants roadtoll_writer reading and replacing rows, and no more", async () => {
+    const { rows } = await sql<{ privilege_type: string }>`
+      select privilege_type from information_schema.role_table_grants
+      where grantee = 'roadtoll_writer' and table_name = 'deaths_by_vehicle' order by privilege_type`.execute(
+      database.db,
+    );
+    expect(rows.map((row) => row.privilege_type)).toEqual(["DELETE", "INSERT", "SELECT"]);
+  });
+
+  it("migrates down (revoking, then dropping the table) and up again", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0002-create-writer-role"] });
+    const { rows } = await sql`
+      select 1 from information_schema.role_table_grants where grantee = 'roadtoll_writer'`.execute(
+      database.db,
+    );
+    expect(rows).toEqual([]);
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0001-create-deaths-by-vehicle"] });
     await expect(sql`select 1 from deaths_by_vehicle`.execute(database.db)).rejects.toThrow(/does not exist/);
     await expect(migrateToLatest(database.db)).resolves.toEqual({
-      applied: ["0001-create-deaths-by-vehicle"],
+      applied: ["0001-create-deaths-by-vehicle", "0002-create-writer-role"],
     });
   });
 });

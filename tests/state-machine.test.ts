@@ -135,6 +135,63 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     expect(entered.filter((state) => state === "ComputeDeaths")).toHaveLength(2);
   });
 
+  it("hands both functions the execution id, for their logs' correlation id", async () => {
+    const seen: Record<"Ingest" | "ComputeDeaths", unknown[]> = { Ingest: [], ComputeDeaths: [] };
+    const recording = Object.fromEntries(
+      Object.entries(tasks).map(([state, task]) => [
+        state,
+        async (input: unknown) => {
+          seen[state as keyof typeof seen].push(input);
+          return task(input);
+        },
+      ]),
+    );
+    const executionId = "arn:aws:states:us-east-1:123456789012:execution:roadtoll-pipeline:run-1";
+    const outcome = await runStateMachine({
+      input: { links: [{ source: "Sul" }, { url: `${files.baseUrl}/amostra_via_norte.csv` }] },
+      tasks: recording,
+      retryIntervalMs: 0,
+      executionId,
+    });
+    expect(outcome.status).toBe("SUCCEEDED");
+    // Two links run at once, so in either order.
+    expect(seen.Ingest).toHaveLength(2);
+    expect(seen.Ingest).toEqual(
+      expect.arrayContaining([
+        { link: { source: "Sul" }, execution: executionId },
+        { link: { url: `${files.baseUrl}/amostra_via_norte.csv` }, execution: executionId },
+      ]),
+    );
+    expect(seen.ComputeDeaths).toHaveLength(2);
+    for (const input of seen.ComputeDeaths) expect(input).toMatchObject({ execution: executionId });
+    // The execution id goes to the functions only: the output stays as it was.
+    expect(JSON.stringify(outcome)).not.toContain(executionId);
+  });
+
+  it("makes up an ARN-shaped execution id when the caller gives none (what Step Functions would)", async () => {
+    const seen: unknown[] = [];
+    const outcome = await runStateMachine({
+      input: { source: "Sul" },
+      tasks: {
+        ...tasks,
+        Ingest: async (input) => {
+          seen.push(input);
+          return (tasks.Ingest as TaskHandler)(input);
+        },
+      },
+      retryIntervalMs: 0,
+    });
+    expect(outcome.status).toBe("SUCCEEDED");
+    expect(seen).toEqual([
+      {
+        link: { source: "Sul" },
+        execution: expect.stringMatching(
+          /^arn:aws:states:us-east-1:123456789012:execution:roadtoll-local:[0-9a-f-]{36}$/,
+        ),
+      },
+    ]);
+  });
+
   it("accepts a single link as well as a list", async () => {
     const outcome = await run({ source: "Sul" });
     expect(outcome.status).toBe("SUCCEEDED");

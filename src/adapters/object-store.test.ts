@@ -1,5 +1,8 @@
+import { Readable } from "node:stream";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { ConfiguredRetryStrategy, StandardRetryStrategy } from "@smithy/core/retry";
 import { describe, expect, it } from "vitest";
-import { createS3Client } from "./object-store.js";
+import { createS3Client, ObjectStore } from "./object-store.js";
 
 describe("createS3Client", () => {
   it("keeps the SDK's default checksums against real S3", async () => {
@@ -23,5 +26,84 @@ describe("createS3Client", () => {
     expect(await s3.config.requestChecksumCalculation()).toBe("WHEN_REQUIRED");
     expect(await s3.config.responseChecksumValidation()).toBe("WHEN_REQUIRED");
     expect(s3.config.forcePathStyle).toBe(true);
+  });
+
+  it("retries with the SDK's standard mode, 5 attempts unless told otherwise", async () => {
+    const config = { bucket: "b", region: "us-east-1", endpoint: undefined, forcePathStyle: false };
+    const s3 = createS3Client(config);
+    const { retryMode } = s3.config;
+    expect(typeof retryMode === "function" ? await retryMode() : retryMode).toBe("standard");
+    expect(await s3.config.maxAttempts()).toBe(5);
+    const strategy = await s3.config.retryStrategy();
+    expect(strategy).toBeInstanceOf(StandardRetryStrategy);
+    expect(strategy).not.toBeInstanceOf(ConfiguredRetryStrategy);
+    expect((strategy as StandardRetryStrategy).mode).toBe("standard");
+    expect(await createS3Client({ ...config, maxAttempts: 2 }).config.maxAttempts()).toBe(2);
+  });
+
+  it("keeps the standard strategy and the attempts when a test shortens the delay", async () => {
+    const s3 = createS3Client({
+      bucket: "b",
+      region: "us-east-1",
+      endpoint: undefined,
+      forcePathStyle: false,
+      maxAttempts: 4,
+      retryDelayMs: 1,
+    });
+    const strategy = await s3.config.retryStrategy();
+    expect(strategy).toBeInstanceOf(ConfiguredRetryStrategy);
+    expect(await (strategy as ConfiguredRetryStrategy).maxAttempts()).toBe(4);
+  });
+});
+
+describe("ObjectStore.read", () => {
+  /** A store whose GetObject answers with this body and Content-Length. */
+  const storeAnswering = (body: Readable, contentLength: number | undefined) =>
+    new ObjectStore(
+      { send: async () => ({ Body: body, ContentLength: contentLength }) } as unknown as S3Client,
+      "b",
+    );
+
+  const readAll = async (stream: Readable) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+
+  it("passes the body through, byte for byte", async () => {
+    const parts = [Buffer.from("a,b\n"), Buffer.from("1,2\n")];
+    expect((await readAll(await storeAnswering(Readable.from(parts), 8).read("k"))).toString()).toBe(
+      "a,b\n1,2\n",
+    );
+  });
+
+  it("fails a body that ends cleanly but short of its Content-Length", async () => {
+    await expect(
+      readAll(await storeAnswering(Readable.from([Buffer.from("a,b\n")]), 10).read("k")),
+    ).rejects.toMatchObject({
+      name: "StorageError",
+      message:
+        "k: cannot read s3://b/k: the body broke off after 4 of 10 bytes (Error: the body ended early)",
+    });
+  });
+
+  it("fails with StorageError when the body errors", async () => {
+    const body = new Readable({ read() {} });
+    const stream = await storeAnswering(body, 10).read("k");
+    body.push(Buffer.from("abc"));
+    body.destroy(Object.assign(new Error("aborted"), { code: "ECONNRESET" }));
+    await expect(readAll(stream)).rejects.toMatchObject({
+      name: "StorageError",
+      message: "k: cannot read s3://b/k: the body broke off after 3 of 10 bytes (Error: aborted)",
+      cause: { code: "ECONNRESET" },
+    });
+  });
+
+  it("releases the body when the reader stops early", async () => {
+    const body = new Readable({ read() {} });
+    const stream = await storeAnswering(body, 10).read("k");
+    stream.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(body.destroyed).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { redactUrl, redactUrls } from "./redact.js";
+import { redactUrl, redactUrls, redactUrlsInText } from "./redact.js";
 
 describe("redactUrl", () => {
   it.each([
@@ -31,5 +31,24 @@ describe("redactUrls", () => {
       message: "https://h.example/a.csv?sig=***: server answered HTTP 404",
     });
     expect(JSON.stringify(redactUrls(event))).not.toContain("s3cret");
+  });
+});
+
+describe("redactUrlsInText", () => {
+  it.each([
+    [
+      "https://h.example/a.csv?sig=s3cret: server answered HTTP 404",
+      "https://h.example/a.csv?sig=***: server answered HTTP 404",
+    ],
+    [
+      "cannot connect to postgres://postgres:s3cret@db.example:5432/roadtoll.",
+      "cannot connect to postgres://***@db.example:5432/roadtoll.",
+    ],
+    ['fetch("https://u:s3cret@h.example/x") failed', 'fetch("https://***@h.example/x") failed'],
+    ["(see https://h.example/a.csv?token=s3cret)", "(see https://h.example/a.csv?token=***)"],
+    ["no link here, only https in text", "no link here, only https in text"],
+    ["http://u:s3cret@[::1/x", "(not a valid URL)"],
+  ])("shows %j as %j", (text, shown) => {
+    expect(redactUrlsInText(text)).toBe(shown);
   });
 });

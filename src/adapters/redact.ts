@@ -32,3 +32,23 @@ export function redactUrls(value: unknown): unknown {
   }
   return value;
 }
+
+/** A URL inside text: a scheme, `://`, then everything up to whitespace or a quote. */
+const LINK_IN_TEXT = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+/** Punctuation that ends a sentence rather than a link: `…/a.csv: server answered`, `(see https://h/x).` */
+const TRAILING_PUNCTUATION = /[.,;:!?)\]}]+$/;
+
+/**
+ * Text with every URL in it redacted, wherever it stands: the last line of defence for log lines, whose
+ * messages may come from a library that quotes a link (or a `postgres://user:password@…` connection string).
+ * Punctuation right after a link stays outside it, so `https://h/a.csv?sig=x: failed` reads
+ * `https://h/a.csv?sig=***: failed`.
+ */
+export function redactUrlsInText(text: string): string {
+  return text.replace(LINK_IN_TEXT, (match) => {
+    const trailing = TRAILING_PUNCTUATION.exec(match)?.[0] ?? "";
+    const link = match.slice(0, match.length - trailing.length);
+    // A link the parser rejects might still hold a credential: redactUrl shows none of it then.
+    return `${redactUrl(link)}${trailing}`;
+  });
+}

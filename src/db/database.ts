@@ -35,7 +35,7 @@ export async function createDatabase(
     const pool = withoutCrashes(new pg.Pool({ connectionString: config.url, max: 2 }));
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
-  const readSecret = options.readSecret ?? readSecretsManager;
+  const readSecret = options.readSecret ?? readDatabaseSecret;
   let current: Promise<DatabaseCredentials> | undefined;
   const credentials = () => {
     current ??= readSecret(config.secretArn, config.region).catch((error: unknown) => {
@@ -139,7 +139,8 @@ export async function checkDatabase(
   }
 }
 
-async function readSecretsManager(secretArn: string, region: string): Promise<DatabaseCredentials> {
+/** Reads `{"username","password"}` from Secrets Manager; a failure names the secret, never its value. */
+export async function readDatabaseSecret(secretArn: string, region: string): Promise<DatabaseCredentials> {
   const client = new SecretsManagerClient({ region });
   try {
     const response = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));

@@ -4,12 +4,42 @@ import { RoadtollError } from "../errors.js";
 const sourceName = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "a source is letters, digits, _ and -");
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
-/** Ingest input: one link, by URL (optionally named) or by its name in link.yml. */
-export const ingestEventSchema = z.union([
+/**
+ * The Step Functions execution an invocation belongs to (`$$.Execution.Id`, an ARN), passed along by the state
+ * machine so both steps can log it as their correlation id. Opaque to everything below the handlers.
+ */
+const executionId = z.string().min(1).max(2048);
+
+/** One link, by URL (optionally named) or by its name in link.yml. */
+export const linkSchema = z.union([
   z.strictObject({ url: httpUrl, source: sourceName.optional() }),
   z.strictObject({ source: sourceName }),
 ]);
+
+/** What the state machine sends: the link, and the execution it belongs to. */
+export const ingestEnvelopeSchema = z.strictObject({ link: linkSchema, execution: executionId.optional() });
+
+/** Ingest input: a bare link (a direct invocation), or the state machine's envelope `{link, execution}`. */
+export const ingestEventSchema = z.union([linkSchema, ingestEnvelopeSchema]);
 export type IngestEvent = z.infer<typeof ingestEventSchema>;
+export type IngestRequest = z.infer<typeof ingestEnvelopeSchema>;
+
+/** Either form of ingest event as an envelope. An object with a `link` key is judged as one, for clear errors. */
+export function parseIngestEvent(event: unknown): IngestRequest {
+  if (event !== null && typeof event === "object" && Object.hasOwn(event, "link")) {
+    return parseEvent(ingestEnvelopeSchema, event, "ingest");
+  }
+  return { link: parseEvent(linkSchema, event, "ingest") };
+}
+
+/**
+ * The correlation id of an event, for logging: its `execution`, when it has a usable one. The ingest envelope
+ * and the deaths event (the ingest result, passed on whole) both carry it at the top.
+ */
+export function executionOf(event: unknown): string | undefined {
+  const parsed = z.object({ execution: executionId }).safeParse(event);
+  return parsed.success ? parsed.data.execution : undefined;
+}
 
 /** Deaths input: the ingest step's output. Extra fields are allowed so the ingest result passes through whole. */
 export const deathsEventSchema = z.object({
@@ -20,6 +50,8 @@ export const deathsEventSchema = z.object({
   ingestedAt: z.iso.datetime(),
   /** The source's delimiter; without it a rejected row is shown comma-separated. */
   delimiter: z.enum([";", ",", "\t"]).optional(),
+  /** The execution, when the ingest step was given one: logged as the correlation id. */
+  execution: executionId.optional(),
 });
 export type DeathsEvent = z.infer<typeof deathsEventSchema>;
 

@@ -1,55 +1,69 @@
-import * as z from "zod";
-import { redactUrls } from "../adapters/redact.js";
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { redactUrls, redactUrlsInText } from "../adapters/redact.js";
 import { isRoadtollError } from "../errors.js";
+import { executionOf } from "../handlers/schemas.js";
+import { logger as lambdaLogger } from "./logger.js";
 
-const LEVELS = ["debug", "info", "warn", "error"] as const;
-type Level = (typeof LEVELS)[number];
-
-/** Read once per cold start, like the rest of the configuration. */
-const threshold: Level = z.enum(LEVELS).catch("info").parse(process.env.LOG_LEVEL);
-
-/** The part of the Lambda context we log; absent when a handler is called directly (tests, local runner). */
-interface InvocationContext {
-  awsRequestId?: string;
-}
-
-function log(level: Level, fields: Record<string, unknown>): void {
-  if (LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
-  // One JSON object per line: CloudWatch Logs Insights can query every field. Links are shown redacted.
-  const line = JSON.stringify({ level, time: new Date().toISOString(), ...(redactUrls(fields) as object) });
-  if (level === "error" || level === "warn") console.error(line);
-  else console.log(line);
+/**
+ * The part of the Lambda context Powertools logs (the request id above all); absent when a handler is called
+ * directly (tests, the local runner). `@types/aws-lambda` is not a dependency.
+ */
+export interface InvocationContext {
+  awsRequestId: string;
+  functionName?: string;
+  functionVersion?: string;
+  invokedFunctionArn?: string;
+  memoryLimitInMB?: string;
 }
 
 /**
- * Wraps a handler with one structured log line per invocation: what it was asked, how long it took, and what
- * came out, or the error's stable name and location. The error is rethrown unchanged, so Step Functions still
- * sees its `name`. Events and results are small by design (keys and counts); a link in them may carry a
- * credential or a token, so every URL is logged redacted (adapters/redact.ts).
+ * Wraps a handler with one structured log line per invocation: what it was asked (debug), how long it took and
+ * what came out (info), or the error's stable name and location (error). The error is rethrown unchanged, so
+ * Step Functions still sees its `name`.
+ *
+ * Each line carries the Lambda context (request id, cold start) through Powertools' `addContext`, what its
+ * `injectLambdaContext` decorator does for a class method, and the Step Functions execution (the event's
+ * `execution`) as `correlation_id`. Events and results are small by design (keys and counts); a link in them
+ * may carry a credential or a token, so they are logged with every URL redacted (adapters/redact.ts), and the
+ * logger redacts every URL in every line once more as it writes it (logger.ts).
  */
 export function instrument<R>(
   step: string,
   handler: (event: unknown) => Promise<R>,
+  logger: Logger = lambdaLogger,
 ): (event: unknown, context?: InvocationContext) => Promise<R> {
   return async (event, context) => {
     const started = Date.now();
-    const requestId = context?.awsRequestId;
-    log("debug", { step, requestId, message: "invocation", event });
+    logger.refreshSampleRateCalculation();
+    if (context) logger.addContext(context as Parameters<Logger["addContext"]>[0]);
+    const execution = executionOf(event);
+    if (execution !== undefined) logger.setCorrelationId(execution);
     try {
+      logger.debug({ message: "invocation", step, event: redactUrls(event) });
       const result = await handler(event);
-      log("info", { step, requestId, message: "succeeded", durationMs: Date.now() - started, result });
+      logger.info({
+        message: "succeeded",
+        step,
+        durationMs: Date.now() - started,
+        result: redactUrls(result),
+      });
       return result;
     } catch (error) {
-      log("error", {
-        step,
-        requestId,
+      logger.error({
         message: "failed",
+        step,
         durationMs: Date.now() - started,
-        error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
-        ...(isRoadtollError(error) && error.where ? { where: error.where } : {}),
-        event,
+        error:
+          error instanceof Error
+            ? { name: error.name, message: redactUrlsInText(error.message) }
+            : redactUrlsInText(String(error)),
+        ...(isRoadtollError(error) && error.where ? { where: redactUrls(error.where) } : {}),
+        event: redactUrls(event),
       });
       throw error;
+    } finally {
+      // The correlation id belongs to this invocation only; the next one sets its own (or none).
+      logger.resetKeys();
     }
   };
 }

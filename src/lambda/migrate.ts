@@ -1,7 +1,9 @@
 import * as z from "zod";
-import { loadDatabaseConfig } from "../config.js";
-import { createDatabase } from "../db/database.js";
-import { type MigrationReport, migrateToLatest } from "../db/migrate.js";
+import { loadAppUserConfig, loadDatabaseConfig } from "../config.js";
+import { checkDatabase, createDatabase, describeDatabase, readDatabaseSecret } from "../db/database.js";
+import { type PreparedDatabase, prepareDatabase } from "../db/prepare.js";
+import type { InvocationContext } from "./instrument.js";
+import { logger } from "./logger.js";
 
 /**
  * Applies database migrations as a CloudFormation custom resource (`Custom::Migrations` in template.yaml), so
@@ -9,7 +11,7 @@ import { type MigrationReport, migrateToLatest } from "../db/migrate.js";
  * directly (`{}` or `{"action":"migrate"}`, e.g. from `sam local invoke`) it migrates and returns the report.
  */
 
-export type { MigrationReport };
+export type MigrationReport = PreparedDatabase;
 
 const cloudFormationEventSchema = z.object({
   RequestType: z.enum(["Create", "Update", "Delete"]),
@@ -49,7 +51,7 @@ export interface MigrationDeps {
   timeoutMs?: number;
   /** Pointed to in the failure reason, because the stack events show only the first few hundred characters. */
   logStreamName?: string;
-  log?: (line: string) => void;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
 // Reused for every resource of every stack. It must not change between Create and Update: a new physical id
@@ -88,7 +90,11 @@ export async function handleMigrationEvent(
     return send(
       deps,
       request,
-      success(request, { AppliedCount: String(report.applied.length), Applied: report.applied.join(",") }),
+      success(request, {
+        AppliedCount: String(report.applied.length),
+        Applied: report.applied.join(","),
+        ...(report.appUser ? { AppUser: report.appUser } : {}),
+      }),
     );
   } catch (error) {
     return send(deps, request, failure(request, describe(error), deps.logStreamName));
@@ -107,9 +113,7 @@ async function send(
 ): Promise<CloudFormationResponse> {
   // The ResponseURL is a pre-signed S3 URL, effectively a credential, so it is never logged.
   const { Status, Reason, LogicalResourceId, RequestId } = body;
-  deps.log?.(
-    JSON.stringify({ message: "custom resource response", Status, Reason, LogicalResourceId, RequestId }),
-  );
+  deps.log?.("custom resource response", { Status, Reason, LogicalResourceId, RequestId });
   await deps.respond(target.ResponseURL, body);
   return body;
 }
@@ -229,8 +233,23 @@ function database(): Promise<Connection> {
   return connection;
 }
 
+/**
+ * Waits briefly for a database that is starting (a new stack's instance may just have become available), then
+ * migrates as the administrator and makes the functions' own login user from its secret.
+ */
+async function migrateDatabase(log: (line: string) => void): Promise<PreparedDatabase> {
+  const config = loadDatabaseConfig();
+  const appUser = loadAppUserConfig();
+  const db = await database();
+  await checkDatabase(db, describeDatabase(config), { delaysMs: [1_000, 2_000, 4_000, 8_000] });
+  return prepareDatabase(db, {
+    log,
+    ...(appUser ? { appUser: () => readDatabaseSecret(appUser.secretArn, appUser.region) } : {}),
+  });
+}
+
 /** The subset of the Lambda context this handler reads; `@types/aws-lambda` is not a dependency. */
-interface LambdaContext {
+interface LambdaContext extends Partial<InvocationContext> {
   logStreamName?: string;
   getRemainingTimeInMillis?: () => number;
 }
@@ -243,10 +262,12 @@ export const handler = async (
   context?: LambdaContext,
 ): Promise<MigrationReport | CloudFormationResponse> => {
   const remaining = context?.getRemainingTimeInMillis?.();
+  // Its lines go through the functions' logger: JSON, with the request id and cold start, URLs redacted.
+  if (context?.awsRequestId) logger.addContext({ ...context, awsRequestId: context.awsRequestId });
   return handleMigrationEvent(event, {
-    migrate: async () => migrateToLatest(await database(), (line) => console.log(line)),
+    migrate: async () => migrateDatabase((line) => logger.info(line)),
     respond: putResponse,
-    log: (line) => console.log(line),
+    log: (message, fields) => logger.info({ message, ...fields }),
     timeoutMs: remaining === undefined ? undefined : Math.max(remaining - RESPONSE_MARGIN_MS, 1_000),
     logStreamName: context?.logStreamName,
   });

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import {
@@ -78,6 +79,11 @@ export interface RunOptions {
   onEvent?: (event: ExecutionEvent) => void;
   /** Overrides every retry's wait (milliseconds); tests set 0. */
   retryIntervalMs?: number;
+  /**
+   * `$$.Execution.Id`, which the state machine hands the functions as their correlation id. Step Functions makes
+   * it; the library leaves it unset, so a local run gets an ARN-shaped one of its own.
+   */
+  executionId?: string;
   definition?: StateMachineDefinition;
 }
 
@@ -92,6 +98,7 @@ export async function runStateMachine(options: RunOptions): Promise<ExecutionOut
           Object.keys(options.tasks).map((state) => [state, options.retryIntervalMs as number]),
         );
   const execution = machine.run(options.input as ExecutionInput, {
+    context: { Execution: { Id: options.executionId ?? localExecutionId() } },
     overrides: {
       taskResourceLocalHandlers: options.tasks as LocalHandlers,
       ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}),
@@ -114,6 +121,10 @@ export async function runStateMachine(options: RunOptions): Promise<ExecutionOut
     }
     throw error;
   }
+}
+
+export function localExecutionId(): string {
+  return `arn:aws:states:us-east-1:123456789012:execution:roadtoll-local:${randomUUID()}`;
 }
 
 async function watch(

@@ -36,6 +36,13 @@ export interface IngestResult {
   /** The source's delimiter, so the deaths step can show a rejected row as the source had it. */
   delimiter: SourceDelimiter;
   ingestedAt: string;
+  /** Whatever the caller gave to tell its runs apart (the state machine: its execution), passed through as is. */
+  execution?: string;
+}
+
+export interface IngestOptions {
+  /** Copied into the result untouched; the pipeline does not read it. */
+  execution?: string | undefined;
 }
 
 export function resolveLink(ref: LinkRef, links: Links): { source: string; url: string } {
@@ -59,7 +66,11 @@ export function resolveLink(ref: LinkRef, links: Links): { source: string; url: 
  * part fails (download, decoding, header, either upload) both uploads are aborted, so no object of a failed run
  * is left behind and the error names the file and line.
  */
-export async function ingestLink(ref: LinkRef, deps: IngestDeps): Promise<IngestResult> {
+export async function ingestLink(
+  ref: LinkRef,
+  deps: IngestDeps,
+  options: IngestOptions = {},
+): Promise<IngestResult> {
   const { source, url } = resolveLink(ref, deps.links);
   const ingestedAt = (deps.now ?? (() => new Date()))();
   const runId = runIdFor(ingestedAt, randomBytes(3).toString("hex"));
@@ -97,6 +108,7 @@ export async function ingestLink(ref: LinkRef, deps: IngestDeps): Promise<Ingest
       encoding: stats.encoding,
       delimiter: stats.delimiter,
       ingestedAt: ingestedAt.toISOString(),
+      ...(options.execution === undefined ? {} : { execution: options.execution }),
     };
   } catch (error) {
     download.body.destroy();

@@ -1,7 +1,6 @@
 import { execFile } from "node:child_process";
 import { statSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -15,6 +14,7 @@ import { createEmbeddedDatabase } from "../../src/db/embedded-database.js";
 import { type RunningFileServer, startFileServer } from "../../src/local/file-server.js";
 import { openTestDatabase, type TestDatabase } from "../support/database.js";
 import { startTestStorage, type TestStorage } from "../support/storage.js";
+import { freePort } from "../support/wire-database.js";
 import { bundleLikeDockerfile, root, taskRootLikeImage } from "./bundle.js";
 
 /**
@@ -33,14 +33,6 @@ let files: RunningFileServer;
 let databaseUrl: string;
 let serverDatabase: TestDatabase | undefined;
 let embedded: { pglite: PGlite; socket: PGLiteSocketServer } | undefined;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === "object" && address ? address.port : 0;
-}
 
 // Minified, the bundles are 1.0-1.8 MB (unminified they were 2.5-3.9 MB); PGlite's WebAssembly alone is 10 MB.
 const MAX_BUNDLE_BYTES = 3_000_000;

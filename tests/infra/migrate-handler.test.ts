@@ -106,6 +106,15 @@ describe("handleMigrationEvent with a CloudFormation event", () => {
     });
   });
 
+  it("names the app user it made in the response Data, never its password", async () => {
+    const d = deps({ migrate: vi.fn(async () => ({ applied: [], appUser: "roadtoll_app" })) });
+    await handleMigrationEvent(cloudFormationEvent("Update"), d);
+    expect((received[0] as Received).body).toMatchObject({
+      Status: "SUCCESS",
+      Data: { AppliedCount: "0", Applied: "", AppUser: "roadtoll_app" },
+    });
+  });
+
   it("migrates on Update and keeps the physical id, so CloudFormation does not delete the old one", async () => {
     const d = deps({ migrate: vi.fn(async () => ({ applied: [] })) });
     await handleMigrationEvent(cloudFormationEvent("Update", { PhysicalResourceId: "existing-id" }), d);

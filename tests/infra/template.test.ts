@@ -532,7 +532,8 @@ describe("template.yaml: state machine", () => {
 
 describe("template.yaml: least privilege and secrets", () => {
   const bucketArn = "${DataBucket.Arn}";
-  const secret = ["${Database.MasterUserSecret.SecretArn}", "${ExistingDatabaseSecretArn}"];
+  const adminSecret = ["${Database.MasterUserSecret.SecretArn}", "${ExistingDatabaseSecretArn}"];
+  const appSecret = ["${AppDatabaseSecret}"];
 
   it("lets ingest only write raw/ and clean/", () => {
     const ingest = grants("IngestFunction");
@@ -542,27 +543,41 @@ describe("template.yaml: least privilege and secrets", () => {
     }
   });
 
-  it("lets deaths read clean/, write rejects/ and read the database secret", () => {
+  it("lets deaths read clean/, write rejects/ and read the app user's secret, not the administrator's", () => {
     const deaths = grants("DeathsFunction");
     expect([...(deaths.get("s3:GetObject") ?? [])]).toEqual([`${bucketArn}/clean/*`]);
     expect([...(deaths.get("s3:PutObject") ?? [])]).toEqual([`${bucketArn}/rejects/*`]);
     expect([...(deaths.get("s3:AbortMultipartUpload") ?? [])]).toEqual([`${bucketArn}/rejects/*`]);
-    expect([...(deaths.get("secretsmanager:GetSecretValue") ?? [])]).toEqual(secret);
+    expect([...(deaths.get("secretsmanager:GetSecretValue") ?? [])]).toEqual(appSecret);
     expect(deaths.size).toBe(4);
   });
 
-  it("lets migrate read the database secret and nothing else", () => {
+  it("lets migrate read the administrator's and the app user's secrets, and nothing else", () => {
     const migrate = grants("MigrateFunction");
     expect([...migrate.keys()]).toEqual(["secretsmanager:GetSecretValue"]);
-    expect([...(migrate.get("secretsmanager:GetSecretValue") ?? [])]).toEqual(secret);
+    expect([...(migrate.get("secretsmanager:GetSecretValue") ?? [])]).toEqual([...adminSecret, ...appSecret]);
   });
 
-  it("hands the database functions the same secret their policy allows", () => {
+  it("hands the database functions the secrets their policies allow: migrate as admin, deaths as the app user", () => {
+    const env = (name: string) => (propertiesOf(name).Environment as JsonObject).Variables as JsonObject;
+    expect(flatten(env("MigrateFunction").DATABASE_SECRET_ARN)).toEqual(adminSecret);
+    expect(flatten(env("MigrateFunction").DATABASE_APP_SECRET_ARN)).toEqual(appSecret);
+    expect(flatten(env("DeathsFunction").DATABASE_SECRET_ARN)).toEqual(appSecret);
     for (const name of ["DeathsFunction", "MigrateFunction"]) {
-      const env = (propertiesOf(name).Environment as JsonObject).Variables as JsonObject;
-      expect(flatten(env.DATABASE_SECRET_ARN)).toEqual(secret);
-      expect(flatten(env.DATABASE_HOST)).toEqual(["${Database.Endpoint.Address}", "${ExistingDatabaseHost}"]);
+      expect(flatten(env(name).DATABASE_HOST)).toEqual([
+        "${Database.Endpoint.Address}",
+        "${ExistingDatabaseHost}",
+      ]);
     }
+  });
+
+  it("generates the app user's password in Secrets Manager, for the user the migration's role expects", () => {
+    const secret = resources.AppDatabaseSecret as JsonObject;
+    expect(secret.Type).toBe("AWS::SecretsManager::Secret");
+    const generate = (secret.Properties as JsonObject).GenerateSecretString as JsonObject;
+    expect(JSON.parse(generate.SecretStringTemplate as string)).toEqual({ username: "roadtoll_app" });
+    expect(generate.GenerateStringKey).toBe("password");
+    expect(generate.PasswordLength).toBeGreaterThanOrEqual(32);
   });
 
   it("never allows wildcard actions", () => {

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from "kysely/migration";
 import * as createDeathsByVehicle from "./0001-create-deaths-by-vehicle.js";
+import * as createWriterRole from "./0002-create-writer-role.js";
 
 /**
  * Migrations are imported statically rather than read from a folder, so a bundled Lambda image carries them
@@ -7,6 +8,7 @@ import * as createDeathsByVehicle from "./0001-create-deaths-by-vehicle.js";
  */
 export const migrations: Record<string, Migration> = {
   "0001-create-deaths-by-vehicle": createDeathsByVehicle,
+  "0002-create-writer-role": createWriterRole,
 };
 
 export const migrationProvider: MigrationProvider = {
