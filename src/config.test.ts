@@ -120,3 +120,16 @@ describe("loadStorageConfig: S3_MAX_ATTEMPTS", () => {
     expect(loadStorageConfig({ ...env, S3_RETRY_DELAY_MS: "1" })).not.toHaveProperty("retryDelayMs");
   });
 });
+
+describe("loadStorageConfig: S3_TIMEOUT_MS", () => {
+  const env = { ROADTOLL_BUCKET: "bucket" };
+
+  it("defaults to 60 s and reads milliseconds", () => {
+    expect(loadStorageConfig(env).timeoutMs).toBe(60_000);
+    expect(loadStorageConfig({ ...env, S3_TIMEOUT_MS: "2500" }).timeoutMs).toBe(2_500);
+  });
+
+  it.each(["0", "50", "abc", "1.5"])("refuses %j as a ConfigError naming the variable", (text) => {
+    expect(() => loadStorageConfig({ ...env, S3_TIMEOUT_MS: text })).toThrow(/S3_TIMEOUT_MS/);
+  });
+});

@@ -19,6 +19,7 @@ const storageSchema = z.object({
     .regex(/^([1-9]|10)$/, "must be a whole number from 1 to 10")
     .transform(Number)
     .optional(),
+  S3_TIMEOUT_MS: z.coerce.number().int().min(100).optional(),
 });
 
 /**
@@ -29,6 +30,9 @@ const storageSchema = z.object({
  */
 export const DEFAULT_S3_MAX_ATTEMPTS = 5;
 
+/** Long enough for any pause a healthy S3 makes; far below the functions' 840 s timeout. */
+export const DEFAULT_S3_TIMEOUT_MS = 60_000;
+
 export interface StorageConfig {
   bucket: string;
   region: string;
@@ -37,6 +41,12 @@ export interface StorageConfig {
   forcePathStyle: boolean;
   /** Attempts per S3 request (S3_MAX_ATTEMPTS); DEFAULT_S3_MAX_ATTEMPTS when not given. */
   maxAttempts?: number;
+  /**
+   * Silence on an S3 connection (connecting, waiting for an answer, or mid-body) after which the request is
+   * abandoned as a timeout, which the SDK retries (S3_TIMEOUT_MS, default 60 s). Without it a hung request
+   * would hold the step until the Lambda itself timed out.
+   */
+  timeoutMs?: number;
   /**
    * Tests only (never read from the environment): a fixed delay between attempts in place of the SDK's backoff,
    * so that fault tests run the SDK's standard retry without waiting seconds for it.
@@ -52,6 +62,7 @@ export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): Storage
     endpoint: parsed.S3_ENDPOINT,
     forcePathStyle: parsed.S3_FORCE_PATH_STYLE || parsed.S3_ENDPOINT !== undefined,
     maxAttempts: parsed.S3_MAX_ATTEMPTS ?? DEFAULT_S3_MAX_ATTEMPTS,
+    timeoutMs: parsed.S3_TIMEOUT_MS ?? DEFAULT_S3_TIMEOUT_MS,
   };
 }
 

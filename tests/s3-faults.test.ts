@@ -237,6 +237,43 @@ describe("S3 answering 500 or 503 SlowDown, or resetting, a few times: the SDK r
   });
 });
 
+describe("S3 going silent: S3_TIMEOUT_MS abandons the request and the SDK retries it", () => {
+  const quick = { S3_TIMEOUT_MS: "300" };
+
+  it("GetObject that never answers, once: the deaths step succeeds with the same figures", async () => {
+    const { ingest, deaths } = pipelineThroughFront(quick);
+    const ingested = await ingest({ url: `${files.baseUrl}/norte.csv`, source: "SilentGet" });
+    front.reset();
+    front.inject({ operation: "GetObject", keyPrefix: "clean/", times: 1, fault: { kind: "stall" } });
+    const summary = await deaths(ingested);
+    expect(front.count("GetObject", { fault: "stall" })).toBe(1);
+    expect(front.count("GetObject", { fault: null })).toBe(1);
+    await expectSampleFigures("SilentGet", summary);
+  });
+
+  it("UploadPart that never answers, once: the ingest step completes the same objects", async () => {
+    front.inject({ operation: "UploadPart", times: 1, fault: { kind: "stall" } });
+    const result = await pipelineThroughFront(quick).ingest({
+      url: `${files.baseUrl}/big.csv`,
+      source: "SilentPart",
+    });
+    expect(front.count("UploadPart", { fault: "stall" })).toBe(1);
+    expect((await bytes(result.rawKey)).equals(big)).toBe(true);
+    expect(pendingUploads()).toEqual([]);
+  });
+
+  it("GetObject that never answers, every time: StorageError naming the timeout, after the attempts", async () => {
+    const { ingest, deaths } = pipelineThroughFront({ ...quick, S3_MAX_ATTEMPTS: "2" });
+    const ingested = await ingest({ url: `${files.baseUrl}/norte.csv`, source: "DeadGet" });
+    front.inject({ operation: "GetObject", times: Number.POSITIVE_INFINITY, fault: { kind: "stall" } });
+    await expect(deaths(ingested)).rejects.toMatchObject({
+      name: "StorageError",
+      message: expect.stringMatching(/timed out after 300 ms of inactivity.*; 2 attempts\)$/),
+    });
+    expect(await tableRows("DeadGet")).toEqual([]);
+  });
+});
+
 describe(`S3 failing on every attempt (${DEFAULT_S3_MAX_ATTEMPTS}, the default S3_MAX_ATTEMPTS)`, () => {
   const cases: Array<{ operation: S3Operation; file: string }> = [
     { operation: "PutObject", file: "norte.csv" },

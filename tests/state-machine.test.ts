@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDownloader } from "../src/adapters/http-download.js";
 import { loadDownloadConfig } from "../src/config.js";
@@ -256,6 +257,32 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     // The redacted form is still there, so a person can tell which link it was.
     expect(shown).toContain(`${files.baseUrl}/gone.csv?sig=***`);
     expect(shown).toContain(`${files.baseUrl}/amostra_via_norte.csv?X-Amz-Signature=***`);
+  });
+
+  it("gives a gzip download (Content-Encoding or a .csv.gz file) the same figures as the plain file", async () => {
+    const sample = await readFile(`${SAMPLES}amostra_via_norte.csv`);
+    const server = await startTestServer((request, response) => {
+      if (request.url === "/encoded.csv") {
+        response.writeHead(200, { "content-encoding": "gzip" }).end(gzipSync(sample));
+      } else response.writeHead(200, { "content-type": "application/gzip" }).end(gzipSync(sample));
+    });
+    try {
+      const outcome = await run({
+        links: [
+          { url: server.url("/encoded.csv"), source: "Encoded" },
+          { url: server.url("/file.csv.gz"), source: "Gzipped" },
+        ],
+      });
+      expect(outcome.status).toBe("SUCCEEDED");
+      const results = (outcome as { output: { results: Array<{ summary: DeathsSummary }> } }).output.results;
+      const expected = referenceDeaths(sample);
+      expect(results.map((result) => result.summary.deathsByVehicle)).toEqual([
+        expected.byVehicle,
+        expected.byVehicle,
+      ]);
+    } finally {
+      await server.close();
+    }
   });
 
   it("retries a transient download failure and then succeeds", async () => {

@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ConfiguredRetryStrategy } from "@smithy/core/retry";
-import { DEFAULT_S3_MAX_ATTEMPTS, type StorageConfig } from "../config.js";
+import { DEFAULT_S3_MAX_ATTEMPTS, DEFAULT_S3_TIMEOUT_MS, type StorageConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
 
 export function createS3Client(
@@ -16,6 +16,7 @@ export function createS3Client(
   credentials?: { accessKeyId: string; secretAccessKey: string },
 ): S3Client {
   const maxAttempts = config.maxAttempts ?? DEFAULT_S3_MAX_ATTEMPTS;
+  const timeoutMs = config.timeoutMs ?? DEFAULT_S3_TIMEOUT_MS;
   return new S3Client({
     region: config.region,
     // The SDK's standard retry, stated rather than left to AWS_RETRY_MODE / AWS_MAX_ATTEMPTS: every request
@@ -28,6 +29,12 @@ export function createS3Client(
     ...(config.retryDelayMs !== undefined
       ? { retryStrategy: new ConfiguredRetryStrategy(maxAttempts, config.retryDelayMs) }
       : {}),
+    // The client's own socket inactivity timeout (none by default): a stalled connection fails as a
+    // TimeoutError, which the standard retry repeats, instead of hanging the step until the Lambda times out.
+    requestHandler: {
+      connectionTimeout: Math.min(timeoutMs, 10_000),
+      socketTimeout: timeoutMs,
+    },
     ...(credentials ? { credentials } : {}),
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     forcePathStyle: config.forcePathStyle,
