@@ -109,7 +109,8 @@ function flatten(value: Json | undefined): string[] {
   if (isObject(value)) {
     const sub = subString(value);
     if (sub !== undefined) return [sub];
-    if ("Ref" in value) return [`\${${value.Ref}}`];
+    // AWS::NoValue means "no value here": nothing to list.
+    if ("Ref" in value) return value.Ref === "AWS::NoValue" ? [] : [`\${${value.Ref}}`];
     if ("Fn::GetAtt" in value) return [`\${${(value["Fn::GetAtt"] as string[]).join(".")}}`];
     if ("Fn::If" in value) return (value["Fn::If"] as Json[]).slice(1).flatMap(flatten);
   }

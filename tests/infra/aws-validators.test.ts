@@ -1,0 +1,154 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type Diagnostic, getLanguageService } from "amazon-states-language-service";
+import { describe, expect, it } from "vitest";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import { root } from "./bundle.js";
+
+/**
+ * AWS's own tools, run on the project's cloud artifacts: the checks a deploy would meet first. The Python ones
+ * (cfn-lint, which `sam validate --lint` runs, and the SAM transform) are on the development and CI machines;
+ * elsewhere they are skipped, and the skip says why.
+ */
+const run = promisify(execFile);
+
+async function has(command: string, args: string[]): Promise<boolean> {
+  try {
+    await run(command, args, { timeout: 30_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const cfnLint = await has("cfn-lint", ["--version"]);
+const samTranslator = await has("python3", ["-c", "import samtranslator"]);
+
+describe("AWS Toolkit's ASL language service (amazon-states-language-service)", () => {
+  const service = getLanguageService({});
+  const diagnose = async (text: string): Promise<Diagnostic[]> => {
+    const document = TextDocument.create("file:///pipeline.asl.json", "json", 1, text);
+    return service.doValidation(document, service.parseJSONDocument(document));
+  };
+  const definitions = readdirSync(join(root, "statemachine")).filter((name) => name.endsWith(".asl.json"));
+
+  it.each(definitions)("finds nothing in statemachine/%s", async (name) => {
+    const diagnostics = await diagnose(readFileSync(join(root, "statemachine", name), "utf8"));
+    expect(diagnostics.map((d) => `${d.range.start.line + 1}: ${d.message}`)).toEqual([]);
+  });
+
+  it("is checking for real: a transition to a missing state is reported", async () => {
+    const text = readFileSync(join(root, "statemachine/pipeline.asl.json"), "utf8").replace(
+      '"Next": "ComputeDeaths"',
+      '"Next": "Nowhere"',
+    );
+    expect((await diagnose(text)).map((d) => d.message).join("\n")).toMatch(/Nowhere|state/i);
+  });
+});
+
+describe.skipIf(!cfnLint)(
+  `cfn-lint on template.yaml${cfnLint ? "" : " (skipped: cfn-lint is not installed)"}`,
+  () => {
+    it("finds nothing, informational checks included", async () => {
+      const result = await run("cfn-lint", ["--include-checks", "I", "--", "template.yaml"], {
+        cwd: root,
+        timeout: 120_000,
+      }).then(
+        () => "",
+        (error: { stdout?: string }) => error.stdout ?? String(error),
+      );
+      expect(result).toBe("");
+    });
+
+    it("is checking for real: an empty default reaching a typed property is reported (W1030)", async () => {
+      const folder = mkdtempSync(join(tmpdir(), "roadtoll-lint-"));
+      const mutated = join(folder, "template.yaml");
+      writeFileSync(
+        mutated,
+        readFileSync(join(root, "template.yaml"), "utf8").replaceAll(
+          "!If [HasExistingSecurityGroups, !Ref ExistingSecurityGroupIds, !Ref AWS::NoValue]",
+          "!Ref ExistingSecurityGroupIds",
+        ),
+      );
+      const output = await run("cfn-lint", ["--", mutated], { timeout: 120_000 }).then(
+        () => "",
+        (error: { stdout?: string }) => error.stdout ?? "",
+      );
+      rmSync(folder, { recursive: true, force: true });
+      expect(output).toMatch(/W1030/);
+    });
+  },
+);
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+describe.skipIf(!samTranslator)(
+  `the SAM transform (aws-sam-translator) on template.yaml${samTranslator ? "" : " (skipped: python3 has no samtranslator)"}`,
+  () => {
+    const transformed = async (): Promise<Record<string, Resource>> => {
+      const { stdout } = await run("python3", [join(root, "tests/infra/sam-transform.py"), "template.yaml"], {
+        cwd: root,
+        timeout: 120_000,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, AWS_DEFAULT_REGION: "us-east-1" },
+      });
+      return (JSON.parse(stdout) as { Resources: Record<string, Resource> }).Resources;
+    };
+
+    it("succeeds once packaged, giving image functions, the state machine and their roles", async () => {
+      const resources = await transformed();
+      for (const name of ["IngestFunction", "DeathsFunction", "MigrateFunction"]) {
+        expect(resources[name]?.Type, name).toBe("AWS::Lambda::Function");
+        expect(resources[name]?.Properties).toMatchObject({
+          PackageType: "Image",
+          Code: { ImageUri: expect.stringContaining(".dkr.ecr.") },
+        });
+        expect(resources[`${name}Role`]?.Type, `${name}Role`).toBe("AWS::IAM::Role");
+      }
+      const machine = resources.PipelineStateMachine?.Properties;
+      expect(resources.PipelineStateMachine?.Type).toBe("AWS::StepFunctions::StateMachine");
+      expect(machine?.DefinitionS3Location).toEqual({
+        Bucket: "roadtoll-artifacts",
+        Key: "PipelineStateMachine.asl.json",
+      });
+      // Exactly the placeholders the ASL uses, each resolved to its function's ARN.
+      expect(machine?.DefinitionSubstitutions).toEqual({
+        IngestFunctionArn: { "Fn::GetAtt": ["IngestFunction", "Arn"] },
+        DeathsFunctionArn: { "Fn::GetAtt": ["DeathsFunction", "Arn"] },
+      });
+      expect(machine?.TracingConfiguration).toEqual({ Enabled: true });
+    });
+
+    it("gives each role what the functions need and SAM's managed policies, X-Ray from tracing alone", async () => {
+      const resources = await transformed();
+      const managed = (name: string) => resources[name]?.Properties.ManagedPolicyArns as string[];
+      expect(managed("PipelineStateMachineRole")).toEqual(["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"]);
+      expect(managed("IngestFunctionRole")).toContain(
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+      );
+      for (const name of ["DeathsFunctionRole", "MigrateFunctionRole"]) {
+        expect(managed(name)).toContain(
+          "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+        );
+      }
+      const statements = (name: string) =>
+        (
+          (resources[name]?.Properties.Policies ?? []) as Array<{
+            PolicyDocument: { Statement: Array<{ Action: unknown }> };
+          }>
+        )
+          .flatMap((policy) => policy.PolicyDocument.Statement)
+          .flatMap((statement) => ([] as unknown[]).concat(statement.Action));
+      expect(statements("PipelineStateMachineRole")).toContain("lambda:InvokeFunction");
+      expect(
+        statements("PipelineStateMachineRole").filter((action) => String(action).startsWith("xray:")),
+      ).toEqual([]);
+      expect(statements("DeathsFunctionRole")).toEqual(
+        expect.arrayContaining(["s3:GetObject", "s3:PutObject", "secretsmanager:GetSecretValue"]),
+      );
+    });
+  },
+);
