@@ -48,7 +48,19 @@ interface Options {
   pollMs: number;
 }
 
-function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
+export const USAGE = `usage: npm run sfn:local -- [input.json] [options]
+
+Runs statemachine/pipeline.asl.json on AWS Step Functions Local against \`sam local start-lambda\`
+(docker compose up -d --wait; sam build && sam local start-lambda, in another terminal).
+
+  input.json                 the execution input (default events/pipeline.json)
+  --endpoint URL             Step Functions Local (default http://127.0.0.1:8083, or SFN_ENDPOINT)
+  --definition FILE          the ASL (default statemachine/pipeline.asl.json)
+  --deadline-seconds N       give up waiting after N seconds (default 600, or SFN_DEADLINE_SECONDS)
+  --poll-ms N                how often to ask for the execution's status (default 1000)
+  -h, --help                 this text`;
+
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -57,8 +69,10 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
       "poll-ms": { type: "string" },
       definition: { type: "string" },
       endpoint: { type: "string" },
+      help: { type: "boolean", short: "h" },
     },
   });
+  if (values.help) return "help";
   const deadlineSeconds = Number(values["deadline-seconds"] ?? env.SFN_DEADLINE_SECONDS ?? 600);
   if (!Number.isFinite(deadlineSeconds) || deadlineSeconds <= 0) {
     throw new Error("--deadline-seconds (or SFN_DEADLINE_SECONDS) must be a positive number");
@@ -116,7 +130,17 @@ function printHistory(events: HistoryEvent[]): void {
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const options = parseOptions(argv, env);
+  let options: Options | "help";
+  try {
+    options = parseOptions(argv, env);
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options === "help") {
+    console.log(USAGE);
+    return 0;
+  }
   const definition = substitutePlaceholders(
     await readFile(options.definitionFile, "utf8"),
     localFunctionArns(),

@@ -34,30 +34,34 @@ export function shellWords(line: string): string[] {
   return words;
 }
 
-/** The arguments of the one `RUN npx esbuild …` line in images/<fn>/Dockerfile, without `npx esbuild`. */
-export function dockerfileEsbuildArgs(fn: string): string[] {
+/** The function the one `RUN node scripts/bundle-lambda.ts <fn>` line of images/<fn>/Dockerfile bundles. */
+export function dockerfileBundleCommand(fn: string): string[] {
   const dockerfile = readFileSync(join(root, "images", fn, "Dockerfile"), "utf8");
-  const runLines = dockerfile.split("\n").filter((line) => line.startsWith("RUN npx esbuild "));
-  if (runLines.length !== 1)
-    throw new Error(`images/${fn}/Dockerfile must have exactly one esbuild RUN line`);
-  return shellWords((runLines[0] as string).slice("RUN ".length)).slice(2);
+  const runLines = dockerfile
+    .split("\n")
+    .filter((line) => line.startsWith("RUN node scripts/bundle-lambda.ts "));
+  if (runLines.length !== 1) {
+    throw new Error(`images/${fn}/Dockerfile must have exactly one "RUN node scripts/bundle-lambda.ts" line`);
+  }
+  return shellWords((runLines[0] as string).slice("RUN ".length));
 }
 
 /**
- * Bundles a function exactly as its Dockerfile does, only writing the bundle into `outDir`; returns the bundle's
- * path. `extra` adds esbuild flags that do not change the output (a metafile, the log level).
+ * Bundles a function exactly as its Dockerfile does (the same script, run by Node), only writing the bundle into
+ * `outDir`; returns the bundle's path. With `metafile`, esbuild's metafile lands beside it as index.mjs.meta.json.
  */
-export function bundleLikeDockerfile(fn: string, outDir: string, extra: string[] = []): string {
-  const outfile = join(outDir, fn, "index.mjs");
-  const args = dockerfileEsbuildArgs(fn).map((arg) =>
-    arg.startsWith("--outfile=") ? `--outfile=${outfile}` : arg,
+export function bundleLikeDockerfile(
+  fn: string,
+  outDir: string,
+  options: { metafile?: boolean } = {},
+): string {
+  const [, script, ...args] = dockerfileBundleCommand(fn);
+  execFileSync(
+    process.execPath,
+    [script as string, "--outdir", outDir, ...(options.metafile ? ["--metafile"] : []), ...args],
+    { cwd: root, stdio: "pipe" },
   );
-  // The local bin is what `npx esbuild` runs, minus npx's own start-up.
-  execFileSync(join(root, "node_modules/.bin/esbuild"), [...args, ...extra, "--log-level=error"], {
-    cwd: root,
-    stdio: "pipe",
-  });
-  return outfile;
+  return join(outDir, fn, "index.mjs");
 }
 
 /**

@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seedDeathsEvent } from "../../scripts/seed-deaths-event.js";
 import { createEmbeddedDatabase } from "../../src/db/embedded-database.js";
 import { type RunningFileServer, startFileServer } from "../../src/local/file-server.js";
 import { openTestDatabase, type TestDatabase } from "../support/database.js";
@@ -131,15 +131,8 @@ describe(`Lambda bundles invoked like the nodejs:22 base image (database: ${proc
 
   it("deaths: events/deaths.json writes the snapshot it names", async () => {
     const deathsEvent = await event("deaths.json");
-    // Put a clean object where the example event says it is (the ingest step's own output for the sample).
-    const [cleanKey] = await storage.keys("clean/Via_Costeira/");
-    await storage.s3.send(
-      new PutObjectCommand({
-        Bucket: storage.bucket,
-        Key: String(deathsEvent.key),
-        Body: await storage.bytes(cleanKey as string),
-      }),
-    );
+    // What `npm run events:seed` does to a fresh local S3: a clean object where the example event says it is.
+    await seedDeathsEvent(storage.store);
     const deaths = await importHandler("deaths");
     const summary = (await deaths(deathsEvent)) as {
       rowsWritten: number;

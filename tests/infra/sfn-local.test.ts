@@ -201,6 +201,16 @@ describe("main against a fake Step Functions endpoint", () => {
     expect(printed).toContain("LinkFailed");
   });
 
+  it("prints its usage for --help without calling anything, and exits 2 on an unknown option", async () => {
+    await expect(main(["--help"], {})).resolves.toBe(0);
+    expect(vi.mocked(console.log).mock.calls.flat().join("\n")).toContain("--deadline-seconds N");
+    await expect(main(["--nope"], {})).resolves.toBe(2);
+    expect(vi.mocked(console.error).mock.calls.flat().join("\n")).toMatch(
+      /Unknown option '--nope'[\s\S]*usage:/,
+    );
+    expect(calls).toEqual([]);
+  });
+
   it("gives up at the deadline, prints the history and exits 1", async () => {
     finalStatus = "RUNNING";
     await expect(run("--deadline-seconds", "0.2")).resolves.toBe(1);
