@@ -22,6 +22,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { LAMBDA_BUILD_OPTIONS } from "../scripts/bundle-lambda.js";
 import { type Dataset, writeReal, writeSynthetic } from "./datasets.js";
 import { startDiscardS3 } from "./discard-s3.js";
 import {
@@ -140,9 +141,8 @@ function failure(what: string, finished: Finished): Error {
 }
 
 /**
- * bench/child.ts, bundled as the Lambda images bundle their handler (images/<fn>/Dockerfile: esbuild, ESM, the AWS
- * SDK's ES-module builds inside, minified, a source map, a createRequire banner), from the current sources, so the children run what a Lambda would run,
- * without tsx's own memory and start-up. Code splitting keeps each approach's code apart: the floor loads no SDK.
+ * bench/child.ts, bundled with the images' own settings (scripts/bundle-lambda.ts), from the current sources, so
+ * the children run what a Lambda would run, without tsx's own memory and start-up. Code splitting keeps each approach's code apart: the floor loads no SDK.
  * The output goes under node_modules/.cache so that DuckDB, left external (it is native), resolves from there.
  */
 async function bundleChild(): Promise<string> {
@@ -150,23 +150,12 @@ async function bundleChild(): Promise<string> {
   const outdir = join(ROOT, "node_modules/.cache/roadtoll-bench");
   await rm(outdir, { recursive: true, force: true });
   await build({
+    ...LAMBDA_BUILD_OPTIONS,
     entryPoints: [join(BENCH_DIR, "child.ts")],
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    mainFields: ["module", "main"],
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
     splitting: true,
     outdir,
     outExtension: { ".js": ".mjs" },
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-    external: ["@duckdb/node-api", "pg-native", "@electric-sql/pglite", "kysely-pglite-dialect"],
-    logLevel: "error",
+    external: ["@duckdb/node-api", ...LAMBDA_BUILD_OPTIONS.external],
   });
   return join(outdir, "child.mjs");
 }

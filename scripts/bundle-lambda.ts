@@ -17,12 +17,29 @@
 
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { build } from "esbuild";
+import { type BuildOptions, build } from "esbuild";
 
 export const FUNCTIONS = ["ingest", "deaths", "migrate"] as const;
 export type LambdaFunction = (typeof FUNCTIONS)[number];
 
 export const EXTERNAL = ["@electric-sql/pglite", "kysely-pglite-dialect", "pg-native"];
+
+/** What every Lambda bundle is built with (the bench builds its children with the same). */
+export const LAMBDA_BUILD_OPTIONS = {
+  bundle: true,
+  platform: "node",
+  target: "node22",
+  format: "esm",
+  mainFields: ["module", "main"],
+  minify: true,
+  sourcemap: true,
+  sourcesContent: false,
+  banner: {
+    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  },
+  external: EXTERNAL,
+  logLevel: "error",
+} satisfies BuildOptions;
 
 export async function bundleLambda(
   fn: LambdaFunction,
@@ -31,20 +48,9 @@ export async function bundleLambda(
   const outfile = `${options.outdir ?? "dist"}/${fn}/index.mjs`;
   const result = await build({
     absWorkingDir: options.cwd ?? process.cwd(),
+    ...LAMBDA_BUILD_OPTIONS,
     entryPoints: [`src/lambda/${fn}.ts`],
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    mainFields: ["module", "main"],
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
     outfile,
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-    external: EXTERNAL,
     metafile: options.metafile === true,
     logLevel: "error",
   });
