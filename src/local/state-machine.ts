@@ -70,7 +70,18 @@ export interface ExecutionEvent {
 
 export type ExecutionOutcome =
   | { status: "SUCCEEDED"; output: unknown }
-  | { status: "FAILED"; error: string; cause: string };
+  | {
+      status: "FAILED";
+      error: string;
+      cause: string;
+      /**
+       * Each link's result as the Map produced it (`ProcessLinks`), when the execution got that far: the same
+       * objects the cause lists, but never through an intrinsic function. aws-local-stepfunctions 3.0.0 deletes
+       * every backslash from an intrinsic's string result, so the cause `States.JsonToString` makes is not valid
+       * JSON when a message holds a quote; Step Functions itself escapes it properly.
+       */
+      results?: unknown[];
+    };
 
 export interface RunOptions {
   input: unknown;
@@ -104,7 +115,14 @@ export async function runStateMachine(options: RunOptions): Promise<ExecutionOut
       ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}),
     },
   });
-  const watching = watch(execution.eventLogs, options.onEvent);
+  let results: unknown[] | undefined;
+  const watching = watch(execution.eventLogs, (event, output) => {
+    if (event.type === "exited" && event.state === RESULTS_STATE && event.iteration === undefined) {
+      const held = (output as { results?: unknown } | undefined)?.results;
+      if (Array.isArray(held)) results = held;
+    }
+    options.onEvent?.(event);
+  });
   try {
     const output = await execution.result;
     await watching;
@@ -117,11 +135,15 @@ export async function runStateMachine(options: RunOptions): Promise<ExecutionOut
         status: "FAILED",
         error: cause?.name ?? error.name,
         cause: typeof cause?.cause === "string" ? cause.cause : (cause?.message ?? error.message),
+        ...(results ? { results } : {}),
       };
     }
     throw error;
   }
 }
+
+/** The Map state whose output holds every link's result, under `results`. */
+const RESULTS_STATE = "ProcessLinks";
 
 export function localExecutionId(): string {
   return `arn:aws:states:us-east-1:123456789012:execution:roadtoll-local:${randomUUID()}`;
@@ -129,7 +151,7 @@ export function localExecutionId(): string {
 
 async function watch(
   events: AsyncIterable<{ type: string; timestamp: number }>,
-  onEvent: ((event: ExecutionEvent) => void) | undefined,
+  onEvent: (event: ExecutionEvent, output: unknown) => void,
 ): Promise<void> {
   const kinds: Record<string, ExecutionEvent["type"]> = {
     StateEntered: "entered",
@@ -141,15 +163,18 @@ async function watch(
   for await (const logged of events) {
     const event = logged as typeof logged & Record<string, unknown>;
     const type = kinds[event.type];
-    if (!type || !onEvent) continue;
-    const state = event.state as { name: string };
-    onEvent({
-      type,
-      state: state.name,
-      iteration: typeof event.index === "number" ? event.index : undefined,
-      timestamp: event.timestamp,
-      ...(typeof event.Error === "string" ? { error: event.Error } : {}),
-      ...(event.Cause !== undefined ? { cause: String(event.Cause) } : {}),
-    });
+    if (!type) continue;
+    const state = event.state as { name: string; output?: unknown };
+    onEvent(
+      {
+        type,
+        state: state.name,
+        iteration: typeof event.index === "number" ? event.index : undefined,
+        timestamp: event.timestamp,
+        ...(typeof event.Error === "string" ? { error: event.Error } : {}),
+        ...(event.Cause !== undefined ? { cause: String(event.Cause) } : {}),
+      },
+      state.output,
+    );
   }
 }
