@@ -89,6 +89,14 @@ describe("roadtoll CLI", () => {
     expect(stdout).toContain(`✘ ${files.baseUrl}/missing.csv: DownloadError:`);
   });
 
+  it("names each failed link with its message intact, quotes included", async () => {
+    const { code, stdout } = await cli("--source", "Nowhere");
+    expect(code).toBe(1);
+    expect(stdout).toContain(
+      '✘ Nowhere: UnknownSourceError: link.yml, column Nowhere: no link named "Nowhere" (known: ',
+    );
+  });
+
   it("--json on failure prints the error and cause as JSON", async () => {
     const { code, stdout } = await cli("--json", "--link", `${files.baseUrl}/missing.csv`);
     expect(code).toBe(1);

@@ -1,11 +1,10 @@
 import { once } from "node:events";
-import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createDownloader } from "../src/adapters/http-download.js";
 import { createS3Client, ObjectStore } from "../src/adapters/object-store.js";
@@ -14,13 +13,14 @@ import { createDeathsHandler } from "../src/handlers/deaths-handler.js";
 import { createIngestHandler } from "../src/handlers/ingest-handler.js";
 import { LOCAL_CREDENTIALS } from "../src/local/environment.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
-import { type RunningS3, startS3Server } from "../src/local/s3-server.js";
 import type { IngestResult } from "../src/pipeline/ingest-link.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { type FaultRule, type FaultyS3, type S3Operation, startFaultyS3 } from "./support/faulty-s3.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
+import { startTestStorage, type TestStorage, testS3Backend } from "./support/storage.js";
 
-// The real S3 client, ObjectStore and both steps, talking to s3rver through a front that answers some requests
+// The real S3 client, ObjectStore and both steps, talking to the test S3 server (s3rver, or moto_server with
+// ROADTOLL_TEST_S3=moto) through a front that answers some requests
 // with S3's 500 InternalError or 503 SlowDown, or cuts the connection. The client is built by createS3Client from
 // loadStorageConfig, so the attempts are the production default (S3_MAX_ATTEMPTS unset); only the SDK's backoff
 // is replaced, by a fixed 1 ms, so that the retries take no time.
@@ -28,9 +28,10 @@ import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
 const SAMPLES = fileURLToPath(new URL("../samples/", import.meta.url));
 const BUCKET = "faults";
 const PART = 8 * 1024 * 1024;
+const BACKEND = testS3Backend();
 
 let directory: string;
-let s3rver: RunningS3;
+let storage: TestStorage;
 let front: FaultyS3;
 let files: RunningFileServer;
 let database: TestDatabase;
@@ -54,17 +55,13 @@ beforeAll(async () => {
   await mkdir(served);
   await writeFile(join(served, "big.csv"), big);
   await writeFile(join(served, "norte.csv"), sample);
-  [s3rver, files, database] = await Promise.all([
-    startS3Server(join(directory, "s3"), [BUCKET]),
+  [storage, files, database] = await Promise.all([
+    startTestStorage(BUCKET),
     startFileServer(served),
     openTestDatabase(),
   ]);
-  front = await startFaultyS3(s3rver.endpoint);
-  const s3 = createS3Client(
-    { bucket: BUCKET, region: "us-east-1", endpoint: s3rver.endpoint, forcePathStyle: true },
-    LOCAL_CREDENTIALS,
-  );
-  direct = { s3, store: new ObjectStore(s3, BUCKET) };
+  front = await startFaultyS3(storage.endpoint);
+  direct = { s3: storage.s3, store: storage.store };
 });
 
 afterEach(() => {
@@ -73,11 +70,10 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  direct?.s3.destroy();
   await front?.close();
   await files?.close();
   await database?.close();
-  await s3rver?.close();
+  await storage?.close();
   await rm(directory, { recursive: true, force: true });
 });
 
@@ -122,16 +118,10 @@ async function bytes(key: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function keys(prefix: string): Promise<string[]> {
-  const listed = await direct.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-  return (listed.Contents ?? []).map((object) => object.Key ?? "");
-}
+const keys = (prefix: string) => storage.keys(prefix);
 
-/** Multipart uploads s3rver still holds parts for. */
-function pendingUploads(): string[] {
-  const folder = join(directory, "s3", BUCKET, "._S3rver_uploads");
-  return existsSync(folder) ? readdirSync(folder) : [];
-}
+/** Multipart uploads the server still holds parts for. */
+const pendingUploads = () => storage.pendingUploads();
 
 const parts = (size: number) => Math.ceil(size / PART);
 
@@ -158,7 +148,7 @@ async function expectSampleFigures(
   for (const row of rows) expect(row.number_deaths).toBe(expected.roads.get(row.road_name)?.[row.vehicle]);
 }
 
-describe("S3 answering 500 or 503 SlowDown, or resetting, a few times: the SDK retries and the step succeeds", () => {
+describe(`S3 (${BACKEND}) answering 500 or 503 SlowDown, or resetting, a few times: the SDK retries and the step succeeds`, () => {
   it("multipart uploads: CreateMultipartUpload, UploadPart and CompleteMultipartUpload", async () => {
     const { ingest } = pipelineThroughFront();
     const clean = await ingest({ url: `${files.baseUrl}/big.csv`, source: "Calm" });
@@ -192,7 +182,7 @@ describe("S3 answering 500 or 503 SlowDown, or resetting, a few times: the SDK r
     expect(front.count("CompleteMultipartUpload", { fault: "SlowDown" })).toBe(1);
     expect(front.count("CompleteMultipartUpload", { fault: null })).toBe(2);
     expect(front.count("AbortMultipartUpload")).toBe(0);
-    expect(pendingUploads()).toEqual([]);
+    expect(await pendingUploads()).toEqual([]);
   });
 
   it("single-request uploads: PutObject (raw, clean and rejects objects)", async () => {
@@ -237,7 +227,7 @@ describe("S3 answering 500 or 503 SlowDown, or resetting, a few times: the SDK r
   });
 });
 
-describe("S3 going silent: S3_TIMEOUT_MS abandons the request and the SDK retries it", () => {
+describe(`S3 (${BACKEND}) going silent: S3_TIMEOUT_MS abandons the request and the SDK retries it`, () => {
   const quick = { S3_TIMEOUT_MS: "300" };
 
   it("GetObject that never answers, once: the deaths step succeeds with the same figures", async () => {
@@ -259,7 +249,7 @@ describe("S3 going silent: S3_TIMEOUT_MS abandons the request and the SDK retrie
     });
     expect(front.count("UploadPart", { fault: "stall" })).toBe(1);
     expect((await bytes(result.rawKey)).equals(big)).toBe(true);
-    expect(pendingUploads()).toEqual([]);
+    expect(await pendingUploads()).toEqual([]);
   });
 
   it("GetObject that never answers, every time: StorageError naming the timeout, after the attempts", async () => {
@@ -274,7 +264,7 @@ describe("S3 going silent: S3_TIMEOUT_MS abandons the request and the SDK retrie
   });
 });
 
-describe(`S3 failing on every attempt (${DEFAULT_S3_MAX_ATTEMPTS}, the default S3_MAX_ATTEMPTS)`, () => {
+describe(`S3 (${BACKEND}) failing on every attempt (${DEFAULT_S3_MAX_ATTEMPTS}, the default S3_MAX_ATTEMPTS)`, () => {
   const cases: Array<{ operation: S3Operation; file: string }> = [
     { operation: "PutObject", file: "norte.csv" },
     { operation: "CreateMultipartUpload", file: "big.csv" },
@@ -305,7 +295,7 @@ describe(`S3 failing on every attempt (${DEFAULT_S3_MAX_ATTEMPTS}, the default S
       expect(await front.idle(100, 2_000)).toBe(true);
       expect(await keys(`raw/${source}/`)).toEqual([]);
       expect(await keys(`clean/${source}/`)).toEqual([]);
-      expect(pendingUploads()).toEqual([]);
+      expect(await pendingUploads()).toEqual([]);
     },
   );
 
@@ -322,7 +312,7 @@ describe(`S3 failing on every attempt (${DEFAULT_S3_MAX_ATTEMPTS}, the default S
       expect(await front.idle(100, 2_000)).toBe(true);
       if (operation === "CreateMultipartUpload") expect(front.count(operation)).toBe(1);
       expect(await keys("stalled/")).toEqual([]);
-      expect(pendingUploads()).toEqual([]);
+      expect(await pendingUploads()).toEqual([]);
     },
   );
 
@@ -359,7 +349,7 @@ describe(`S3 failing on every attempt (${DEFAULT_S3_MAX_ATTEMPTS}, the default S
   });
 });
 
-describe("GetObject whose body is cut mid-stream", () => {
+describe(`GetObject (${BACKEND}) whose body is cut mid-stream`, () => {
   let ingested: IngestResult;
   let clean: Buffer;
 

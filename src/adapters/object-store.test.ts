@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ConfiguredRetryStrategy, StandardRetryStrategy } from "@smithy/core/retry";
 import { describe, expect, it } from "vitest";
-import { createS3Client, ObjectStore } from "./object-store.js";
+import { createS3Client, ensureBucket, ObjectStore } from "./object-store.js";
 
 describe("createS3Client", () => {
   it("keeps the SDK's default checksums against real S3", async () => {
@@ -105,5 +105,63 @@ describe("ObjectStore.read", () => {
     stream.destroy();
     await new Promise((resolve) => setImmediate(resolve));
     expect(body.destroyed).toBe(true);
+  });
+});
+
+describe("ensureBucket", () => {
+  /** A client whose every request fails with this, in the shape the SDK gives. */
+  const failing = (name: string, status?: number, message = name) =>
+    ({
+      send: async () => {
+        throw Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
+      },
+      config: { region: async () => "us-east-1" },
+    }) as unknown as S3Client;
+
+  it("names the variables when the SDK finds no credentials", async () => {
+    await expect(
+      ensureBucket(failing("CredentialsProviderError", undefined, "Could not load credentials"), "b"),
+    ).rejects.toMatchObject({
+      name: "ConfigError",
+      message: expect.stringMatching(
+        /^no AWS credentials for s3:\/\/b: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY .*\(Could not load credentials\)$/,
+      ),
+    });
+  });
+
+  it("says access is denied on a 403, rather than trying to create the bucket", async () => {
+    await expect(ensureBucket(failing("Forbidden", 403), "b")).rejects.toMatchObject({
+      name: "StorageError",
+      message: expect.stringContaining("b: cannot use bucket s3://b: access denied"),
+    });
+  });
+
+  it("creates a missing bucket in the client's region, with the LocationConstraint S3 needs outside us-east-1", async () => {
+    const sent: Array<{ name: string; input: unknown }> = [];
+    const client = (region: string) =>
+      ({
+        send: async (command: { constructor: { name: string }; input: unknown }) => {
+          sent.push({ name: command.constructor.name, input: command.input });
+          if (command.constructor.name === "HeadBucketCommand") {
+            throw Object.assign(new Error("UnknownError"), {
+              name: "NotFound",
+              $metadata: { httpStatusCode: 404 },
+            });
+          }
+          return {};
+        },
+        config: { region: async () => region },
+      }) as unknown as S3Client;
+    expect(await ensureBucket(client("us-east-1"), "b")).toBe("created");
+    expect(await ensureBucket(client("eu-west-1"), "b")).toBe("created");
+    expect(sent).toEqual([
+      { name: "HeadBucketCommand", input: { Bucket: "b" } },
+      { name: "CreateBucketCommand", input: { Bucket: "b" } },
+      { name: "HeadBucketCommand", input: { Bucket: "b" } },
+      {
+        name: "CreateBucketCommand",
+        input: { Bucket: "b", CreateBucketConfiguration: { LocationConstraint: "eu-west-1" } },
+      },
+    ]);
   });
 });

@@ -1,7 +1,11 @@
 import { finished, PassThrough, Readable, Transform } from "node:stream";
 import {
   AbortMultipartUploadCommand,
+  BucketAlreadyOwnedByYou,
+  type BucketLocationConstraint,
+  CreateBucketCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   NoSuchKey,
   S3Client,
   S3ServiceException,
@@ -38,8 +42,12 @@ export function createS3Client(
     ...(credentials ? { credentials } : {}),
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     forcePathStyle: config.forcePathStyle,
-    // S3-compatible servers (s3rver among them) reject the SDK's default CRC32 trailers, so against them
-    // checksums are sent only where S3 requires them; real S3 keeps the SDK's end-to-end integrity checks.
+    // Against an S3-compatible server, checksums are sent only where S3 requires them; real S3 keeps the SDK's
+    // end-to-end integrity checks. The servers differ here, and which one is behind an endpoint cannot be told:
+    // moto_server verifies and stores the SDK's CRC32 headers; s3rver ignores them, and a body the SDK streams
+    // (aws-chunked, the CRC32 in a trailer) s3rver stores framing and all ("3\r\nabc\r\n0\r\nx-amz-checksum-
+    // crc32:…" for "abc"), a corrupt object and no error. lib-storage's buffered parts never stream, but the
+    // form every server reads alike is the one without the newer checksums.
     ...(config.endpoint
       ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" }
       : {}),
@@ -135,6 +143,57 @@ export class ObjectStore {
       throw storageError(`cannot read s3://${this.bucket}/${key}`, error, key);
     }
   }
+}
+
+/**
+ * Makes sure the bucket exists and this client may use it, creating it when missing; says which. HeadBucket comes
+ * first because servers answer CreateBucket on a bucket that exists in different ways: S3 and moto_server in
+ * us-east-1 with 200, S3 elsewhere and moto_server with BucketAlreadyOwnedByYou, s3rver with BucketAlreadyExists
+ * (409), which S3 reserves for a bucket someone else owns and which must not be taken for success. Outside
+ * us-east-1, S3 refuses a CreateBucket without a LocationConstraint naming the client's region
+ * (IllegalLocationConstraintException), so one is sent there; s3rver and moto_server accept it
+ * (tests/s3-compat.test.ts).
+ */
+export async function ensureBucket(s3: S3Client, bucket: string): Promise<"found" | "created"> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return "found";
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) {
+      throw bucketError(bucket, error);
+    }
+  }
+  const region = await s3.config.region();
+  try {
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: bucket,
+        ...(region === "us-east-1"
+          ? {}
+          : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }),
+      }),
+    );
+    return "created";
+  } catch (error) {
+    // Another run created it between the two requests.
+    if (error instanceof BucketAlreadyOwnedByYou) return "found";
+    throw bucketError(bucket, error);
+  }
+}
+
+function bucketError(bucket: string, cause: unknown): RoadtollError {
+  if ((cause as Error | undefined)?.name === "CredentialsProviderError") {
+    return new RoadtollError(
+      "ConfigError",
+      `no AWS credentials for s3://${bucket}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (an S3-compatible ` +
+        `server's own keys; moto_server takes any), or AWS_PROFILE (${(cause as Error).message})`,
+      { cause },
+    );
+  }
+  const status = (cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const why =
+    status === 403 ? ": access denied (it may be someone else's bucket, or the keys are wrong)" : "";
+  return storageError(`cannot use bucket s3://${bucket}${why}`, cause, bucket);
 }
 
 /** The client as lib-storage sees it: the same client, whose every request carries `signal`. */

@@ -31,7 +31,8 @@ Links (repeatable, combinable; with none, the bundled samples are served on 127.
 
 Options:
   --json              print the execution output as JSON on stdout (progress goes to stderr)
-  --s3-endpoint URL   use this S3-compatible server instead of starting s3rver
+  --s3-endpoint URL   use this S3-compatible server instead of starting s3rver (keys from $AWS_ACCESS_KEY_ID and
+                      $AWS_SECRET_ACCESS_KEY, else the AWS SDK's chain; the bucket is created if missing)
   --database-url URL  use this Postgres instead of PGlite (default: $DATABASE_URL if set)
   --data-dir DIR      where s3rver and PGlite keep their files (default: .roadtoll)
   --bucket NAME       bucket name (default: roadtoll-local)

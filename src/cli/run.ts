@@ -60,6 +60,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       bucket: options.bucket,
       dataDir: resolve(io.root, options.dataDir),
       ...(options.s3Endpoint ? { s3Endpoint: options.s3Endpoint } : {}),
+      ...s3Settings(io.env),
       ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
       log,
     });
@@ -97,6 +98,27 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
+/**
+ * The region and keys for --s3-endpoint, from the CLI's environment: AWS_REGION, and AWS_ACCESS_KEY_ID with
+ * AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN). Without the keys the SDK's default chain looks for them
+ * (AWS_PROFILE, ~/.aws/credentials, …).
+ */
+function s3Settings(env: NodeJS.ProcessEnv) {
+  const { AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN } = env;
+  return {
+    ...(AWS_REGION ? { region: AWS_REGION } : {}),
+    ...(AWS_ACCESS_KEY_ID && AWS_SECRET_ACCESS_KEY
+      ? {
+          s3Credentials: {
+            accessKeyId: AWS_ACCESS_KEY_ID,
+            secretAccessKey: AWS_SECRET_ACCESS_KEY,
+            ...(AWS_SESSION_TOKEN ? { sessionToken: AWS_SESSION_TOKEN } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
 function linkRefs(options: CliOptions, links: Links): LinkRef[] {
   return [
     ...options.links.map((url) => ({ url })),
@@ -115,7 +137,9 @@ function report(outcome: ExecutionOutcome, json: boolean, io: CliIo, requested: 
     io.stdout(`${renderResults(results.map((result) => result.summary))}\n`);
     return;
   }
-  io.stdout(`Execution failed: ${outcome.error}\n${describeCause(outcome.cause, requested)}\n`);
+  io.stdout(
+    `Execution failed: ${outcome.error}\n${describeFailure(outcome.results, outcome.cause, requested)}\n`,
+  );
 }
 
 interface LinkOutcome {
@@ -126,26 +150,33 @@ interface LinkOutcome {
 }
 
 /**
- * The pipeline's failure cause is the JSON list of every link's outcome, each named by its position in the input
- * (the state machine never echoes a link as given). Print one line per link, named as the user gave it, redacted.
+ * Every link's outcome, one line each, named as the user gave it (redacted); the state machine itself names links
+ * by position only. The outcomes come from the Map's own output when the runner has it (see ExecutionOutcome),
+ * else from the failure cause, which lists them as JSON.
  */
-function describeCause(cause: string, requested: readonly LinkRef[]): string {
-  try {
-    const outcomes = JSON.parse(cause) as LinkOutcome[];
-    if (Array.isArray(outcomes)) {
-      return outcomes
-        .map((item) => {
-          const name = linkName(requested[item.link.index], item.link);
-          return item.status === "failed"
-            ? `  ✘ ${name}: ${item.error}: ${item.cause}`
-            : `  ✔ ${name}: ${item.status}`;
-        })
-        .join("\n");
+function describeFailure(
+  results: unknown[] | undefined,
+  cause: string,
+  requested: readonly LinkRef[],
+): string {
+  let outcomes: LinkOutcome[] | undefined = results as LinkOutcome[] | undefined;
+  if (!outcomes) {
+    try {
+      const parsed = JSON.parse(cause) as unknown;
+      if (Array.isArray(parsed)) outcomes = parsed as LinkOutcome[];
+    } catch {
+      // Not the pipeline's own cause (e.g. a States.* runtime error): printed as it is, below.
     }
-  } catch {
-    // Not the pipeline's own cause (e.g. a States.* runtime error): print it as it is.
   }
-  return `  ${cause}`;
+  if (!outcomes) return `  ${cause}`;
+  return outcomes
+    .map((item) => {
+      const name = linkName(requested[item.link.index], item.link);
+      return item.status === "failed"
+        ? `  ✘ ${name}: ${item.error}: ${item.cause}`
+        : `  ✔ ${name}: ${item.status}`;
+    })
+    .join("\n");
 }
 
 function linkName(ref: LinkRef | undefined, shown: LinkOutcome["link"]): string {

@@ -1,8 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { BucketAlreadyOwnedByYou, CreateBucketCommand } from "@aws-sdk/client-s3";
 import type { Kysely } from "kysely";
-import { createS3Client, ObjectStore } from "../adapters/object-store.js";
+import { createS3Client, ensureBucket, ObjectStore } from "../adapters/object-store.js";
 import { checkDatabase, createDatabase, describeDatabase } from "../db/database.js";
 import { createEmbeddedDatabase } from "../db/embedded-database.js";
 import { migrateToLatest } from "../db/migrate.js";
@@ -19,6 +18,13 @@ export interface LocalEnvironmentOptions {
   dataDir: string;
   /** Use this S3-compatible server instead of starting s3rver. */
   s3Endpoint?: string;
+  /**
+   * Keys for `s3Endpoint`. Without them the SDK's default chain finds some (AWS_ACCESS_KEY_ID and
+   * AWS_SECRET_ACCESS_KEY in process.env, AWS_PROFILE, ~/.aws, …). Ignored for the embedded s3rver.
+   */
+  s3Credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** The client's region (default: $AWS_REGION, else us-east-1): a bucket it creates is put there. */
+  region?: string;
   /** Use this Postgres instead of PGlite. */
   databaseUrl?: string;
   log?: (line: string) => void;
@@ -61,19 +67,17 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
     const s3Client = createS3Client(
       {
         bucket: options.bucket,
-        region: process.env.AWS_REGION ?? "us-east-1",
+        region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
         endpoint: s3Endpoint,
         forcePathStyle: true,
       },
-      // s3rver accepts any signature; a given endpoint may need real keys, which the SDK then finds itself.
-      options.s3Endpoint ? undefined : LOCAL_CREDENTIALS,
+      // s3rver accepts any signature; a given endpoint may need real keys: the caller's, or the SDK's chain.
+      options.s3Endpoint ? options.s3Credentials : LOCAL_CREDENTIALS,
     );
     closers.push(async () => s3Client.destroy());
-    await s3Client.send(new CreateBucketCommand({ Bucket: options.bucket })).catch((error: unknown) => {
-      // Already there (s3rver configured it, or an earlier run made it): that is the state we want.
-      if (!(error instanceof BucketAlreadyOwnedByYou) && (error as Error).name !== "BucketAlreadyExists")
-        throw error;
-    });
+    // s3rver was started with the bucket; another server gets it created when missing.
+    const bucket = await ensureBucket(s3Client, options.bucket);
+    if (options.s3Endpoint) log(`s3: bucket ${options.bucket} ${bucket === "created" ? "created" : "found"}`);
 
     let db: Kysely<Database>;
     let databaseLabel: string;
