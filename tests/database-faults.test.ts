@@ -1,7 +1,7 @@
 import { type Kysely, sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { checkDatabase, createDatabase, type DatabaseCredentials } from "../src/db/database.js";
-import { replaceDeathsSnapshot } from "../src/db/deaths-repository.js";
+import { publishSnapshot } from "../src/db/deaths-repository.js";
 import type { RetryPolicy } from "../src/db/retry.js";
 import type { Database } from "../src/db/schema.js";
 import type { RoadDeaths } from "../src/domain/deaths-aggregator.js";
@@ -67,7 +67,7 @@ afterAll(async () => {
 
 describe(`database faults (${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite over the wire"})`, () => {
   it("a connection cut mid-transaction, every time, leaves the previous snapshot whole and fails retryable", async () => {
-    await replaceDeathsSnapshot(direct, {
+    await publishSnapshot(direct, {
       source: "Cut",
       createdAt,
       roads: [road("BR-101", 1), road("BR-116", 2)],
@@ -77,9 +77,10 @@ describe(`database faults (${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite o
     action = (text) => (/^insert into "deaths_by_vehicle"/i.test(text) ? "cut-before" : "pass");
     const seen = front.queries.length;
     await expect(
-      replaceDeathsSnapshot(
+      publishSnapshot(
         await throughFront(),
         { source: "Cut", createdAt, roads: [road("BR-101", 9)] },
+        undefined,
         QUICK,
       ),
     ).rejects.toMatchObject({
@@ -99,8 +100,8 @@ describe(`database faults (${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite o
       /^insert into "deaths_by_vehicle"/i.test(text) && cuts++ === 0 ? "cut-before" : "pass";
     const roads = [road("BR-101", 3), road("BR-116", 4)];
     await expect(
-      replaceDeathsSnapshot(await throughFront(), { source: "Blip", createdAt, roads }, QUICK),
-    ).resolves.toBe(10);
+      publishSnapshot(await throughFront(), { source: "Blip", createdAt, roads }, undefined, QUICK),
+    ).resolves.toMatchObject({ rowsWritten: 10, current: true });
     expect(cuts).toBe(2);
     const rows = await snapshotRows("Blip");
     expect(rows).toHaveLength(10);
@@ -111,7 +112,7 @@ describe(`database faults (${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite o
     let cuts = 0;
     action = (text) => (/^commit/i.test(text) && cuts++ === 0 ? "cut-after-reply" : "pass");
     const roads = [road("BR-040", 5)];
-    await replaceDeathsSnapshot(await throughFront(), { source: "Ack", createdAt, roads }, QUICK);
+    await publishSnapshot(await throughFront(), { source: "Ack", createdAt, roads }, undefined, QUICK);
     expect(cuts).toBe(2);
     const rows = await snapshotRows("Ack");
     expect(rows).toHaveLength(5);
@@ -145,7 +146,7 @@ describe(`database faults (${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite o
       deaths: { automovel: 0, bicicleta: 0, caminhao: 0, moto: -1, onibus: 0 },
     };
     await expect(
-      replaceDeathsSnapshot(db, { source: "Bad", createdAt, roads: [bad] }, QUICK),
+      publishSnapshot(db, { source: "Bad", createdAt, roads: [bad] }, undefined, QUICK),
     ).rejects.toMatchObject({
       name: "DatabaseError",
     });
@@ -198,7 +199,7 @@ describe("a rotated database secret", () => {
       await sql.raw(`grant all on deaths_by_vehicle to roadtoll_app`).execute(direct);
     }
     const db = await secretDatabase();
-    await replaceDeathsSnapshot(db, { source: "Rot", createdAt, roads: [road("BR-101", 1)] }, QUICK);
+    await publishSnapshot(db, { source: "Rot", createdAt, roads: [road("BR-101", 1)] }, undefined, QUICK);
     expect(reads).toEqual(["first-pa55"]);
 
     // Rotation: the server and the secret move to a new password, and open sessions end (a failover or
@@ -206,7 +207,7 @@ describe("a rotated database secret", () => {
     serverPassword = "second-pa55";
     secret = { ...secret, password: "second-pa55" };
     guarded.dropAll();
-    await replaceDeathsSnapshot(db, { source: "Rot", createdAt, roads: [road("BR-101", 2)] }, QUICK);
+    await publishSnapshot(db, { source: "Rot", createdAt, roads: [road("BR-101", 2)] }, undefined, QUICK);
     expect(reads).toEqual(["first-pa55", "second-pa55"]);
     expect(guarded.logins.refused).toBe(1);
     expect((await snapshotRows("Rot")).find((row) => row.vehicle === "moto")?.number_deaths).toBe(2);
@@ -216,9 +217,10 @@ describe("a rotated database secret", () => {
     serverPassword = "third-pa55";
     guarded.dropAll();
     const db = await secretDatabase();
-    const failure = await replaceDeathsSnapshot(
+    const failure = await publishSnapshot(
       db,
       { source: "Rot", createdAt, roads: [road("BR-101", 3)] },
+      undefined,
       QUICK,
     ).catch((error: unknown) => error as Error);
     expect(failure).toMatchObject({

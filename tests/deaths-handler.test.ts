@@ -107,19 +107,97 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
     expect(Number(count)).toBe(before.length);
   });
 
-  it("keeps earlier snapshots: a new ingest of the same source adds a snapshot, not a replacement", async () => {
-    const later = await ingest({ url: `${files.baseUrl}/amostra_via_norte.csv`, source: "Norte" });
-    await deaths(norte);
-    await deaths(later);
-    const snapshots = await database.db
+  it("keeps one snapshot per source current: a newer run replaces it, the older one moves to history", async () => {
+    const first = await ingest({ url: `${files.baseUrl}/amostra_via_norte.csv`, source: "Renewed" });
+    const second = await ingest({ url: `${files.baseUrl}/amostra_via_norte.csv`, source: "Renewed" });
+    const one = await deaths(first);
+    expect(one).toMatchObject({ current: true, replaced: null });
+    const two = await deaths(second);
+    expect(two).toMatchObject({ current: true, replaced: first.ingestedAt });
+    // And again, as a retried step would: nothing doubles anywhere.
+    await deaths(second);
+
+    const snapshots = async (table: "deaths_by_vehicle" | "deaths_by_vehicle_history") =>
+      (
+        await database.db
+          .selectFrom(table)
+          .select("created_at")
+          .distinct()
+          .where("source", "=", "Renewed")
+          .execute()
+      ).map((row) => row.created_at.toISOString());
+    expect(await snapshots("deaths_by_vehicle")).toEqual([second.ingestedAt]);
+    expect(await snapshots("deaths_by_vehicle_history")).toEqual([first.ingestedAt]);
+
+    // A plain sum over the table is the metric, however many runs there were.
+    const sums = await database.db
       .selectFrom("deaths_by_vehicle")
+      .select(["vehicle", (eb) => eb.fn.sum<string>("number_deaths").as("deaths")])
+      .where("source", "=", "Renewed")
+      .groupBy("vehicle")
+      .execute();
+    const expected = referenceDeaths(await readFile(`${SAMPLES}amostra_via_norte.csv`)).byVehicle;
+    expect(Object.fromEntries(sums.map((row) => [row.vehicle, Number(row.deaths)]))).toEqual(expected);
+  });
+
+  it("files a run older than the current snapshot that finishes late under history, leaving the current figures", async () => {
+    const older = await ingest({ url: `${files.baseUrl}/amostra_via_norte.csv`, source: "Late" });
+    const newer = await ingest({ url: `${files.baseUrl}/amostra_via_sul_bom.csv`, source: "Late" });
+    await deaths(newer);
+    const current = await tableRows("Late");
+    const late = await deaths(older);
+    expect(late).toMatchObject({ current: false, replaced: null });
+    expect(late.message).toContain(
+      "older than the source's current snapshot, so kept in deaths_by_vehicle_history",
+    );
+    expect(await tableRows("Late")).toEqual(current);
+    const history = await database.db
+      .selectFrom("deaths_by_vehicle_history")
       .select("created_at")
       .distinct()
-      .where("source", "=", "Norte")
+      .where("source", "=", "Late")
       .execute();
-    expect(snapshots.map((row) => row.created_at.toISOString()).sort()).toEqual(
-      [norte.ingestedAt, later.ingestedAt].sort(),
-    );
+    expect(history.map((row) => row.created_at.toISOString())).toEqual([older.ingestedAt]);
+  });
+
+  it("records each run's lineage in pipeline_runs, in the same transaction as its figures", async () => {
+    const run = await ingest({
+      url: `${files.baseUrl}/amostra_via_norte.csv?token=s3cr3t`,
+      source: "Lineage",
+    });
+    const summary = await deaths(run);
+    const row = await database.db
+      .selectFrom("pipeline_runs")
+      .selectAll()
+      .where("run_id", "=", run.runId)
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({
+      source: "Lineage",
+      status: "succeeded",
+      current: true,
+      origin: `${files.baseUrl}/amostra_via_norte.csv?token=***`,
+      sha256: run.sha256,
+      raw_key: run.rawKey,
+      clean_key: run.key,
+      rejects_key: summary.rejects.key,
+      rows_read: summary.rowsRead,
+      rows_accepted: summary.rowsAccepted,
+      rows_rejected: summary.rowsRejected,
+      roads: summary.roads,
+      total_deaths: summary.totalDeaths,
+      error: null,
+    });
+    expect(Number(row.bytes)).toBe(run.bytes);
+    expect(row.ingested_at.toISOString()).toBe(run.ingestedAt);
+    expect(row.finished_at.getTime()).toBeGreaterThanOrEqual(row.ingested_at.getTime());
+    // Retried: the same row, updated in place.
+    await deaths(run);
+    const rows = await database.db
+      .selectFrom("pipeline_runs")
+      .select("run_id")
+      .where("source", "=", "Lineage")
+      .execute();
+    expect(rows).toHaveLength(1);
   });
 
   it("writes nothing when the transaction fails half-way, and keeps the previous rows", async () => {
@@ -235,6 +313,21 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
         `rejects kept at s3://${storage.bucket}/${rejectsKey}`,
     );
     expect(await tableRows("AllRejected")).toEqual([]);
+    // The run is on record, as rejected and why, with no figures.
+    const run = await database.db
+      .selectFrom("pipeline_runs")
+      .selectAll()
+      .where("run_id", "=", event.runId)
+      .executeTakeFirstOrThrow();
+    expect(run).toMatchObject({
+      status: "rejected",
+      current: false,
+      rows_read: 3,
+      rows_rejected: 3,
+      rejects_key: rejectsKey,
+      total_deaths: 0,
+      error: (error as Error).message,
+    });
     // Every row, by its source line, with its reason (how the row itself is echoed is the reader's business).
     const kept = await rejectLines(rejectsKey);
     expect(kept[0]).toBe("line,column,reason,row");

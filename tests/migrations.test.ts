@@ -1,6 +1,8 @@
 import { sql } from "kysely";
+import { Migrator } from "kysely/migration";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateDown, migrateToLatest } from "../src/db/migrate.js";
+import { migrationProvider } from "../src/db/migrations/index.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 
 let database: TestDatabase;
@@ -25,11 +27,16 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
   it("reports every step, then that there is nothing left to do", async () => {
     const lines: string[] = [];
     await expect(migrateToLatest(database.db, (line) => lines.push(line))).resolves.toEqual({
-      applied: ["0001-create-deaths-by-vehicle", "0002-create-writer-role"],
+      applied: [
+        "0001-create-deaths-by-vehicle",
+        "0002-create-writer-role",
+        "0003-current-snapshot-history-and-runs",
+      ],
     });
     expect(lines).toEqual([
       "migration 0001-create-deaths-by-vehicle (up): Success",
       "migration 0002-create-writer-role (up): Success",
+      "migration 0003-current-snapshot-history-and-runs (up): Success",
     ]);
     const again: string[] = [];
     await expect(migrateToLatest(database.db, (line) => again.push(line))).resolves.toEqual({ applied: [] });
@@ -84,6 +91,9 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
   });
 
   it("migrates down (revoking, then dropping the table) and up again", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({
+      applied: ["0003-current-snapshot-history-and-runs"],
+    });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0002-create-writer-role"] });
     const { rows } = await sql`
       select 1 from information_schema.role_table_grants where grantee = 'roadtoll_writer'`.execute(
@@ -93,7 +103,49 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0001-create-deaths-by-vehicle"] });
     await expect(sql`select 1 from deaths_by_vehicle`.execute(database.db)).rejects.toThrow(/does not exist/);
     await expect(migrateToLatest(database.db)).resolves.toEqual({
-      applied: ["0001-create-deaths-by-vehicle", "0002-create-writer-role"],
+      applied: [
+        "0001-create-deaths-by-vehicle",
+        "0002-create-writer-role",
+        "0003-current-snapshot-history-and-runs",
+      ],
     });
+  });
+
+  it("0003 keeps each source's newest snapshot current and moves the older ones to history, and back down", async () => {
+    const migrator = new Migrator({ db: database.db, provider: migrationProvider });
+    await migrator.migrateTo("0002-create-writer-role");
+    await sql`delete from deaths_by_vehicle`.execute(database.db);
+    const at = (day: number) => new Date(Date.UTC(2026, 10, day));
+    const rows = [
+      { ...row, source: "A", created_at: at(1), number_deaths: 1 },
+      { ...row, source: "A", created_at: at(3), number_deaths: 3 },
+      { ...row, source: "A", created_at: at(2), number_deaths: 2 },
+      { ...row, source: "B", created_at: at(1), number_deaths: 7 },
+    ];
+    await database.db.insertInto("deaths_by_vehicle").values(rows).execute();
+    await migrateToLatest(database.db);
+    const current = await database.db
+      .selectFrom("deaths_by_vehicle")
+      .select(["source", "number_deaths"])
+      .orderBy("source")
+      .execute();
+    expect(current).toEqual([
+      { source: "A", number_deaths: 3 },
+      { source: "B", number_deaths: 7 },
+    ]);
+    const history = await database.db
+      .selectFrom("deaths_by_vehicle_history")
+      .select(["source", "number_deaths"])
+      .orderBy("number_deaths")
+      .execute();
+    expect(history).toEqual([
+      { source: "A", number_deaths: 1 },
+      { source: "A", number_deaths: 2 },
+    ]);
+    // Down puts every snapshot back where 0002 kept them.
+    await migrator.migrateTo("0002-create-writer-role");
+    const all = await database.db.selectFrom("deaths_by_vehicle").select("number_deaths").execute();
+    expect(all.map((r) => r.number_deaths).sort()).toEqual([1, 2, 3, 7]);
+    await migrateToLatest(database.db);
   });
 });

@@ -4,7 +4,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestDatabase, type TestDatabase } from "../../tests/support/database.js";
 import { ensureAppUser, scramSha256Verifier } from "./app-user.js";
-import { replaceDeathsSnapshot } from "./deaths-repository.js";
+import { publishSnapshot } from "./deaths-repository.js";
 
 interface Session {
   response: string;
@@ -97,7 +97,7 @@ describe(`the app user (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "P
           total: 1,
           deaths: { automovel: 1, bicicleta: 0, caminhao: 0, moto: 0, onibus: 0 },
         };
-        await replaceDeathsSnapshot(connection, { source: "App", createdAt: new Date(), roads: [road] });
+        await publishSnapshot(connection, { source: "App", createdAt: new Date(), roads: [road] });
         const written = await connection
           .selectFrom("deaths_by_vehicle")
           .select("vehicle")

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { VEHICLES } from "../domain/columns.js";
 import type { RoadDeaths } from "../domain/deaths-aggregator.js";
 import { DEFAULT_RETRY, databaseFailure, type RetryPolicy, retryTransient } from "./retry.js";
@@ -10,49 +10,194 @@ export interface DeathsSnapshot {
   roads: readonly RoadDeaths[];
 }
 
+/** A run's lineage, as pipeline_runs keeps it. */
+export interface RunRecord {
+  runId: string;
+  origin?: string | undefined;
+  sha256?: string | undefined;
+  bytes?: number | undefined;
+  rawKey?: string | undefined;
+  cleanKey: string;
+  rejectsKey: string;
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsRejected: number;
+  execution?: string | undefined;
+  finishedAt?: Date;
+}
+
+export interface Publication {
+  rowsWritten: number;
+  /** Whether the snapshot is now the source's current one; false for an older run that finished late. */
+  current: boolean;
+  /** The snapshot this one replaced as current (moved to history), if there was one. */
+  replaced: Date | undefined;
+}
+
 /** Rows per INSERT: far below Postgres' 65,535 bind-parameter limit (5 per row) for any number of roads. */
 const BATCH = 1000;
+const COLUMNS = ["created_at", "source", "road_name", "vehicle", "number_deaths"] as const;
 
 /**
- * Writes one snapshot in one transaction, replacing whatever a previous attempt at the same snapshot wrote. A
- * retried step therefore leaves exactly the rows of a single successful run, and a failed one leaves none. A
- * transaction cut by a lost connection is rolled back by the server and run again, whole, a bounded number of
- * times (db/retry.ts); a commit whose acknowledgement was lost is simply replaced by an identical one.
+ * Makes a run's snapshot the source's current figures, in one transaction: the snapshot it replaces moves to
+ * deaths_by_vehicle_history, and the run's lineage is written to pipeline_runs. So deaths_by_vehicle always holds
+ * exactly one snapshot per source, and a plain sum over it is right.
+ *
+ * - Retried: a snapshot is keyed by source and ingest time; the same run replaces its own rows, and its
+ *   pipeline_runs row, so running a step twice leaves what running it once does.
+ * - Late: a run older than the current snapshot (it was ingested earlier but finished later) goes to history,
+ *   and the current figures stay.
+ * - Cut: a transaction cut by a lost connection is rolled back by the server and run again, whole, a bounded
+ *   number of times (db/retry.ts).
+ * Runs of one source are serialised by an advisory lock, so two finishing together cannot both become current.
  */
-export async function replaceDeathsSnapshot(
+export async function publishSnapshot(
   db: Kysely<Database>,
   snapshot: DeathsSnapshot,
+  run?: RunRecord,
   retry: RetryPolicy = DEFAULT_RETRY,
-): Promise<number> {
+): Promise<Publication> {
+  const { source, createdAt } = snapshot;
   const rows: NewDeathsRow[] = snapshot.roads.flatMap(({ road, deaths }) =>
     VEHICLES.map((vehicle) => ({
-      created_at: snapshot.createdAt,
-      source: snapshot.source,
+      created_at: createdAt,
+      source,
       road_name: road,
       vehicle,
       number_deaths: deaths[vehicle],
     })),
   );
   try {
-    await retryTransient(
+    return await retryTransient(
       () =>
         db.transaction().execute(async (trx) => {
+          await sql`select pg_advisory_xact_lock(hashtext(${`roadtoll:${source}`}))`.execute(trx);
+          const newer = await trx
+            .selectFrom("deaths_by_vehicle")
+            .select("created_at")
+            .where("source", "=", source)
+            .where("created_at", ">", createdAt)
+            .limit(1)
+            .executeTakeFirst();
+          const current = newer === undefined;
+          let replaced: Date | undefined;
+          if (current) {
+            const older = await trx
+              .selectFrom("deaths_by_vehicle")
+              .select((eb) => eb.fn.max("created_at").as("created_at"))
+              .where("source", "=", source)
+              .where("created_at", "<", createdAt)
+              .executeTakeFirst();
+            replaced = older?.created_at ?? undefined;
+            if (replaced) {
+              await trx
+                .insertInto("deaths_by_vehicle_history")
+                .columns(COLUMNS)
+                .expression(
+                  trx
+                    .selectFrom("deaths_by_vehicle")
+                    .select(COLUMNS)
+                    .where("source", "=", source)
+                    .where("created_at", "<", createdAt),
+                )
+                .execute();
+              await trx
+                .deleteFrom("deaths_by_vehicle")
+                .where("source", "=", source)
+                .where("created_at", "<", createdAt)
+                .execute();
+            }
+          }
+          const table = current ? "deaths_by_vehicle" : "deaths_by_vehicle_history";
           await trx
-            .deleteFrom("deaths_by_vehicle")
-            .where("source", "=", snapshot.source)
-            .where("created_at", "=", snapshot.createdAt)
+            .deleteFrom(table)
+            .where("source", "=", source)
+            .where("created_at", "=", createdAt)
             .execute();
           for (let i = 0; i < rows.length; i += BATCH) {
             await trx
-              .insertInto("deaths_by_vehicle")
+              .insertInto(table)
               .values(rows.slice(i, i + BATCH))
               .execute();
           }
+          if (run) {
+            await writeRun(trx, {
+              ...runRow(run, source, createdAt),
+              status: "succeeded",
+              current,
+              roads: snapshot.roads.length,
+              total_deaths: snapshot.roads.reduce((sum, road) => sum + road.total, 0),
+              error: null,
+            });
+          }
+          return { rowsWritten: rows.length, current, replaced };
         }),
       retry,
     );
   } catch (error) {
-    throw databaseFailure(error, `cannot write deaths_by_vehicle for ${snapshot.source}`);
+    throw databaseFailure(error, `cannot write deaths_by_vehicle for ${source}`);
   }
-  return rows.length;
+}
+
+/** Records a run the deaths step refused (too many rejects, no data): lineage and why, no figures. */
+export async function recordRejectedRun(
+  db: Kysely<Database>,
+  source: string,
+  ingestedAt: Date,
+  run: RunRecord,
+  error: string,
+  retry: RetryPolicy = DEFAULT_RETRY,
+): Promise<void> {
+  try {
+    await retryTransient(
+      () =>
+        writeRun(db, {
+          ...runRow(run, source, ingestedAt),
+          status: "rejected",
+          current: false,
+          roads: 0,
+          total_deaths: 0,
+          error,
+        }),
+      retry,
+    );
+  } catch (cause) {
+    throw databaseFailure(cause, `cannot record run ${run.runId} of ${source}`);
+  }
+}
+
+function runRow(run: RunRecord, source: string, ingestedAt: Date) {
+  return {
+    run_id: run.runId,
+    source,
+    ingested_at: ingestedAt,
+    finished_at: run.finishedAt ?? new Date(),
+    origin: run.origin ?? null,
+    sha256: run.sha256 ?? null,
+    bytes: run.bytes ?? null,
+    raw_key: run.rawKey ?? null,
+    clean_key: run.cleanKey,
+    rejects_key: run.rejectsKey,
+    rows_read: run.rowsRead,
+    rows_accepted: run.rowsAccepted,
+    rows_rejected: run.rowsRejected,
+    execution: run.execution ?? null,
+  };
+}
+
+type RunRow = ReturnType<typeof runRow> & {
+  status: "succeeded" | "rejected";
+  current: boolean;
+  roads: number;
+  total_deaths: number;
+  error: string | null;
+};
+
+async function writeRun(db: Kysely<Database>, row: RunRow): Promise<void> {
+  const { run_id: _key, ...update } = row;
+  await db
+    .insertInto("pipeline_runs")
+    .values(row)
+    .onConflict((conflict) => conflict.column("run_id").doUpdateSet(update))
+    .execute();
 }

@@ -1,4 +1,4 @@
-import type { Insertable, Selectable } from "kysely";
+import type { ColumnType, Insertable, Selectable } from "kysely";
 import type { Vehicle } from "../domain/columns.js";
 
 export interface DeathsByVehicleTable {
@@ -11,8 +11,43 @@ export interface DeathsByVehicleTable {
   number_deaths: number;
 }
 
+export interface DeathsHistoryTable extends DeathsByVehicleTable {
+  /** When a newer snapshot of the source replaced this one. */
+  archived_at: ColumnType<Date, Date | undefined, never>;
+}
+
+/** One row per run (the ingest step's runId): where the data came from, what was read, what became of it. */
+export interface PipelineRunsTable {
+  run_id: string;
+  source: string;
+  status: "succeeded" | "rejected";
+  /** Whether the run's snapshot is the source's current one (an older run that finished late is not). */
+  current: boolean;
+  ingested_at: Date;
+  finished_at: Date;
+  /** The link, redacted, or the S3 object the file came from. */
+  origin: string | null;
+  sha256: string | null;
+  /** bigint: pg returns it as a string. */
+  bytes: ColumnType<string | null, number | null, number | null>;
+  raw_key: string | null;
+  clean_key: string;
+  rejects_key: string;
+  rows_read: number;
+  rows_accepted: number;
+  rows_rejected: number;
+  roads: number;
+  total_deaths: number;
+  execution: string | null;
+  error: string | null;
+}
+
 export interface Database {
+  /** The current figures: one snapshot per source. */
   deaths_by_vehicle: DeathsByVehicleTable;
+  /** Every snapshot a newer one replaced. */
+  deaths_by_vehicle_history: DeathsHistoryTable;
+  pipeline_runs: PipelineRunsTable;
 }
 
 export type DeathsRow = Selectable<DeathsByVehicleTable>;

@@ -52,6 +52,14 @@ export const deathsEventSchema = z.object({
   delimiter: z.enum([";", ",", "\t"]).optional(),
   /** The execution, when the ingest step was given one: logged as the correlation id. */
   execution: executionId.optional(),
+  /** Lineage the ingest step reports, kept in pipeline_runs: the link (redacted), the raw object, the bytes. */
+  url: z.string().max(2048).optional(),
+  rawKey: z.string().startsWith("raw/").optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  bytes: z.number().int().nonnegative().optional(),
 });
 export type DeathsEvent = z.infer<typeof deathsEventSchema>;
 

@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
-import { replaceDeathsSnapshot } from "../db/deaths-repository.js";
+import { publishSnapshot, type RunRecord, recordRejectedRun } from "../db/deaths-repository.js";
 import type { Database } from "../db/schema.js";
 import { VEHICLES } from "../domain/columns.js";
 import { computeDeaths, type DeathsComputation, type Reject } from "../domain/compute-deaths.js";
@@ -17,6 +17,12 @@ export interface DeathsStepInput {
   runId: string;
   ingestedAt: string;
   delimiter?: SourceDelimiter | undefined;
+  /** Lineage from the ingest step, kept in pipeline_runs; all optional, so a hand-made event still works. */
+  url?: string | undefined;
+  rawKey?: string | undefined;
+  sha256?: string | undefined;
+  bytes?: number | undefined;
+  execution?: string | undefined;
 }
 
 export interface DeathsDeps {
@@ -48,6 +54,13 @@ export interface DeathsSummary {
   rejects: { bucket: string; key: string; sample: Reject[] };
   roads: number;
   rowsWritten: number;
+  /**
+   * Whether these figures are now the source's current ones in deaths_by_vehicle. False only for a run older than
+   * the current snapshot that finished late: its figures went to deaths_by_vehicle_history.
+   */
+  current: boolean;
+  /** The snapshot this one replaced as current (now in deaths_by_vehicle_history). */
+  replaced: string | null;
   /** Deaths in accepted rows, each accident once. */
   totalDeaths: number;
   /** The metric summed over roads: deaths in accidents involving each vehicle type. */
@@ -93,17 +106,40 @@ export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): P
     await rejects?.abort();
     throw error;
   }
-  // The rejects object is complete by now and stays for review; the table is not touched.
-  checkRejectShare(computation, {
-    file: input.key,
-    maxShare: deps.maxRejectShare ?? DEFAULT_MAX_REJECT_SHARE,
-    rejectsUri: `s3://${deps.store.bucket}/${rejectsObject}`,
-  });
-  const rowsWritten = await replaceDeathsSnapshot(deps.db, {
-    source: input.source,
-    createdAt,
-    roads: computation.roads,
-  });
+  const run: RunRecord = {
+    runId: input.runId,
+    origin: input.url,
+    sha256: input.sha256,
+    bytes: input.bytes,
+    rawKey: input.rawKey,
+    cleanKey: input.key,
+    rejectsKey: rejectsObject,
+    rowsRead: computation.rowsRead,
+    rowsAccepted: computation.rowsAccepted,
+    rowsRejected: computation.rowsRejected,
+    execution: input.execution,
+  };
+  // The rejects object is complete by now and stays for review; the figures are not touched, and the run is
+  // recorded as rejected, with why.
+  try {
+    checkRejectShare(computation, {
+      file: input.key,
+      maxShare: deps.maxRejectShare ?? DEFAULT_MAX_REJECT_SHARE,
+      rejectsUri: `s3://${deps.store.bucket}/${rejectsObject}`,
+    });
+  } catch (rejection) {
+    // Best effort: the rejection is the step's answer. With the database down too, reporting a retryable database
+    // error instead would have the state machine retry a file that will be refused again.
+    await recordRejectedRun(deps.db, input.source, createdAt, run, (rejection as Error).message).catch(
+      () => {},
+    );
+    throw rejection;
+  }
+  const { rowsWritten, current, replaced } = await publishSnapshot(
+    deps.db,
+    { source: input.source, createdAt, roads: computation.roads },
+    run,
+  );
 
   const deathsByVehicle = zeroDeaths();
   for (const { deaths } of computation.roads) {
@@ -118,7 +154,8 @@ export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): P
     message:
       `${input.source}: ${computation.totalDeaths} deaths on ${computation.roads.length} roads from ` +
       `${computation.rowsAccepted} accidents; ${computation.rowsRejected} rows rejected` +
-      (worstRoads[0] ? `; worst road ${worstRoads[0].road} (${worstRoads[0].deaths} deaths)` : ""),
+      (worstRoads[0] ? `; worst road ${worstRoads[0].road} (${worstRoads[0].deaths} deaths)` : "") +
+      (current ? "" : "; older than the source's current snapshot, so kept in deaths_by_vehicle_history"),
     table: "deaths_by_vehicle",
     source: input.source,
     createdAt: createdAt.toISOString(),
@@ -129,6 +166,8 @@ export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): P
     rejects: { bucket: deps.store.bucket, key: rejectsObject, sample: computation.sampleRejects },
     roads: computation.roads.length,
     rowsWritten,
+    current,
+    replaced: replaced ? replaced.toISOString() : null,
     totalDeaths: computation.totalDeaths,
     deathsByVehicle,
     worstRoads,

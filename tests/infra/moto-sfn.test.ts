@@ -120,6 +120,8 @@ function deathsSummary(ingest: IngestResult): DeathsSummary {
     input: { bucket: ingest.bucket, key: ingest.key },
     rowsRead: 10,
     rowsAccepted: 10,
+    current: true,
+    replaced: null,
     rowsRejected: 0,
     rejects: { bucket: ingest.bucket, key: `rejects/${ingest.source}/none.csv`, sample: [] },
     roads: 1,
