@@ -89,6 +89,7 @@ const downloadSchema = z.object({
   DOWNLOAD_ALLOWED_HOSTS: z.string().optional(),
   DOWNLOAD_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
   LINKS_FILE: z.string().optional(),
+  LINKS_S3_KEY: z.string().min(1).default("config/link.yml"),
   LAMBDA_TASK_ROOT: z.string().optional(),
 });
 
@@ -109,6 +110,8 @@ export interface DownloadConfig {
   allowedHosts: string[];
   /** Path of link.yml: the image ships it next to the bundle; locally it is the repository's. */
   linksFile: string;
+  /** In AWS, this object in the pipeline's bucket, when present, replaces linksFile: no rebuild to add a source. */
+  linksKey: string;
 }
 
 export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): DownloadConfig {
@@ -125,6 +128,7 @@ export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): Downlo
       .map((host) => host.trim().toLowerCase())
       .filter((host) => host !== ""),
     linksFile: parsed.LINKS_FILE ?? `${root}/link.yml`,
+    linksKey: parsed.LINKS_S3_KEY,
   };
 }
 

@@ -24,6 +24,7 @@ export type ErrorName =
   | "NoDataError"
   | "StorageError"
   | "ObjectNotFoundError"
+  | "ObjectForbiddenError"
   | "DatabaseError"
   | "DatabaseUnavailableError"
   | "MigrationError"

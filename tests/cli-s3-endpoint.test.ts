@@ -68,23 +68,30 @@ async function cli(name: string, argv: string[], env: NodeJS.ProcessEnv = {}) {
   return { code, stdout, stderr };
 }
 
-/** What differs between two runs of the same input: run ids, times, and the samples server's port. */
+/** What differs between two runs of the same input: run ids, executions, times, and the samples server's port. */
 function normalise(text: string): string {
   return text
     .replace(/\d{8}T\d{9}Z-[0-9a-f]+/g, "<runId>")
+    .replace(/runs\/[0-9a-f-]{36}\//g, "runs/<execution>/")
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, "<time>")
     .replace(/http:\/\/127\.0\.0\.1:\d+\//g, "http://<samples>/");
 }
 
+/** The run's objects in the bucket; change detection's own (state/) are left to its tests. */
 async function keys(): Promise<string[]> {
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
-  return (listed.Contents ?? []).map((object) => object.Key ?? "").sort();
+  return (listed.Contents ?? [])
+    .map((object) => object.Key ?? "")
+    .filter((key) => !key.startsWith("state/"))
+    .sort();
 }
 
 describe.skipIf(!moto)(
   `npm start -- --s3-endpoint on moto_server${moto ? "" : " (skipped: moto_server is not installed; pip install 'moto[server]')"}`,
   () => {
-    let embedded: { status: string; results: Array<{ summary: DeathsSummary }> };
+    let embedded: { status: string; results: Array<{ summary: { key: string } }> };
+    /** The first run on moto's output: its summaries' keys name objects on moto. */
+    let onMoto: typeof embedded;
 
     it("gives the embedded s3rver run's results on the bundled samples, creating the bucket", async () => {
       const reference = await cli("s3rver", ["--json"]);
@@ -100,16 +107,19 @@ describe.skipIf(!moto)(
       expect(viaMoto.stderr).toContain(`s3: bucket ${BUCKET} created\n`);
       expect(viaMoto.stderr).not.toMatch(/s3rver/);
       expect(normalise(viaMoto.stdout)).toEqual(normalise(reference.stdout));
+      onMoto = JSON.parse(viaMoto.stdout);
 
       // The objects are on moto: raw (the bytes as served), clean and rejects, for each sample.
       const stored = await keys();
-      expect(stored.map((key) => key.replace(/\/[^/]+\.csv$/, "/"))).toEqual([
+      expect(stored.map((key) => normalise(key).replace(/\/[^/]+\.csv$/, "/"))).toEqual([
         "clean/amostra_via_norte/",
         "clean/amostra_via_sul_bom/",
         "raw/amostra_via_norte/",
         "raw/amostra_via_sul_bom/",
         "rejects/amostra_via_norte/",
         "rejects/amostra_via_sul_bom/",
+        "runs/<execution>/amostra_via_norte.json",
+        "runs/<execution>/amostra_via_sul_bom.json",
       ]);
       const store = new ObjectStore(s3, BUCKET);
       for (const source of ["amostra_via_norte", "amostra_via_sul_bom"]) {
@@ -129,11 +139,18 @@ describe.skipIf(!moto)(
       const again = await cli("moto-again", ["--s3-endpoint", server.endpoint], KEYS);
       expect(again.code, again.stderr).toBe(0);
       expect(again.stderr).toContain(`s3: bucket ${BUCKET} found\n`);
-      expect(normalise(again.stdout)).toBe(
-        normalise(`${renderResults(embedded.results.map((result) => result.summary))}\n`),
-      );
+      // The table is made from the full summaries in the bucket: the first run's give the same one.
+      const store = new ObjectStore(s3, BUCKET);
+      const summaries: DeathsSummary[] = [];
+      for (const { summary } of onMoto.results) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of await store.read(summary.key)) chunks.push(chunk as Buffer);
+        summaries.push(JSON.parse(Buffer.concat(chunks).toString("utf8")) as DeathsSummary);
+      }
+      expect(normalise(again.stdout)).toBe(normalise(`${renderResults(summaries)}\n`));
       expect(again.stdout).toMatch(/^amostra_via_norte +404 +3 +5 +108 +77 +11 +31 +14 +1$/m);
-      expect(await keys()).toHaveLength(12);
+      // Two runs: six objects each, and two summaries each, under each execution's name.
+      expect(await keys()).toHaveLength(16);
     });
 
     it("without credentials, exits 1 at once with ConfigError naming the variables", async () => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli/run.js";
+import { startLocalEnvironment } from "../src/local/environment.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
 import { reversed, type VariantOptions, writeVariant } from "./support/csv-variants.js";
@@ -72,8 +73,24 @@ describe("npm start on one sample in several CSV forms", () => {
       { stdout: (text) => (stdout += text), stderr: () => {}, env: {}, root: ROOT },
     );
     expect(code).toBe(0);
-    const { results } = JSON.parse(stdout) as { results: Array<{ summary: DeathsSummary }> };
-    const figures = results.map(({ summary }) => ({
+    // The output names each link's full summary by key; the summaries are in the run's own bucket.
+    const { results } = JSON.parse(stdout) as { results: Array<{ summary: { key: string } }> };
+    const env = await startLocalEnvironment({
+      bucket: "roadtoll-local",
+      dataDir,
+      ...(database?.url ? { databaseUrl: database.url } : {}),
+    });
+    const summaries: DeathsSummary[] = [];
+    try {
+      for (const { summary } of results) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of await env.store.read(summary.key)) chunks.push(chunk as Buffer);
+        summaries.push(JSON.parse(Buffer.concat(chunks).toString("utf8")) as DeathsSummary);
+      }
+    } finally {
+      await env.close();
+    }
+    const figures = summaries.map((summary) => ({
       source: summary.source,
       rowsAccepted: summary.rowsAccepted,
       rowsRejected: summary.rowsRejected,

@@ -9,6 +9,7 @@ import { createDatabase } from "../src/db/database.js";
 import { createDeathsHandler, type DeathsHandler } from "../src/handlers/deaths-handler.js";
 import { createIngestHandler, type IngestHandler } from "../src/handlers/ingest-handler.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
+import type { DeathsResult, DeathsSummary } from "../src/pipeline/deaths-step.js";
 import type { IngestResult } from "../src/pipeline/ingest-link.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
@@ -44,6 +45,11 @@ afterAll(async () => {
   await storage?.close();
 });
 
+/** The full summary the deaths step wrote next to its answer. */
+async function fullSummary(result: DeathsResult): Promise<DeathsSummary> {
+  return JSON.parse((await storage.bytes(result.keys.summary)).toString("utf8")) as DeathsSummary;
+}
+
 async function tableRows(source: string) {
   return database.db
     .selectFrom("deaths_by_vehicle")
@@ -75,8 +81,10 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
   });
 
   it("puts every unreadable row in the rejects object with its source line and reason", async () => {
-    const summary = await deaths(norte);
-    expect(summary.rejects.key).toBe(`rejects/Norte/${norte.runId}.csv`);
+    const result = await deaths(norte);
+    const summary = await fullSummary(result);
+    expect(result.keys.rejects).toBe(`rejects/Norte/${norte.runId}.csv`);
+    expect(summary.rejects.key).toBe(result.keys.rejects);
     const rejects = (await storage.bytes(summary.rejects.key)).toString("utf8").trimEnd().split("\n");
     // The generator places these rows after data rows 50, 120 and 200 (+ header, + earlier oddities).
     expect(rejects).toEqual([
@@ -111,9 +119,9 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
     const first = await ingest({ url: `${files.baseUrl}/amostra_via_norte.csv`, source: "Renewed" });
     const second = await ingest({ url: `${files.baseUrl}/amostra_via_norte.csv`, source: "Renewed" });
     const one = await deaths(first);
-    expect(one).toMatchObject({ current: true, replaced: null });
+    expect(await fullSummary(one)).toMatchObject({ current: true, replaced: null });
     const two = await deaths(second);
-    expect(two).toMatchObject({ current: true, replaced: first.ingestedAt });
+    expect(await fullSummary(two)).toMatchObject({ current: true, replaced: first.ingestedAt });
     // And again, as a retried step would: nothing doubles anywhere.
     await deaths(second);
 
@@ -146,7 +154,7 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
     await deaths(newer);
     const current = await tableRows("Late");
     const late = await deaths(older);
-    expect(late).toMatchObject({ current: false, replaced: null });
+    expect(await fullSummary(late)).toMatchObject({ current: false, replaced: null });
     expect(late.message).toContain(
       "older than the source's current snapshot, so kept in deaths_by_vehicle_history",
     );
@@ -179,7 +187,7 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
       sha256: run.sha256,
       raw_key: run.rawKey,
       clean_key: run.key,
-      rejects_key: summary.rejects.key,
+      rejects_key: summary.keys.rejects,
       rows_read: summary.rowsRead,
       rows_accepted: summary.rowsAccepted,
       rows_rejected: summary.rowsRejected,
@@ -237,8 +245,28 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
     }
   });
 
-  it("returns a summary a person can read", async () => {
-    const summary = await deaths(norte);
+  it("writes a summary a person can read to runs/<run>/<source>.json, and returns its counts and keys", async () => {
+    const result = await deaths(norte);
+    const summary = await fullSummary(result);
+    expect(result).toEqual({
+      message: summary.message,
+      source: "Norte",
+      createdAt: norte.ingestedAt,
+      current: true,
+      rowsRead: summary.rowsRead,
+      rowsAccepted: summary.rowsAccepted,
+      rowsRejected: summary.rowsRejected,
+      roads: summary.roads,
+      rowsWritten: summary.rowsWritten,
+      totalDeaths: summary.totalDeaths,
+      deathsByVehicle: summary.deathsByVehicle,
+      bucket: storage.bucket,
+      // No execution in this event: the run's own id names the folder.
+      keys: { summary: `runs/${norte.runId}/Norte.json`, rejects: summary.rejects.key, clean: norte.key },
+    });
+    // What Step Functions carries per link: a few hundred bytes, against the summary's few KB.
+    expect(JSON.stringify(result).length).toBeLessThan(1024);
+    expect(summary.url).toBe(norte.url);
     expect(summary.table).toBe("deaths_by_vehicle");
     expect(summary.createdAt).toBe(norte.ingestedAt);
     expect(summary.message).toMatch(
@@ -250,6 +278,13 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
     expect(worst).toEqual([...worst].sort((a, b) => b - a));
     expect(summary.worstRoads.length).toBeLessThanOrEqual(5);
     expect(JSON.stringify(summary).length).toBeLessThan(8 * 1024);
+  });
+
+  it("names the summary object after the execution when the event carries one (the state machine's $$.Execution.Id)", async () => {
+    const execution = "arn:aws:states:us-east-1:123456789012:execution:roadtoll-pipeline:nightly/2026 11";
+    const result = await deaths({ ...norte, execution });
+    expect(result.keys.summary).toBe("runs/nightly_2026_11/Norte.json");
+    expect(await fullSummary(result)).toMatchObject({ execution, source: "Norte" });
   });
 
   it("rejects an event that is not an ingest result", async () => {

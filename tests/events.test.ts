@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadLinks } from "../src/adapters/links.js";
+import { listLinksEventSchema } from "../src/handlers/list-links-handler.js";
 import {
   deathsEventSchema,
   executionOf,
@@ -15,7 +16,7 @@ const read = async (name: string): Promise<unknown> =>
   JSON.parse(await readFile(`${ROOT}events/${name}`, "utf8"));
 
 describe("events/ examples", () => {
-  it.each(["ingest.json", "ingest-url.json", "ingest-envelope.json"])(
+  it.each(["ingest.json", "ingest-url.json", "ingest-envelope.json", "ingest-object.json"])(
     "%s is a valid ingest event",
     async (name) => {
       expect(ingestEventSchema.safeParse(await read(name)).success).toBe(true);
@@ -50,6 +51,14 @@ describe("events/ examples", () => {
       }
     },
   );
+
+  it("pipeline-all.json is the schedule's input, and what the ListLinks task is then given is valid", async () => {
+    const input = (await read("pipeline-all.json")) as { all: unknown };
+    expect(input).toEqual({ all: true });
+    // The ASL hands the function {"listLinks.$": "$.all"}.
+    expect(listLinksEventSchema.safeParse({ listLinks: input.all }).success).toBe(true);
+    expect(listLinksEventSchema.safeParse({ listLinks: "yes" }).success).toBe(false);
+  });
 
   it("link.yml has the five ANTT links", async () => {
     const links = await loadLinks(`${ROOT}link.yml`);

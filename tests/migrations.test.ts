@@ -31,12 +31,14 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0001-create-deaths-by-vehicle",
         "0002-create-writer-role",
         "0003-current-snapshot-history-and-runs",
+        "0004-source-validators",
       ],
     });
     expect(lines).toEqual([
       "migration 0001-create-deaths-by-vehicle (up): Success",
       "migration 0002-create-writer-role (up): Success",
       "migration 0003-current-snapshot-history-and-runs (up): Success",
+      "migration 0004-source-validators (up): Success",
     ]);
     const again: string[] = [];
     await expect(migrateToLatest(database.db, (line) => again.push(line))).resolves.toEqual({ applied: [] });
@@ -90,7 +92,26 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
     expect(rows.map((row) => row.privilege_type)).toEqual(["DELETE", "INSERT", "SELECT"]);
   });
 
+  it("0004 adds the source's validators to pipeline_runs, nullable, and takes them away again", async () => {
+    const columns = async () =>
+      (
+        await sql<{ column_name: string; is_nullable: string }>`
+          select column_name, is_nullable from information_schema.columns
+          where table_name = 'pipeline_runs' and column_name like 'source_%' order by column_name`.execute(
+          database.db,
+        )
+      ).rows;
+    expect(await columns()).toEqual([
+      { column_name: "source_etag", is_nullable: "YES" },
+      { column_name: "source_last_modified", is_nullable: "YES" },
+    ]);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0004-source-validators"] });
+    expect(await columns()).toEqual([]);
+    await expect(migrateToLatest(database.db)).resolves.toEqual({ applied: ["0004-source-validators"] });
+  });
+
   it("migrates down (revoking, then dropping the table) and up again", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0004-source-validators"] });
     await expect(migrateDown(database.db)).resolves.toEqual({
       applied: ["0003-current-snapshot-history-and-runs"],
     });
@@ -107,6 +128,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0001-create-deaths-by-vehicle",
         "0002-create-writer-role",
         "0003-current-snapshot-history-and-runs",
+        "0004-source-validators",
       ],
     });
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeathsHandler } from "../src/handlers/deaths-handler.js";
 import type { IngestHandler } from "../src/handlers/ingest-handler.js";
 import type { RunningFileServer } from "../src/local/file-server.js";
-import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
+import type { DeathsResult } from "../src/pipeline/deaths-step.js";
 import { reversed, type VariantOptions, writeVariant } from "./support/csv-variants.js";
 import type { TestDatabase } from "./support/database.js";
 import { startTestPipeline, type TestPipeline } from "./support/pipeline.js";
@@ -82,7 +82,7 @@ describe.skipIf(!present)(
       if (directory) await rm(directory, { recursive: true, force: true });
     });
 
-    async function run(file: string, source: string): Promise<{ summary: DeathsSummary; figures: Figures }> {
+    async function run(file: string, source: string): Promise<{ summary: DeathsResult; figures: Figures }> {
       const summary = await deaths(await ingest({ url: `${files.baseUrl}/${file}`, source }));
       const rows = await database.db
         .selectFrom("deaths_by_vehicle")
@@ -99,8 +99,8 @@ describe.skipIf(!present)(
     }
 
     // Parsed with the reference parser: a reject's row may hold the variant's quoted line break.
-    const rejectedLines = async (summary: DeathsSummary) =>
-      (parse(await storage.bytes(summary.rejects.key), { from_line: 2 }) as string[][]).map((row) =>
+    const rejectedLines = async (summary: DeathsResult) =>
+      (parse(await storage.bytes(summary.keys.rejects), { from_line: 2 }) as string[][]).map((row) =>
         Number(row[0]),
       );
 

@@ -207,7 +207,7 @@ describe(`S3 (${BACKEND}) answering 500 or 503 SlowDown, or resetting, a few tim
     const summary = await deaths(result);
     expect(front.count("PutObject", { keyPrefix: "rejects/", fault: "SlowDown" })).toBe(2);
     expect(front.count("PutObject", { keyPrefix: "rejects/", fault: null })).toBe(1);
-    expect((await bytes(summary.rejects.key)).toString("utf8")).toMatch(/^line,column,reason,row\n53,/);
+    expect((await bytes(summary.keys.rejects)).toString("utf8")).toMatch(/^line,column,reason,row\n53,/);
     await expectSampleFigures("PutFaults", summary);
   });
 
@@ -393,7 +393,7 @@ describe(`GetObject (${BACKEND}) whose body is cut mid-stream`, () => {
       const summary = await deaths(ingested);
       await expectSampleFigures("Cut", summary);
       await database.db.deleteFrom("deaths_by_vehicle").where("source", "=", "Cut").execute();
-      await direct.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: summary.rejects.key }));
+      await direct.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: summary.keys.rejects }));
     },
   );
 });

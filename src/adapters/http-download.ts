@@ -1,4 +1,4 @@
-import { pipeline, type Readable, Transform } from "node:stream";
+import { pipeline, Readable, Transform } from "node:stream";
 import { Agent, type Dispatcher, request } from "undici";
 import type { DownloadConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
@@ -9,9 +9,20 @@ import { redactUrl } from "./redact.js";
 export interface Download {
   body: Readable;
   contentLength: number | undefined;
+  /** The response's validators, for the next run's conditional request. */
+  etag?: string | undefined;
+  lastModified?: string | undefined;
+  /** The server answered 304 to the conditions given: `body` is empty. */
+  notModified?: boolean;
 }
 
-export type Downloader = (url: string) => Promise<Download>;
+/** What the last run saw (its ETag and Last-Modified): sent as If-None-Match and If-Modified-Since. */
+export interface DownloadConditions {
+  etag?: string | undefined;
+  lastModified?: string | undefined;
+}
+
+export type Downloader = (url: string, conditions?: DownloadConditions) => Promise<Download>;
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Retry-After answers a download waits for, at most, before it fails and leaves retrying to the state machine. */
@@ -44,7 +55,7 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
     bodyTimeout: config.timeoutMs,
   });
 
-  return async (url) => {
+  return async (url, conditions) => {
     // Errors name the link as shown, never with its credentials or query values.
     const shown = redactUrl(url);
     let current = checkLink(url, policy).href;
@@ -61,6 +72,8 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
             accept: "text/csv,*/*",
             // decompress.ts decodes these; a compressed CSV is a fraction of the bytes on the wire.
             "accept-encoding": "gzip, deflate, br",
+            ...(conditions?.etag ? { "if-none-match": conditions.etag } : {}),
+            ...(conditions?.lastModified ? { "if-modified-since": conditions.lastModified } : {}),
           },
         });
       } catch (error) {
@@ -107,6 +120,10 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
       }
     }
     const { statusCode } = response;
+    if (statusCode === 304 && (conditions?.etag || conditions?.lastModified)) {
+      response.body.resume();
+      return { body: Readable.from([]), contentLength: 0, notModified: true };
+    }
     if (statusCode < 200 || statusCode >= 300) {
       response.body.resume();
       const transient = statusCode >= 500 || statusCode === 408 || statusCode === 429;
@@ -139,7 +156,16 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
     const encoding = response.headers["content-encoding"];
     const body = decompressed(response.body, typeof encoding === "string" ? encoding : undefined, shown);
     // The limit counts the decoded bytes: what is stored, and what a decompression bomb would inflate.
-    return { body: limited(body, shown, config.maxBytes), contentLength };
+    const validator = (name: string) => {
+      const value = response.headers[name];
+      return typeof value === "string" && value.length <= 1024 ? value : undefined;
+    };
+    return {
+      body: limited(body, shown, config.maxBytes),
+      contentLength,
+      etag: validator("etag"),
+      lastModified: validator("last-modified"),
+    };
   };
 }
 
@@ -147,7 +173,7 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
  * The body, cut with DownloadTooLargeError once more than `maxBytes` have arrived: counted on the bytes
  * themselves, since a chunked body has no length and a Content-Length is only the server's word.
  */
-function limited(body: Readable, shown: string, maxBytes: number): Readable {
+export function limited(body: Readable, shown: string, maxBytes: number): Readable {
   let received = 0;
   const limiter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

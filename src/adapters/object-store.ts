@@ -7,6 +7,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   NoSuchKey,
+  PutObjectCommand,
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
@@ -52,6 +53,17 @@ export function createS3Client(
       ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" }
       : {}),
   });
+}
+
+/** An object read from the bucket, with the metadata S3 returned for it. */
+export interface StoredObject {
+  body: Readable;
+  /** The ETag, quotes included, as S3 sends it. */
+  etag: string;
+  size?: number | undefined;
+  lastModified?: Date | undefined;
+  /** True when `ifNoneMatch` still matched (HTTP 304): `body` is empty. */
+  notModified: boolean;
 }
 
 /** An object being written: write to `body`, then await `done`; `abort` leaves no object behind. */
@@ -121,10 +133,35 @@ export class ObjectStore {
    * state machine retries), never a bare ECONNRESET, and never a short file read as if it were whole.
    */
   async read(key: string): Promise<Readable> {
+    return (await this.readObject(key)).body;
+  }
+
+  /** A small object in one PutObject (a state record): no multipart upload to abort. */
+  async writeText(key: string, text: string, contentType: string): Promise<void> {
     try {
-      const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      await this.s3.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text, ContentType: contentType }),
+      );
+    } catch (error) {
+      throw storageError(`cannot write s3://${this.bucket}/${key}`, error, key);
+    }
+  }
+
+  /**
+   * As `read`, with what S3 says of the object: its ETag (which names this version of its bytes), size and last
+   * modification. With `ifNoneMatch` (an ETag), S3 answers 304 when the object still has it: `notModified`.
+   */
+  async readObject(key: string, options: { ifNoneMatch?: string | undefined } = {}): Promise<StoredObject> {
+    try {
+      const response = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+        }),
+      );
       if (!(response.Body instanceof Readable)) throw new Error("S3 returned no readable body");
-      return guardBody(response.Body, response.ContentLength, (received, error) =>
+      const body = guardBody(response.Body, response.ContentLength, (received, error) =>
         storageError(
           `cannot read s3://${this.bucket}/${key}: the body broke off after ${received}` +
             (response.ContentLength === undefined ? "" : ` of ${response.ContentLength}`) +
@@ -133,7 +170,17 @@ export class ObjectStore {
           key,
         ),
       );
+      return {
+        body,
+        etag: response.ETag ?? "",
+        size: response.ContentLength,
+        lastModified: response.LastModified,
+        notModified: false,
+      };
     } catch (error) {
+      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 304) {
+        return { body: Readable.from([]), etag: options.ifNoneMatch ?? "", notModified: true };
+      }
       if (error instanceof NoSuchKey) {
         throw new RoadtollError("ObjectNotFoundError", `s3://${this.bucket}/${key} does not exist`, {
           cause: error,
@@ -143,7 +190,37 @@ export class ObjectStore {
       throw storageError(`cannot read s3://${this.bucket}/${key}`, error, key);
     }
   }
+
+  /** A small text object (a configuration file), or undefined when there is none; over 1 MiB is refused. */
+  async readText(key: string): Promise<string | undefined> {
+    let body: Readable;
+    try {
+      body = await this.read(key);
+    } catch (error) {
+      if (error instanceof RoadtollError && error.name === "ObjectNotFoundError") return undefined;
+      throw error;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_TEXT_BYTES) {
+        body.destroy();
+        throw new RoadtollError(
+          "ConfigError",
+          `s3://${this.bucket}/${key} is over 1 MiB, too big for a configuration file`,
+          {
+            where: { file: key },
+          },
+        );
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  }
 }
+
+const MAX_TEXT_BYTES = 1024 * 1024;
 
 /**
  * Makes sure the bucket exists and this client may use it, creating it when missing; says which. HeadBucket comes

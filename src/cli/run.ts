@@ -2,6 +2,7 @@ import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createDownloader } from "../adapters/http-download.js";
 import { type Links, loadLinks } from "../adapters/links.js";
+import type { ObjectStore } from "../adapters/object-store.js";
 import { redactUrl } from "../adapters/redact.js";
 import { loadDownloadConfig } from "../config.js";
 import { createDeathsHandler } from "../handlers/deaths-handler.js";
@@ -90,7 +91,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       onEvent: progressPrinter(log),
     });
     log(`execution ${outcome.status} in ${seconds(Date.now() - started)}`);
-    report(outcome, options.json, io, requested);
+    await report(outcome, options.json, io, requested, env.store);
     return outcome.status === "SUCCEEDED" ? 0 : 1;
   } finally {
     await env.close();
@@ -127,19 +128,40 @@ function linkRefs(options: CliOptions, links: Links): LinkRef[] {
   ];
 }
 
-function report(outcome: ExecutionOutcome, json: boolean, io: CliIo, requested: readonly LinkRef[]): void {
+async function report(
+  outcome: ExecutionOutcome,
+  json: boolean,
+  io: CliIo,
+  requested: readonly LinkRef[],
+  store: ObjectStore,
+): Promise<void> {
   if (json) {
     io.stdout(`${JSON.stringify(outcome.status === "SUCCEEDED" ? outcome.output : outcome, null, 2)}\n`);
     return;
   }
   if (outcome.status === "SUCCEEDED") {
-    const results = (outcome.output as { results: Array<{ summary: DeathsSummary }> }).results;
-    io.stdout(`${renderResults(results.map((result) => result.summary))}\n`);
+    const results = (outcome.output as { results: Array<{ summary?: { key?: string } }> }).results;
+    const keys = results.flatMap((result) => (result.summary?.key ? [result.summary.key] : []));
+    io.stdout(`${renderResults(await readSummaries(store, keys))}\n`);
     return;
   }
   io.stdout(
     `Execution failed: ${outcome.error}\n${describeFailure(outcome.results, outcome.cause, requested)}\n`,
   );
+}
+
+/**
+ * The execution output holds each link's counts and the key of its full summary (worst roads, reject samples), which
+ * the deaths step wrote to the bucket: read back here, in the links' order.
+ */
+async function readSummaries(store: ObjectStore, keys: readonly string[]): Promise<DeathsSummary[]> {
+  const summaries: DeathsSummary[] = [];
+  for (const key of keys) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await store.read(key)) chunks.push(chunk as Buffer);
+    summaries.push(JSON.parse(Buffer.concat(chunks).toString("utf8")) as DeathsSummary);
+  }
+  return summaries;
 }
 
 interface LinkOutcome {

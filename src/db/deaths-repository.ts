@@ -16,6 +16,9 @@ export interface RunRecord {
   origin?: string | undefined;
   sha256?: string | undefined;
   bytes?: number | undefined;
+  /** The source's validators (HTTP ETag / Last-Modified, or the landing object's ETag). */
+  sourceEtag?: string | undefined;
+  sourceLastModified?: string | undefined;
   rawKey?: string | undefined;
   cleanKey: string;
   rejectsKey: string;
@@ -175,6 +178,8 @@ function runRow(run: RunRecord, source: string, ingestedAt: Date) {
     origin: run.origin ?? null,
     sha256: run.sha256 ?? null,
     bytes: run.bytes ?? null,
+    source_etag: run.sourceEtag ?? null,
+    source_last_modified: run.sourceLastModified ?? null,
     raw_key: run.rawKey ?? null,
     clean_key: run.cleanKey,
     rejects_key: run.rejectsKey,

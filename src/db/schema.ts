@@ -30,6 +30,9 @@ export interface PipelineRunsTable {
   sha256: string | null;
   /** bigint: pg returns it as a string. */
   bytes: ColumnType<string | null, number | null, number | null>;
+  /** The source's ETag and Last-Modified as it sent them (migration 0004): the next run's conditional request. */
+  source_etag: string | null;
+  source_last_modified: string | null;
   raw_key: string | null;
   clean_key: string;
   rejects_key: string;

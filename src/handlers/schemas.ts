@@ -10,10 +10,20 @@ const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })
  */
 const executionId = z.string().min(1).max(2048);
 
-/** One link, by URL (optionally named) or by its name in link.yml. */
+/**
+ * An object in the pipeline's bucket (what the S3 event rule sends). Only its shape is checked here; whether it
+ * may be read at all (the pipeline's own bucket, under landing/) is the ingest step's call (ingest-link.ts).
+ */
+export const objectRefSchema = z.strictObject({
+  object: z.strictObject({ bucket: z.string().min(3).max(63), key: z.string().min(1).max(1024) }),
+  source: sourceName.optional(),
+});
+
+/** One link, by URL (optionally named) or by its name in link.yml, or an object put into the bucket's landing/. */
 export const linkSchema = z.union([
   z.strictObject({ url: httpUrl, source: sourceName.optional() }),
   z.strictObject({ source: sourceName }),
+  objectRefSchema,
 ]);
 
 /** What the state machine sends: the link, and the execution it belongs to. */
@@ -60,6 +70,9 @@ export const deathsEventSchema = z.object({
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
   bytes: z.number().int().nonnegative().optional(),
+  /** The source's validators (response ETag / Last-Modified, or the landing object's ETag): the next run asks with them. */
+  etag: z.string().max(1024).optional(),
+  lastModified: z.string().max(1024).optional(),
 });
 export type DeathsEvent = z.infer<typeof deathsEventSchema>;
 

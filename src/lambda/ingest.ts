@@ -1,20 +1,31 @@
 import { createDownloader } from "../adapters/http-download.js";
-import { loadLinks } from "../adapters/links.js";
+import { linksFromStore } from "../adapters/links.js";
 import { createS3Client, ObjectStore } from "../adapters/object-store.js";
 import { loadDownloadConfig, loadStorageConfig } from "../config.js";
 import { createIngestHandler } from "../handlers/ingest-handler.js";
+import { createListLinksHandler, listLinksEventSchema } from "../handlers/list-links-handler.js";
+import { stateObjectLookup } from "../pipeline/source-state.js";
 import { instrument } from "./instrument.js";
 
 // Cold start: configuration is validated and clients are created once, then reused by every invocation.
 const storage = loadStorageConfig();
 const download = loadDownloadConfig();
 const store = new ObjectStore(createS3Client(storage), storage.bucket);
+const downloader = createDownloader(download);
+// config/link.yml in the bucket when it is there (read again at most once a minute), else the image's link.yml.
+const links = linksFromStore(store, download.linksKey, download.linksFile);
+const listLinks = createListLinksHandler(links);
 
-export const handler = instrument(
-  "ingest",
-  createIngestHandler({
-    store,
-    download: createDownloader(download),
-    links: await loadLinks(download.linksFile),
-  }),
+/** One function, two tasks: ingest a link, or (for `{"all": true}`) list the configured links. */
+export const handler = instrument("ingest", async (event: unknown) =>
+  listLinksEventSchema.safeParse(event).success
+    ? listLinks(event)
+    : createIngestHandler({
+        store,
+        download: downloader,
+        links: await links(),
+        maxObjectBytes: download.maxBytes,
+        // Change detection from the state objects the deaths step writes (the function has no database).
+        lastRun: stateObjectLookup(store),
+      })(event),
 );

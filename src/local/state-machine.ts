@@ -68,6 +68,19 @@ export interface ExecutionEvent {
   cause?: string;
 }
 
+/**
+ * A state's input as it entered, or its output as it left: what Step Functions limits to 256 KiB per payload. Kept
+ * apart from ExecutionEvent, since the execution's input names each link as given (tokens included).
+ */
+export interface StatePayload {
+  type: "entered" | "exited";
+  state: string;
+  /** Map iteration, when inside a Map. */
+  iteration: number | undefined;
+  /** The state's input (entered) or output (exited). */
+  payload: unknown;
+}
+
 export type ExecutionOutcome =
   | { status: "SUCCEEDED"; output: unknown }
   | {
@@ -88,6 +101,8 @@ export interface RunOptions {
   /** Local functions for the Task states, by state name: the Lambda handlers themselves. */
   tasks: Readonly<Record<string, TaskHandler>>;
   onEvent?: (event: ExecutionEvent) => void;
+  /** Every state's input and output, for tests that measure payloads. */
+  onPayload?: (payload: StatePayload) => void;
   /** Overrides every retry's wait (milliseconds); tests set 0. */
   retryIntervalMs?: number;
   /**
@@ -116,7 +131,15 @@ export async function runStateMachine(options: RunOptions): Promise<ExecutionOut
     },
   });
   let results: unknown[] | undefined;
-  const watching = watch(execution.eventLogs, (event, output) => {
+  const watching = watch(execution.eventLogs, (event, input, output) => {
+    if (options.onPayload && (event.type === "entered" || event.type === "exited")) {
+      options.onPayload({
+        type: event.type,
+        state: event.state,
+        iteration: event.iteration,
+        payload: event.type === "entered" ? input : output,
+      });
+    }
     if (event.type === "exited" && event.state === RESULTS_STATE && event.iteration === undefined) {
       const held = (output as { results?: unknown } | undefined)?.results;
       if (Array.isArray(held)) results = held;
@@ -151,7 +174,7 @@ export function localExecutionId(): string {
 
 async function watch(
   events: AsyncIterable<{ type: string; timestamp: number }>,
-  onEvent: (event: ExecutionEvent, output: unknown) => void,
+  onEvent: (event: ExecutionEvent, input: unknown, output: unknown) => void,
 ): Promise<void> {
   const kinds: Record<string, ExecutionEvent["type"]> = {
     StateEntered: "entered",
@@ -164,7 +187,7 @@ async function watch(
     const event = logged as typeof logged & Record<string, unknown>;
     const type = kinds[event.type];
     if (!type) continue;
-    const state = event.state as { name: string; output?: unknown };
+    const state = event.state as { name: string; input?: unknown; output?: unknown };
     onEvent(
       {
         type,
@@ -174,6 +197,7 @@ async function watch(
         ...(typeof event.Error === "string" ? { error: event.Error } : {}),
         ...(event.Cause !== undefined ? { cause: String(event.Cause) } : {}),
       },
+      state.input,
       state.output,
     );
   }

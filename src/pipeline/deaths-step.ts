@@ -7,8 +7,9 @@ import { computeDeaths, type DeathsComputation, type Reject } from "../domain/co
 import type { SourceDelimiter } from "../domain/csv-reader.js";
 import { type VehicleDeaths, zeroDeaths } from "../domain/deaths-aggregator.js";
 import { RoadtollError } from "../errors.js";
-import { rejectsKey } from "./keys.js";
+import { rejectsKey, summaryKey } from "./keys.js";
 import { checkRejectShare, DEFAULT_MAX_REJECT_SHARE } from "./reject-gate.js";
+import { writeSourceState } from "./source-state.js";
 
 export interface DeathsStepInput {
   bucket: string;
@@ -22,6 +23,9 @@ export interface DeathsStepInput {
   rawKey?: string | undefined;
   sha256?: string | undefined;
   bytes?: number | undefined;
+  /** The source's validators, kept in pipeline_runs and the source's state object for the next run. */
+  etag?: string | undefined;
+  lastModified?: string | undefined;
   execution?: string | undefined;
 }
 
@@ -41,12 +45,20 @@ export interface WorstRoad {
   byVehicle: VehicleDeaths;
 }
 
-/** The deaths step's answer: small enough for a Step Functions payload, complete enough for a person. */
+/**
+ * Everything the deaths step knows of one link's run, for a person: written to S3 as JSON (`runs/<run>/<source>.json`,
+ * see summaryKey), about 3 KB. Too big to pass through Step Functions by the hundred: the step returns a
+ * DeathsResult, which names this object.
+ */
 export interface DeathsSummary {
   message: string;
   table: "deaths_by_vehicle";
   source: string;
   createdAt: string;
+  /** The link, redacted, when the ingest step reported it. */
+  url?: string | undefined;
+  /** The execution the run belongs to, when the event named one. */
+  execution?: string | undefined;
   input: { bucket: string; key: string };
   rowsRead: number;
   rowsAccepted: number;
@@ -68,6 +80,26 @@ export interface DeathsSummary {
   worstRoads: WorstRoad[];
 }
 
+/**
+ * The deaths step's answer, what Step Functions carries: counts and object keys, a few hundred bytes whatever the
+ * file. The full summary (worst roads, reject samples) is the object at `keys.summary`.
+ */
+export interface DeathsResult {
+  message: string;
+  source: string;
+  createdAt: string;
+  current: boolean;
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsRejected: number;
+  roads: number;
+  rowsWritten: number;
+  totalDeaths: number;
+  deathsByVehicle: VehicleDeaths;
+  bucket: string;
+  keys: { summary: string; rejects: string; clean: string };
+}
+
 const WORST_ROADS = 5;
 
 /**
@@ -75,9 +107,43 @@ const WORST_ROADS = 5;
  * no data row, or with more rejects than `maxRejectShare` allows, fails after the rejects object is written
  * and before the table is touched (see reject-gate.ts). The rejects object is keyed by run, so a retry
  * overwrites it with the same content; the table write replaces the snapshot in one transaction. Running the
- * step twice therefore leaves exactly what running it once does.
+ * step twice therefore leaves exactly what running it once does. Last, the full summary is written to S3 (a retry
+ * overwrites it with the same figures) and the step answers with its counts and keys.
  */
-export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): Promise<DeathsSummary> {
+export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): Promise<DeathsResult> {
+  const summary = await summarise(input, deps);
+  const key = summaryKey(input.source, input.runId, input.execution);
+  await writeJson(deps.store, key, summary, input.source);
+  return {
+    message: summary.message,
+    source: summary.source,
+    createdAt: summary.createdAt,
+    current: summary.current,
+    rowsRead: summary.rowsRead,
+    rowsAccepted: summary.rowsAccepted,
+    rowsRejected: summary.rowsRejected,
+    roads: summary.roads,
+    rowsWritten: summary.rowsWritten,
+    totalDeaths: summary.totalDeaths,
+    deathsByVehicle: summary.deathsByVehicle,
+    bucket: deps.store.bucket,
+    keys: { summary: key, rejects: summary.rejects.key, clean: summary.input.key },
+  };
+}
+
+/** A small JSON object, in one request (lib-storage sends a body under one part as a single PutObject). */
+async function writeJson(store: ObjectStore, key: string, value: unknown, source: string): Promise<void> {
+  const upload = store.openUpload(key, "application/json", { source });
+  upload.body.end(`${JSON.stringify(value, null, 2)}\n`);
+  try {
+    await upload.done;
+  } catch (error) {
+    await upload.abort();
+    throw error;
+  }
+}
+
+async function summarise(input: DeathsStepInput, deps: DeathsDeps): Promise<DeathsSummary> {
   if (input.bucket !== deps.store.bucket) {
     throw new RoadtollError(
       "InvalidEventError",
@@ -111,6 +177,8 @@ export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): P
     origin: input.url,
     sha256: input.sha256,
     bytes: input.bytes,
+    sourceEtag: input.etag,
+    sourceLastModified: input.lastModified,
     rawKey: input.rawKey,
     cleanKey: input.key,
     rejectsKey: rejectsObject,
@@ -140,6 +208,19 @@ export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): P
     { source: input.source, createdAt, roads: computation.roads },
     run,
   );
+  // The source's last successful run, for the next ingest's change detection; after the commit, so it never
+  // names figures the table does not hold. Only a current run: a late, older one must not wind it back.
+  if (current && input.sha256 !== undefined) {
+    await writeSourceState(deps.store, {
+      source: input.source,
+      runId: input.runId,
+      ingestedAt: createdAt.toISOString(),
+      sha256: input.sha256,
+      ...(input.etag === undefined ? {} : { etag: input.etag }),
+      ...(input.lastModified === undefined ? {} : { lastModified: input.lastModified }),
+      ...(input.url === undefined ? {} : { origin: input.url }),
+    });
+  }
 
   const deathsByVehicle = zeroDeaths();
   for (const { deaths } of computation.roads) {
@@ -159,6 +240,8 @@ export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): P
     table: "deaths_by_vehicle",
     source: input.source,
     createdAt: createdAt.toISOString(),
+    ...(input.url === undefined ? {} : { url: input.url }),
+    ...(input.execution === undefined ? {} : { execution: input.execution }),
     input: { bucket: input.bucket, key: input.key },
     rowsRead: computation.rowsRead,
     rowsAccepted: computation.rowsAccepted,

@@ -1,30 +1,81 @@
-import { randomBytes } from "node:crypto";
-import { asDownloadFailure, type Downloader } from "../adapters/http-download.js";
+import { createHash, randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import { Transform } from "node:stream";
+import { decompressed } from "../adapters/decompress.js";
+import { asDownloadFailure, type Downloader, limited } from "../adapters/http-download.js";
 import type { Links } from "../adapters/links.js";
 import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
 import { redactUrl } from "../adapters/redact.js";
+import { DEFAULT_DOWNLOAD_MAX_BYTES } from "../config.js";
 import { cleanCsv } from "../domain/clean-csv.js";
 import type { SourceDelimiter } from "../domain/csv-reader.js";
 import type { SourceEncoding } from "../domain/encoding.js";
 import { RoadtollError } from "../errors.js";
-import { cleanKey, rawKey, runIdFor, sourceFromUrl } from "./keys.js";
+import {
+  cleanKey,
+  LANDING_FILE,
+  LANDING_PREFIX,
+  rawKey,
+  runIdFor,
+  sourceFromKey,
+  sourceFromUrl,
+} from "./keys.js";
+import type { LastRunLookup, SourceState } from "./source-state.js";
 
-export type LinkRef = { url: string; source?: string | undefined } | { source: string; url?: undefined };
+export type LinkRef =
+  | { url: string; source?: string | undefined; object?: undefined }
+  | { source: string; url?: undefined; object?: undefined };
+
+/** An object put into the pipeline's bucket under landing/ (the S3 event rule's input), optionally named. */
+export interface ObjectRef {
+  object: { bucket: string; key: string };
+  source?: string | undefined;
+  url?: undefined;
+}
+
+export type IngestRef = LinkRef | ObjectRef;
 
 export interface IngestDeps {
   store: ObjectStore;
   download: Downloader;
   links: Links;
   now?: () => Date;
+  /** Largest landing object accepted, counted on its decoded bytes as for a download (default 1 GiB). */
+  maxObjectBytes?: number;
+  /**
+   * Change detection: the last successful run of a source (source-state.ts). With it, a source that has not
+   * changed since (the server answers 304, or the file has the same SHA-256) ends as `unchanged`, writing
+   * nothing. Without it every run ingests.
+   */
+  lastRun?: LastRunLookup;
 }
+
+/** A source found unchanged since its last successful run: nothing was written, the deaths step is skipped. */
+export interface UnchangedResult {
+  status: "unchanged";
+  source: string;
+  url: string;
+  /** The last run's ingestedAt: the figures in deaths_by_vehicle are from then, and still right. */
+  since: string;
+  /** The run whose figures stand. */
+  runId: string;
+  sha256: string;
+  /** How it was told: the source answered 304 Not Modified, or sent the very same bytes. */
+  reason: "not-modified" | "same-sha256";
+  execution?: string;
+}
+
+export type IngestOutcome = IngestResult | UnchangedResult;
 
 /** What the deaths step needs: where the clean object is and what it holds. Never the data itself. */
 export interface IngestResult {
+  /** Always "ingested" when the ingest step made it; the state machine's Choice tells it from "unchanged". */
+  status?: "ingested";
   bucket: string;
   key: string;
   rawKey: string;
   source: string;
-  /** The link as shown: no user, password or query values (adapters/redact.ts). */
+  /** The link as shown (no user, password or query values: adapters/redact.ts), or `s3://bucket/key`. */
   url: string;
   runId: string;
   /** Size and SHA-256 of the file as downloaded. */
@@ -36,6 +87,9 @@ export interface IngestResult {
   /** The source's delimiter, so the deaths step can show a rejected row as the source had it. */
   delimiter: SourceDelimiter;
   ingestedAt: string;
+  /** The source's validators (response ETag / Last-Modified, or the object's ETag), kept for the next run. */
+  etag?: string;
+  lastModified?: string;
   /** Whatever the caller gave to tell its runs apart (the state machine: its execution), passed through as is. */
   execution?: string;
 }
@@ -62,27 +116,198 @@ export function resolveLink(ref: LinkRef, links: Links): { source: string; url: 
 }
 
 /**
- * Downloads one link and writes both the raw bytes and the clean file to S3 in a single streaming pass. If any
- * part fails (download, decoding, header, either upload) both uploads are aborted, so no object of a failed run
- * is left behind and the error names the file and line.
+ * Downloads one link (or reads one landing object) and writes both the raw bytes and the clean file to S3 in a
+ * single streaming pass. If any part fails (download, decoding, header, either upload) both uploads are aborted,
+ * so no object of a failed run is left behind and the error names the file and line.
  */
 export async function ingestLink(
-  ref: LinkRef,
+  ref: IngestRef,
   deps: IngestDeps,
   options: IngestOptions = {},
-): Promise<IngestResult> {
+): Promise<IngestOutcome> {
+  if (ref.object !== undefined) return ingestObject(ref, deps, options);
   const { source, url } = resolveLink(ref, deps.links);
+  const shown = redactUrl(url);
+  const last = await deps.lastRun?.(source);
   const ingestedAt = (deps.now ?? (() => new Date()))();
   const runId = runIdFor(ingestedAt, randomBytes(3).toString("hex"));
+  // Validators from the same link only: another URL's ETag says nothing about this one.
+  const conditions =
+    last && last.origin === shown ? { etag: last.etag, lastModified: last.lastModified } : undefined;
+  const download = await deps.download(url, conditions);
+  if (download.notModified && last) return unchanged(last, shown, "not-modified", options);
+  return storeCopies(
+    {
+      body: download.body,
+      file: fileName(url),
+      source,
+      runId,
+      ingestedAt,
+      shown,
+      etag: download.etag,
+      lastModified: download.lastModified,
+      last,
+    },
+    deps,
+    options,
+    (error) => asDownloadFailure(error, url),
+  );
+}
+
+function unchanged(
+  last: SourceState,
+  shown: string,
+  reason: UnchangedResult["reason"],
+  options: IngestOptions,
+): UnchangedResult {
+  return {
+    status: "unchanged",
+    source: last.source,
+    url: shown,
+    since: last.ingestedAt,
+    runId: last.runId,
+    sha256: last.sha256,
+    reason,
+    ...(options.execution === undefined ? {} : { execution: options.execution }),
+  };
+}
+
+/**
+ * Reads an object from the bucket's landing/ (left as it is) into the same raw/ and clean/ keys as a download.
+ * Only the pipeline's own bucket, only under landing/, only .csv or .csv.gz: an event must not make this step read
+ * (and copy to clean/, where the deaths step and people read) anything else, such as another bucket the role can
+ * reach or the pipeline's own raw/, clean/ or state objects. The run is named after the object's version: its
+ * runId comes from bucket, key and ETag, its ingestedAt is the object's LastModified. The same object delivered
+ * twice (S3 events are at least once) therefore writes the same keys, and the deaths step replaces the same
+ * snapshot and pipeline_runs row instead of adding a second.
+ */
+export async function ingestObject(
+  ref: ObjectRef,
+  deps: IngestDeps,
+  options: IngestOptions = {},
+): Promise<IngestOutcome> {
+  const { bucket, key } = ref.object;
+  checkLandingObject(bucket, key, deps.store.bucket);
+  const origin = `s3://${bucket}/${key}`;
+  const source = ref.source ?? sourceFromKey(key);
+  const last = await deps.lastRun?.(source);
+  // An ETag names one version of one object's bytes: the same ETag at the same key is the same file.
+  const object = await deps.store.readObject(key, {
+    ifNoneMatch: last?.origin === origin ? last.etag : undefined,
+  });
+  if (object.notModified && last) return unchanged(last, origin, "not-modified", options);
+  const ingestedAt = object.lastModified ?? (deps.now ?? (() => new Date()))();
+  const version = createHash("sha256").update(`${bucket}\n${key}\n${object.etag}`).digest("hex");
+  const runId = runIdFor(ingestedAt, version.slice(0, 6));
+  let body: Readable;
+  try {
+    body = limited(
+      decompressed(object.body, undefined, origin),
+      origin,
+      deps.maxObjectBytes ?? DEFAULT_DOWNLOAD_MAX_BYTES,
+    );
+  } catch (error) {
+    object.body.destroy();
+    throw error;
+  }
+  return storeCopies(
+    {
+      body,
+      file: key.split("/").at(-1) ?? key,
+      source,
+      runId,
+      ingestedAt,
+      shown: origin,
+      shownAscii: encodeURI(origin),
+      etag: object.etag || undefined,
+      last,
+    },
+    deps,
+    options,
+    (error) => error,
+  );
+}
+
+function checkLandingObject(bucket: string, key: string, ownBucket: string): void {
+  const refuse = (why: string) =>
+    new RoadtollError("ObjectForbiddenError", `s3://${bucket}/${key} cannot be ingested: ${why}`);
+  if (bucket !== ownBucket) throw refuse(`only objects of the pipeline's bucket (${ownBucket}) are read`);
+  if (!key.startsWith(LANDING_PREFIX)) throw refuse(`only objects under ${LANDING_PREFIX} are read`);
+  const segments = key.slice(LANDING_PREFIX.length).split("/");
+  // S3 keys are opaque, but a "." or ".." segment would be resolved by some servers and HTTP stacks.
+  if (segments.some((segment) => segment === "" || segment === "." || segment === "..")) {
+    throw refuse('a key with an empty, "." or ".." segment is not read');
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused here.
+  if (/[\u0000-\u001f\u007f]/.test(key)) throw refuse("a key with control characters is not read");
+  if (!LANDING_FILE.test(key)) throw refuse("only .csv and .csv.gz files are read");
+}
+
+interface SourceFile {
+  body: Readable;
+  /** The file name, for error messages. */
+  file: string;
+  source: string;
+  runId: string;
+  ingestedAt: Date;
+  /** Where it came from, safe to show and store: the redacted link or `s3://bucket/key`. */
+  shown: string;
+  /** `shown` in ASCII (S3 metadata), when it may not be. */
+  shownAscii?: string;
+  etag?: string | undefined;
+  lastModified?: string | undefined;
+  /** The source's last successful run: a file with its SHA-256 is unchanged, and nothing is written. */
+  last?: SourceState | undefined;
+}
+
+/** Raised at the end of the input when its SHA-256 is the last run's: fails the uploads so none completes. */
+class SameContent extends Error {}
+
+/**
+ * The input as is, hashed on the way. When the last run's SHA-256 is known and the input ends with it, the stream
+ * fails at its end instead of ending: the raw and clean uploads never see an end, so neither object is created
+ * (a multipart upload already started is aborted), and the caller reports `unchanged`.
+ */
+function unlessSame(input: Readable, sha256: string, onSame: () => void): Readable {
+  const hash = createHash("sha256");
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+    flush(callback) {
+      if (hash.digest("hex") === sha256) {
+        onSame();
+        callback(new SameContent("the file has the last run's SHA-256"));
+      } else callback();
+    },
+  });
+  input.on("error", (error) => tap.destroy(error));
+  tap.once("close", () => input.destroy());
+  input.pipe(tap);
+  return tap;
+}
+
+async function storeCopies(
+  input: SourceFile,
+  deps: IngestDeps,
+  options: IngestOptions,
+  failure: (error: unknown) => unknown,
+): Promise<IngestOutcome> {
+  const { source, runId, ingestedAt, last } = input;
+  let same = false;
+  const body = last
+    ? unlessSame(input.body, last.sha256, () => {
+        same = true;
+      })
+    : input.body;
   const keys = { raw: rawKey(source, runId), clean: cleanKey(source, runId) };
   const metadata = {
     source,
     // S3 metadata must be ASCII: URL.href percent-encodes, and redaction keeps credentials and tokens out.
-    "source-url": redactUrl(url),
+    "source-url": input.shownAscii ?? input.shown,
     "ingested-at": ingestedAt.toISOString(),
   };
-
-  const download = await deps.download(url);
   const uploads: PendingUpload[] = [];
   try {
     const raw = deps.store.openUpload(keys.raw, "text/csv", metadata);
@@ -90,7 +315,7 @@ export async function ingestLink(
     const clean = deps.store.openUpload(keys.clean, "text/csv; charset=utf-8", metadata);
     uploads.push(clean);
     const [stats] = await Promise.all([
-      cleanCsv({ input: download.body, file: fileName(url), raw: raw.body, output: clean.body }),
+      cleanCsv({ input: body, file: input.file, raw: raw.body, output: clean.body }),
       raw.done,
       clean.done,
     ]);
@@ -99,7 +324,7 @@ export async function ingestLink(
       key: keys.clean,
       rawKey: keys.raw,
       source,
-      url: redactUrl(url),
+      url: input.shown,
       runId,
       bytes: stats.bytes,
       sha256: stats.sha256,
@@ -108,12 +333,17 @@ export async function ingestLink(
       encoding: stats.encoding,
       delimiter: stats.delimiter,
       ingestedAt: ingestedAt.toISOString(),
+      ...(input.etag === undefined ? {} : { etag: input.etag }),
+      ...(input.lastModified === undefined ? {} : { lastModified: input.lastModified }),
       ...(options.execution === undefined ? {} : { execution: options.execution }),
+      status: "ingested",
     };
   } catch (error) {
-    download.body.destroy();
+    body.destroy();
+    input.body.destroy();
     await Promise.all(uploads.map((upload) => upload.abort()));
-    throw asDownloadFailure(error, url);
+    if (same && last) return unchanged(last, input.shown, "same-sha256", options);
+    throw failure(error);
   }
 }
 

@@ -23,11 +23,41 @@ export function sourceFromUrl(url: string): string {
   } catch {
     // A malformed escape: sanitise the encoded form instead.
   }
-  // At most 100 characters: the limit the deaths step's event schema puts on a source name.
-  return (
-    file
-      .replace(/\.[A-Za-z0-9]+$/, "")
-      .replace(/[^A-Za-z0-9_-]+/g, "_")
-      .slice(0, 100) || "download"
-  );
+  return sourceName(file.replace(/\.[A-Za-z0-9]+$/, ""), "download");
+}
+
+/** Where objects that start a run are put (an S3 event rule watches it): `landing/<source>/<file>` or `landing/<file>`. */
+export const LANDING_PREFIX = "landing/";
+
+/** The file names a landing object may have: a CSV, or a gzipped one (gzip is recognised by its bytes). */
+export const LANDING_FILE = /\.csv(\.gz)?$/i;
+
+/**
+ * The source a landing object feeds: the folder under `landing/` (`landing/Via_Sul/2024.csv` → `Via_Sul`), else
+ * the file name without `.csv`/`.csv.gz` (`landing/VIA_SUL.csv.gz` → `VIA_SUL`), made safe as sourceFromUrl does.
+ */
+export function sourceFromKey(key: string): string {
+  const parts = key.split("/");
+  if (parts.length >= 3) return sourceName(parts[1] as string, "landing");
+  return sourceName((parts.at(-1) ?? "").replace(LANDING_FILE, ""), "landing");
+}
+
+// At most 100 characters: the limit the deaths step's event schema puts on a source name.
+function sourceName(name: string, fallback: string): string {
+  return name.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 100) || fallback;
+}
+
+/**
+ * Where the deaths step puts a link's full summary: `runs/<run>/<source>.json`, `<run>` being the Step Functions
+ * execution's name when the event names an execution (so one execution's summaries list together), else the
+ * ingest's runId. The execution id is an ARN: its name is the part after the last `:`, kept to the characters a
+ * key segment may safely hold. A source given twice in one execution shares one key: the later summary wins.
+ */
+export function summaryKey(source: string, runId: string, execution?: string | undefined): string {
+  return `runs/${runSegment(execution) ?? runId}/${source}.json`;
+}
+
+function runSegment(execution: string | undefined): string | undefined {
+  const name = (execution?.split(":").at(-1) ?? "").replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 128);
+  return name === "" || /^\.+$/.test(name) ? undefined : name;
 }

@@ -42,7 +42,7 @@ describe("AWS Toolkit's ASL language service (amazon-states-language-service)", 
 
   it("is checking for real: a transition to a missing state is reported", async () => {
     const text = readFileSync(join(root, "statemachine/pipeline.asl.json"), "utf8").replace(
-      '"Next": "ComputeDeaths"',
+      '"Next": "IsUnchanged"',
       '"Next": "Nowhere"',
     );
     expect((await diagnose(text)).map((d) => d.message).join("\n")).toMatch(/Nowhere|state/i);
@@ -120,6 +120,25 @@ describe.skipIf(!samTranslator)(
         DeathsFunctionArn: { "Fn::GetAtt": ["DeathsFunction", "Arn"] },
       });
       expect(machine?.TracingConfiguration).toEqual({ Enabled: true });
+    });
+
+    it("makes the refresh schedule: an EventBridge Scheduler schedule whose role may only start this machine", async () => {
+      const resources = await transformed();
+      const schedules = Object.values(resources).filter((r) => r.Type === "AWS::Scheduler::Schedule");
+      expect(schedules).toHaveLength(1);
+      const target = schedules[0]?.Properties.Target as {
+        Arn: unknown;
+        RoleArn: { "Fn::GetAtt": string[] };
+        Input: string;
+      };
+      expect(target.Arn).toEqual({ Ref: "PipelineStateMachine" });
+      expect(JSON.parse(target.Input)).toEqual({ all: true });
+      const role = resources[target.RoleArn["Fn::GetAtt"][0] as string]?.Properties as {
+        Policies: Array<{ PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } }>;
+      };
+      expect(role.Policies.flatMap((policy) => policy.PolicyDocument.Statement)).toEqual([
+        { Action: "states:StartExecution", Effect: "Allow", Resource: { Ref: "PipelineStateMachine" } },
+      ]);
     });
 
     it("gives each role what the functions need and SAM's managed policies, X-Ray from tracing alone", async () => {

@@ -129,6 +129,12 @@ describe(`Lambda bundles invoked like the nodejs:22 base image (database: ${proc
     ).toBe(true);
   });
 
+  it("ingest: lists the configured links for the schedule's {\"all\": true}, the bucket's config/link.yml first", async () => {
+    const ingest = await importHandler("ingest");
+    // No config/link.yml in the bucket yet: the link.yml shipped beside the bundle.
+    await expect(ingest({ listLinks: true })).resolves.toEqual({ links: [{ source: "Via_Costeira" }] });
+  });
+
   it("deaths: events/deaths.json writes the snapshot it names", async () => {
     const deathsEvent = await event("deaths.json");
     // What `npm run events:seed` does to a fresh local S3: a clean object where the example event says it is.

@@ -59,10 +59,14 @@ import {
   runStateMachine,
   type TaskHandler,
 } from "../../src/local/state-machine.js";
-import type { DeathsSummary } from "../../src/pipeline/deaths-step.js";
+import type { DeathsResult } from "../../src/pipeline/deaths-step.js";
 import type { IngestResult } from "../../src/pipeline/ingest-link.js";
+import { summaryKey } from "../../src/pipeline/keys.js";
 
 const REGION = "us-east-1";
+/** History events of a link that succeeds without a retry, and of the rest of the execution (measured on moto). */
+const PER_LINK_EVENTS = 16;
+const FIXED_EVENTS = 14;
 const ROLE_ARN = "arn:aws:iam::123456789012:role/roadtoll-moto";
 const DEADLINE_MS = 60_000;
 
@@ -110,25 +114,26 @@ function ingestResult(source: string, execution: string | undefined): IngestResu
   };
 }
 
-function deathsSummary(ingest: IngestResult): DeathsSummary {
-  const byVehicle = { automovel: 3, bicicleta: 0, caminhao: 1, moto: 2, onibus: 0 };
+/** The deaths step's answer: counts and keys (its full summary would be in S3, at keys.summary). */
+function deathsResult(ingest: IngestResult): DeathsResult {
   return {
-    message: `${ingest.source}: 10 rows, 6 deaths`,
-    table: "deaths_by_vehicle",
+    message: `${ingest.source}: 6 deaths on 1 roads from 10 accidents; 0 rows rejected; worst road BR-101/SC (6 deaths)`,
     source: ingest.source,
-    createdAt: "2026-01-01T00:00:01.000Z",
-    input: { bucket: ingest.bucket, key: ingest.key },
+    createdAt: ingest.ingestedAt,
+    current: true,
     rowsRead: 10,
     rowsAccepted: 10,
-    current: true,
-    replaced: null,
     rowsRejected: 0,
-    rejects: { bucket: ingest.bucket, key: `rejects/${ingest.source}/none.csv`, sample: [] },
     roads: 1,
     rowsWritten: 5,
     totalDeaths: 6,
-    deathsByVehicle: byVehicle,
-    worstRoads: [{ road: "BR-101/SC", deaths: 6, byVehicle }],
+    deathsByVehicle: { automovel: 3, bicicleta: 0, caminhao: 1, moto: 2, onibus: 0 },
+    bucket: ingest.bucket,
+    keys: {
+      summary: summaryKey(ingest.source, ingest.runId, ingest.execution),
+      rejects: `rejects/${ingest.source}/${ingest.runId}.csv`,
+      clean: ingest.key,
+    },
   };
 }
 
@@ -170,7 +175,7 @@ function scripted(script: Script): Scripted {
         answer("Ingest", input, (source) =>
           ingestResult(source, (input as { execution?: string }).execution),
         ),
-      ComputeDeaths: (input) => answer("ComputeDeaths", input, () => deathsSummary(input as IngestResult)),
+      ComputeDeaths: (input) => answer("ComputeDeaths", input, () => deathsResult(input as IngestResult)),
     },
   };
 }
@@ -554,9 +559,15 @@ describe.skipIf(typeof moto === "string")(title, () => {
         status: "succeeded",
         results: [
           {
-            link: { index: 0, source: "Norte", url: "https://example.test/Norte.csv" },
+            link: { index: 0, source: "Norte" },
             status: "succeeded",
-            summary: deathsSummary(ingestResult("Norte", both.moto.executionArn)),
+            // Counts and the full summary's key, named after the execution (moto names it run-N).
+            summary: {
+              key: `runs/${both.moto.executionArn.split(":").at(-1)}/Norte.json`,
+              rowsRead: 10,
+              rowsRejected: 0,
+              totalDeaths: 6,
+            },
           },
         ],
       },
@@ -572,8 +583,8 @@ describe.skipIf(typeof moto === "string")(title, () => {
     expectSameBehaviour(both);
     const output = (both.moto.outcome as { output: { results: LinkResult[] } }).output;
     expect(output.results.map((result) => [result.link, result.status])).toEqual([
-      [{ index: 0, source: "Norte", url: "https://example.test/Norte.csv" }, "succeeded"],
-      [{ index: 1, source: "Sul", url: "https://example.test/Sul.csv" }, "succeeded"],
+      [{ index: 0, source: "Norte" }, "succeeded"],
+      [{ index: 1, source: "Sul" }, "succeeded"],
     ]);
     expect(both.moto.executionArn).toMatch(
       /^arn:aws:states:us-east-1:\d{12}:execution:roadtoll-pipeline:run-\d+$/,
@@ -670,14 +681,14 @@ describe.skipIf(typeof moto === "string")(title, () => {
       ComputeDeaths: { Norte: 1, Junk: 1, Sul: 1 },
     });
     expect(causeOf(both.moto.outcome)).toEqual([
-      { link: { index: 0, source: "Norte", url: "https://example.test/Norte.csv" }, status: "succeeded" },
+      { link: { index: 0, source: "Norte" }, status: "succeeded" },
       {
         link: { index: 1, source: "Junk", url: "https://example.test/Junk.csv" },
         status: "failed",
         error: junk.error,
         cause: junk.message,
       },
-      { link: { index: 2, source: "Sul", url: "https://example.test/Sul.csv" }, status: "succeeded" },
+      { link: { index: 2, source: "Sul" }, status: "succeeded" },
     ]);
   });
 
@@ -700,6 +711,31 @@ describe.skipIf(typeof moto === "string")(title, () => {
     expect(local.error).toBe("LinkFailed");
     expect(local.cause).toContain('"cause":"C:datax.csv: header has column "mortos" twice"');
     expect(() => JSON.parse(local.cause)).toThrow(SyntaxError);
+  });
+
+  it("fails an empty links list as NoLinksError, before the Map (whose status list needs an item)", async () => {
+    const both = await runBoth({ links: [] }, {});
+    expectSameBehaviour(both);
+    expect(both.moto.outcome).toMatchObject({ status: "FAILED", error: "NoLinksError" });
+    expect(both.moto.calls).toEqual([]);
+  });
+
+  it("costs a fixed number of history events per link: 25,000 per execution bound the links one can hold", async () => {
+    const links = (n: number) => ({ links: Array.from({ length: n }, (_, i) => ({ source: `L${i}` })) });
+    const [one, three] = [await runBoth(links(1), {}), await runBoth(links(3), {})];
+    expectSameBehaviour(three);
+    const perLink = (three.moto.history.length - one.moto.history.length) / 2;
+    const fixed = one.moto.history.length - perLink;
+    // Per link: MapIterationStarted/Succeeded, and Entered/Exited of each state it passes, each Task with its
+    // LambdaFunctionScheduled/Started/Succeeded besides. See docs/performance.md.
+    expect({ perLink, fixed }).toEqual({ perLink: PER_LINK_EVENTS, fixed: FIXED_EVENTS });
+    // A failed link costs its iteration's events, then another iteration in ListFailures.
+    const fail = { error: "DownloadError", message: "gone" } as const;
+    const failing = await runBoth(links(3), { Ingest: { L0: [fail], L1: [fail], L2: [fail] } });
+    expectSameBehaviour(failing);
+    // Measured: 86 events for 3 links failing at Ingest, about 23 per link (the failure path's Choice and Pass
+    // states, and ListFailures' iteration) against 16 for a success.
+    expect(failing.moto.history.length).toBe(86);
   });
 
   it("runs at most MaxConcurrency (2) links at a time, and does run two at once", async () => {

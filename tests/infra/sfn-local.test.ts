@@ -45,7 +45,8 @@ describe("substitutePlaceholders", () => {
     const definition = substitutePlaceholders(asl, localFunctionArns());
     expect(definition).not.toContain("${");
     const resources = [...definition.matchAll(/"Resource":\s*"([^"]+)"/g)].map((match) => match[1]);
-    expect(resources.sort()).toEqual([
+    // ListLinks and Ingest both call the ingest function.
+    expect([...new Set(resources)].sort()).toEqual([
       "arn:aws:lambda:us-east-1:123456789012:function:DeathsFunction",
       "arn:aws:lambda:us-east-1:123456789012:function:IngestFunction",
     ]);

@@ -466,7 +466,11 @@ describe("template.yaml: state machine", () => {
   });
 
   it("points every Task at a function, with a Lambda timeout below the task's", () => {
-    const expected: Record<string, string> = { Ingest: "IngestFunction", ComputeDeaths: "DeathsFunction" };
+    const expected: Record<string, string> = {
+      ListLinks: "IngestFunction",
+      Ingest: "IngestFunction",
+      ComputeDeaths: "DeathsFunction",
+    };
     const tasks = [...states(definition)].filter(([, state]) => state.Type === "Task");
     expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(expected).sort());
     for (const [name, state] of tasks) {
@@ -519,18 +523,43 @@ describe("template.yaml: least privilege and secrets", () => {
   const adminSecret = ["${Database.MasterUserSecret.SecretArn}", "${ExistingDatabaseSecretArn}"];
   const appSecret = ["${AppDatabaseSecret}"];
 
-  it("lets ingest only write raw/ and clean/", () => {
+  it("lets ingest only write raw/ and clean/, and read config/ (the links file)", () => {
     const ingest = grants("IngestFunction");
-    expect([...ingest.keys()].sort()).toEqual(["s3:AbortMultipartUpload", "s3:PutObject"]);
-    for (const resourcesOf of ingest.values()) {
-      expect([...resourcesOf].sort()).toEqual([`${bucketArn}/clean/*`, `${bucketArn}/raw/*`]);
+    for (const action of ["s3:AbortMultipartUpload", "s3:PutObject"]) {
+      expect([...(ingest.get(action) ?? [])].sort(), action).toEqual([
+        `${bucketArn}/clean/*`,
+        `${bucketArn}/raw/*`,
+      ]);
     }
+    expect([...(ingest.get("s3:GetObject") ?? [])]).toContain(`${bucketArn}/config/*`);
+    expect(
+      [...(ingest.get("s3:GetObject") ?? [])].filter((r) => !/\/(config|landing|state)\/\*$/.test(r)),
+    ).toEqual([]);
   });
 
-  it("lets deaths read clean/, write rejects/ and read the app user's secret, not the administrator's", () => {
+  it("runs every configured link on a schedule, named per stack, that can be disabled", () => {
+    const machine = Object.values(resources).find((r) => r.Type === "AWS::Serverless::StateMachine")
+      ?.Properties as JsonObject;
+    const events = Object.values(machine.Events as Record<string, JsonObject>);
+    const schedule = events.find((event) => event.Type === "ScheduleV2")?.Properties as JsonObject;
+    expect(JSON.parse(schedule.Input as string)).toEqual({ all: true });
+    expect(flatten(schedule.ScheduleExpression)).toEqual(["${RefreshSchedule}"]);
+    expect(flatten(schedule.State)).toEqual(["${RefreshScheduleState}"]);
+    expect(flatten(schedule.Name)).toEqual(["${AWS::StackName}-refresh"]);
+    expect((parameters.RefreshScheduleState as JsonObject).AllowedValues).toEqual(["ENABLED", "DISABLED"]);
+    expect(String((parameters.RefreshSchedule as JsonObject).Default)).toMatch(
+      /^cron\(0 \d+ \d+ \* \? \*\)$/,
+    );
+  });
+
+  it("lets deaths read clean/, write rejects/ and runs/, and read the app user's secret, not the administrator's", () => {
     const deaths = grants("DeathsFunction");
     expect([...(deaths.get("s3:GetObject") ?? [])]).toEqual([`${bucketArn}/clean/*`]);
-    expect([...(deaths.get("s3:PutObject") ?? [])]).toEqual([`${bucketArn}/rejects/*`]);
+    expect([...(deaths.get("s3:PutObject") ?? [])].sort()).toEqual([
+      `${bucketArn}/rejects/*`,
+      `${bucketArn}/runs/*`,
+      `${bucketArn}/state/*`,
+    ]);
     expect([...(deaths.get("s3:AbortMultipartUpload") ?? [])]).toEqual([`${bucketArn}/rejects/*`]);
     expect([...(deaths.get("secretsmanager:GetSecretValue") ?? [])]).toEqual(appSecret);
     expect(deaths.size).toBe(4);

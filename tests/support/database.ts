@@ -54,3 +54,14 @@ async function admin(url: string, statement: string): Promise<void> {
     await client.end();
   }
 }
+
+/** A source's current figures per vehicle, summed over its roads: what the metric says for the whole file. */
+export async function currentFigures(db: Kysely<Database>, source: string): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom("deaths_by_vehicle")
+    .select(["vehicle", (eb) => eb.fn.sum<string>("number_deaths").as("deaths")])
+    .where("source", "=", source)
+    .groupBy("vehicle")
+    .execute();
+  return Object.fromEntries(rows.map((row) => [row.vehicle, Number(row.deaths)]));
+}

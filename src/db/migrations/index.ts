@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from "kysely/migration";
 import * as createDeathsByVehicle from "./0001-create-deaths-by-vehicle.js";
 import * as createWriterRole from "./0002-create-writer-role.js";
 import * as currentSnapshotHistoryAndRuns from "./0003-current-snapshot-history-and-runs.js";
+import * as sourceValidators from "./0004-source-validators.js";
 
 /**
  * Migrations are imported statically rather than read from a folder, so a bundled Lambda image carries them
@@ -11,6 +12,7 @@ export const migrations: Record<string, Migration> = {
   "0001-create-deaths-by-vehicle": createDeathsByVehicle,
   "0002-create-writer-role": createWriterRole,
   "0003-current-snapshot-history-and-runs": currentSnapshotHistoryAndRuns,
+  "0004-source-validators": sourceValidators,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,85 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { linksFromStore, parseLinks } from "./links.js";
+
+/** The one method linksFromStore needs of an ObjectStore, over a map: the S3 side is tested in tests/. */
+function fakeStore(objects: Map<string, string>) {
+  let reads = 0;
+  return {
+    bucket: "roadtoll-test",
+    readText: async (key: string) => {
+      reads += 1;
+      return objects.get(key);
+    },
+    reads: () => reads,
+  };
+}
+
+async function imageFile(text: string): Promise<string> {
+  const path = join(await mkdtemp(join(tmpdir(), "roadtoll-links-")), "link.yml");
+  await writeFile(path, text);
+  return path;
+}
+
+describe("linksFromStore", () => {
+  it("takes config/link.yml from the bucket when it is there, over the image's file", async () => {
+    const store = fakeStore(new Map([["config/link.yml", "Uploaded: https://example.test/u.csv\n"]]));
+    const links = linksFromStore(
+      store,
+      "config/link.yml",
+      await imageFile("Baked: https://example.test/b.csv\n"),
+    );
+    expect(await links()).toEqual({ Uploaded: "https://example.test/u.csv" });
+  });
+
+  it("falls back to the image's link.yml when the bucket has none", async () => {
+    const links = linksFromStore(
+      fakeStore(new Map()),
+      "config/link.yml",
+      await imageFile("Baked: https://example.test/b.csv\n"),
+    );
+    expect(await links()).toEqual({ Baked: "https://example.test/b.csv" });
+  });
+
+  it("reads the bucket again only after the time to live, so an upload is seen within it", async () => {
+    const objects = new Map([["config/link.yml", "One: https://example.test/1.csv\n"]]);
+    const store = fakeStore(objects);
+    let clock = 0;
+    const links = linksFromStore(store, "config/link.yml", "/nonexistent", 60_000, () => clock);
+    await links();
+    objects.set("config/link.yml", "Two: https://example.test/2.csv\n");
+    clock = 59_999;
+    expect(await links()).toEqual({ One: "https://example.test/1.csv" });
+    clock = 60_000;
+    expect(await links()).toEqual({ Two: "https://example.test/2.csv" });
+    expect(store.reads()).toBe(2);
+  });
+
+  it("fails with ConfigError naming the object when the uploaded file is bad, never falling back silently", async () => {
+    const store = fakeStore(new Map([["config/link.yml", "Bad name!: https://example.test/x.csv\n"]]));
+    const links = linksFromStore(
+      store,
+      "config/link.yml",
+      await imageFile("Baked: https://example.test/b.csv\n"),
+    );
+    await expect(links()).rejects.toMatchObject({
+      name: "ConfigError",
+      message: expect.stringContaining("s3://roadtoll-test/config/link.yml"),
+    });
+  });
+});
+
+describe("parseLinks", () => {
+  it.each([
+    ["not YAML", "a: [", /not YAML/],
+    ["a link that is not a URL", "Name: not-a-url\n", /invalid links file/],
+  ])("refuses %s with ConfigError", (_label, text, message) => {
+    expect(() => parseLinks(text, "link.yml")).toThrow(message);
+  });
+
+  it("reads an empty file as no links", () => {
+    expect(parseLinks("", "link.yml")).toEqual({});
+  });
+});

@@ -1,0 +1,142 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDownloader } from "../src/adapters/http-download.js";
+import { loadDownloadConfig } from "../src/config.js";
+import { createDeathsHandler } from "../src/handlers/deaths-handler.js";
+import { createIngestHandler } from "../src/handlers/ingest-handler.js";
+import { type ExecutionEvent, runStateMachine, type TaskHandler } from "../src/local/state-machine.js";
+import { sourceFromKey } from "../src/pipeline/keys.js";
+import { currentFigures, openTestDatabase, type TestDatabase } from "./support/database.js";
+import { referenceDeaths } from "./support/reference.js";
+import { startTestStorage, type TestStorage } from "./support/storage.js";
+
+const SAMPLES = fileURLToPath(new URL("../samples/", import.meta.url));
+
+type Results = Array<{ status: string; link: Record<string, unknown> }>;
+
+describe("source names from landing keys", () => {
+  it.each([
+    ["landing/Via_Sul/2024-11.csv", "Via_Sul"],
+    ["landing/Via Sul/x/2024.csv.gz", "Via_Sul"],
+    ["landing/VIA_SUL.csv", "VIA_SUL"],
+    ["landing/demonstrativo acidentes.CSV.GZ", "demonstrativo_acidentes"],
+    ["landing/.csv", "landing"],
+  ])("%s → %s", (key, source) => {
+    expect(sourceFromKey(key)).toBe(source);
+  });
+});
+
+describe(`a run from an object under landing/ (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"})`, () => {
+  let storage: TestStorage;
+  let database: TestDatabase;
+  let tasks: Record<string, TaskHandler>;
+  let sample: Buffer;
+
+  beforeAll(async () => {
+    [storage, database] = await Promise.all([startTestStorage(), openTestDatabase()]);
+    sample = await readFile(`${SAMPLES}amostra_via_norte.csv`);
+    tasks = {
+      Ingest: createIngestHandler({
+        store: storage.store,
+        // Never called: these runs start from objects.
+        download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
+        links: {},
+      }),
+      ComputeDeaths: createDeathsHandler({ store: storage.store, db: database.db }),
+    };
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await storage?.close();
+  });
+
+  const put = (key: string, body: Buffer) =>
+    storage.s3.send(new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: body }));
+  const run = (input: unknown, events: ExecutionEvent[] = []) =>
+    runStateMachine({ input, tasks, retryIntervalMs: 0, onEvent: (event) => events.push(event) });
+  const resultsOf = (outcome: Awaited<ReturnType<typeof run>>): Results =>
+    outcome.status === "SUCCEEDED"
+      ? (outcome.output as { results: Results }).results
+      : ((outcome.results ?? []) as Results);
+  const figures = (source: string) => currentFigures(database.db, source);
+  const runs = (source: string) =>
+    database.db.selectFrom("pipeline_runs").selectAll().where("source", "=", source).execute();
+  const snapshots = async (source: string) =>
+    (
+      await database.db
+        .selectFrom("deaths_by_vehicle")
+        .select("created_at")
+        .distinct()
+        .where("source", "=", source)
+        .execute()
+    ).length +
+    (
+      await database.db
+        .selectFrom("deaths_by_vehicle_history")
+        .select("created_at")
+        .distinct()
+        .where("source", "=", source)
+        .execute()
+    ).length;
+
+  it("ingests the object, named by its folder, with the reference figures, and leaves it in place", async () => {
+    const key = "landing/Norte_S3/amostra.csv";
+    await put(key, sample);
+    const outcome = await run({ object: { bucket: storage.bucket, key } });
+    expect(outcome.status).toBe("SUCCEEDED");
+    const [result] = resultsOf(outcome);
+    expect(result?.link).toMatchObject({ index: 0, source: "Norte_S3" });
+    expect(await figures("Norte_S3")).toEqual(referenceDeaths(sample).byVehicle);
+    expect(await storage.bytes(key)).toEqual(sample);
+    const [raw] = await storage.keys("raw/Norte_S3/");
+    expect(raw).toBeDefined();
+    expect(await storage.bytes(raw as string)).toEqual(sample);
+    const [row] = await runs("Norte_S3");
+    expect(row).toMatchObject({ status: "succeeded", origin: `s3://${storage.bucket}/${key}` });
+  });
+
+  it("gives the same object (same ETag) delivered twice one snapshot and one pipeline_runs row", async () => {
+    const key = "landing/Twice/amostra.csv";
+    await put(key, sample);
+    const first = await run({ object: { bucket: storage.bucket, key } });
+    const second = await run({ links: [{ object: { bucket: storage.bucket, key } }] });
+    expect([first.status, second.status]).toEqual(["SUCCEEDED", "SUCCEEDED"]);
+    expect(await runs("Twice")).toHaveLength(1);
+    expect(await snapshots("Twice")).toBe(1);
+    expect(await storage.keys("clean/Twice/")).toHaveLength(1);
+    expect(await figures("Twice")).toEqual(referenceDeaths(sample).byVehicle);
+  });
+
+  it("decompresses a .csv.gz object, named by its file when it is right under landing/", async () => {
+    const key = "landing/Gz_Norte.csv.gz";
+    await put(key, gzipSync(sample));
+    const outcome = await run({ object: { bucket: storage.bucket, key } });
+    expect(outcome.status).toBe("SUCCEEDED");
+    const [result] = resultsOf(outcome);
+    expect(result?.link.source).toBe("Gz_Norte");
+    expect(await figures("Gz_Norte")).toEqual(referenceDeaths(sample).byVehicle);
+  });
+
+  it.each([
+    ["another bucket", "someone-elses-bucket", "landing/x.csv", /only objects of the pipeline's bucket/],
+    ["a key outside landing/", undefined, "clean/Norte_S3/x.csv", /only objects under landing\//],
+    ["a dot-dot segment", undefined, "landing/../raw/x.csv", /"\.\." segment/],
+    ["another file type", undefined, "landing/x.json", /only \.csv and \.csv\.gz/],
+  ])("refuses %s without retrying, reading or writing anything", async (_what, bucket, key, why) => {
+    await put("clean/Norte_S3/x.csv", sample);
+    const before = await storage.keys();
+    const events: ExecutionEvent[] = [];
+    const outcome = await run({ object: { bucket: bucket ?? storage.bucket, key } }, events);
+    expect(outcome).toMatchObject({ status: "FAILED", error: "LinkFailed" });
+    const [result] = resultsOf(outcome) as Array<Record<string, unknown>>;
+    expect(result).toMatchObject({ status: "failed", error: "ObjectForbiddenError" });
+    expect(String(result?.cause)).toMatch(why);
+    expect(events.filter((event) => event.type === "retried")).toEqual([]);
+    expect(events.some((event) => event.state === "ComputeDeaths")).toBe(false);
+    expect(await storage.keys()).toEqual(before);
+  });
+});
