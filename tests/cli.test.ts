@@ -1,14 +1,19 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCliArgs } from "../src/cli/args.js";
+import { downloadProgress } from "../src/cli/download-progress.js";
+import { renderResults } from "../src/cli/report.js";
 import { runCli } from "../src/cli/run.js";
 import { startLocalEnvironment } from "../src/local/environment.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
+import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { referenceDeaths } from "./support/reference.js";
 
@@ -55,8 +60,12 @@ describe("roadtoll CLI", () => {
     expect(code).toBe(0);
     expect(stderr).toMatch(/no link given: serving the bundled samples at http:\/\/127\.0\.0\.1:\d+/);
     // Each state as it starts and ends, with timings.
-    expect(stderr).toMatch(/▶ \[link 0\] Ingest/);
-    expect(stderr).toMatch(/✔ \[link 1\] ComputeDeaths \(\d+\.\d\ds\)/);
+    // Each link by its source name (the file's name for a bare URL); only the task states, not the plumbing.
+    expect(stderr).toMatch(/▶ \[amostra_via_norte\] Ingest/);
+    expect(stderr).toMatch(/✔ \[amostra_via_sul_bom\] ComputeDeaths \(\d+\.\d\ds\)/);
+    expect(stderr).not.toMatch(/\[link \d+\]/);
+    expect(stderr).not.toMatch(/NormaliseInput|Tally|CheckResults|IsFailure|LinkSucceeded|Report/);
+    expect(stderr).not.toContain("✘");
     expect(stderr).toMatch(/execution SUCCEEDED in \d+\.\d\ds/);
     const expected = referenceDeaths(await readFile(join(SAMPLES, "amostra_via_norte.csv")));
     const row = stdout.split("\n").find((line) => line.startsWith("amostra_via_norte "));
@@ -99,12 +108,32 @@ describe("roadtoll CLI", () => {
     expect(stdout).toContain(`✘ ${files.baseUrl}/missing.csv: DownloadError:`);
   });
 
-  it("names each failed link with its message intact, quotes included", async () => {
-    const { code, stdout } = await cli("--source", "Nowhere");
-    expect(code).toBe(1);
-    expect(stdout).toContain(
-      '✘ Nowhere: UnknownSourceError: link.yml, column Nowhere: no link named "Nowhere" (known: ',
+  it("shows the links that succeeded, and marks the failed one as failed, never with a tick", async () => {
+    const { code, stdout, stderr } = await cli(
+      "--link",
+      `${files.baseUrl}/amostra_via_norte.csv`,
+      "--link",
+      `Broken_one=${files.baseUrl}/missing.csv`,
     );
+    expect(code).toBe(1);
+    // The named URL is shown by its name; its failure with ✘ and no ✔ afterwards.
+    expect(stderr).toMatch(/✘ \[Broken_one\] Ingest: DownloadError: /);
+    expect(stderr).not.toMatch(/✔ \[Broken_one\]/);
+    expect(stderr).toMatch(/✔ \[amostra_via_norte\] ComputeDeaths/);
+    expect(stderr).not.toMatch(/IngestFailed|RecordFailure|ListFailures|undefined/);
+    // The good link's table, then the failures.
+    expect(stdout).toMatch(/^amostra_via_norte +404 +3 /m);
+    expect(stdout).toContain("Execution failed: LinkFailed");
+    expect(stdout).toContain(`✘ Broken_one (${files.baseUrl}/missing.csv): DownloadError:`);
+    expect(stdout).not.toContain("undefined");
+    expect(stdout.indexOf("Deaths by vehicle")).toBeLessThan(stdout.indexOf("Execution failed"));
+  });
+
+  it("--verbose shows every state, the plumbing included", async () => {
+    const { code, stderr } = await cli("--verbose", "--link", `${files.baseUrl}/amostra_via_sul_bom.csv`);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/✔ NormaliseInput/);
+    expect(stderr).toMatch(/✔ \[amostra_via_sul_bom\] LinkSucceeded/);
   });
 
   it("--json on failure prints the error and cause as JSON", async () => {
@@ -121,6 +150,118 @@ describe("roadtoll CLI", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("Unknown option '--nope'");
   });
+});
+
+describe("roadtoll CLI: bad usage is found before any server starts", () => {
+  /** A fresh data directory: it stays empty when nothing started (no s3/ or pglite/ in it). */
+  async function usage(...argv: string[]) {
+    const dir = await mkdtemp(join(tmpdir(), "roadtoll-usage-"));
+    let stdout = "";
+    let stderr = "";
+    const started = Date.now();
+    try {
+      const code = await runCli([...argv, "--data-dir", dir], {
+        stdout: (text) => (stdout += text),
+        stderr: (text) => (stderr += text),
+        env: {},
+        root: ROOT,
+      });
+      return { code, stdout, stderr, ms: Date.now() - started, left: await readdir(dir) };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it.each([
+    [["--link", "notaurl"], '--link "notaurl": not a URL'],
+    [["--link", "ftp://example.com/a.csv"], "only http and https URLs can be downloaded"],
+    [
+      ["--link", "bad name=https://example.com/a.csv"],
+      'the name "bad name" may only hold letters, digits, _ and -',
+    ],
+    [["--source", "Nowhere"], '--source "Nowhere": no such link in link.yml (known: Via_'],
+    [["--nope"], "Unknown option '--nope'"],
+    [["--json=yes"], "Option '--json' does not take an argument"],
+  ])("%j: exit 2, one readable line and a pointer to --help", async (argv, message) => {
+    const { code, stdout, stderr, ms, left } = await usage(...argv);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    const lines = stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^roadtoll: /);
+    expect(lines[0]).toContain(message);
+    expect(lines[1]).toContain("--help");
+    expect(stderr).not.toMatch(/[[{]\s*"/); // never a zod issue list
+    expect(left).toEqual([]);
+    expect(ms).toBeLessThan(3_000);
+  });
+
+  it("--link NAME=URL names a URL; a URL's own = in its query is not a name", () => {
+    const options = parseCliArgs(
+      ["--link", "Via_X=https://example.com/a.csv?x=1", "--link", "https://example.com/b.csv?name=y"],
+      {},
+    );
+    expect(options.links).toEqual([
+      { source: "Via_X", url: "https://example.com/a.csv?x=1" },
+      { url: "https://example.com/b.csv?name=y" },
+    ]);
+  });
+});
+
+describe("roadtoll CLI: the rejects in the table", () => {
+  it('says "… and N more" after the sampled rejects', () => {
+    const text = renderResults([
+      {
+        source: "VIA_X",
+        rowsRead: 100,
+        rowsRejected: 21,
+        roads: 0,
+        totalDeaths: 0,
+        deathsByVehicle: { automovel: 0, bicicleta: 0, caminhao: 0, moto: 0, onibus: 0 },
+        worstRoads: [],
+        rejects: {
+          bucket: "b",
+          key: "rejects/VIA_X/r.csv",
+          sample: [1, 2, 3, 4, 5].map((line) => ({ line, reason: "bad" })),
+        },
+      } as unknown as DeathsSummary,
+    ]);
+    expect(text).toContain("    line 5: bad\n    … and 16 more (all 21 in the file above)");
+  });
+});
+
+/** Node on this machine without the Node 22 the tests run on: the system's, if it is older than 22.19. */
+function oldNode(): string | undefined {
+  for (const candidate of ["/usr/bin/node", "/usr/local/bin/node"]) {
+    if (!existsSync(candidate) || candidate === process.execPath) continue;
+    const version = spawnSync(candidate, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout.trim();
+    const [major = 0, minor = 0] = version.split(".").map(Number);
+    if (major > 0 && (major < 22 || (major === 22 && minor < 19))) return candidate;
+  }
+  return undefined;
+}
+
+describe("roadtoll CLI: Node version", () => {
+  const node = oldNode();
+  it.skipIf(node === undefined)(
+    `${node ?? "no Node older than 22.19 on this machine: skipped"}: --help says which Node is needed and exits 1`,
+    () => {
+      const entries = [
+        [join(ROOT, "bin/roadtoll.mjs"), "--help"],
+        [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(ROOT, "src/cli/main.ts"), "--help"],
+      ];
+      for (const args of entries) {
+        const result = spawnSync(node as string, args, { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+        expect(result.stderr, args.join(" ")).toMatch(
+          /^roadtoll needs Node\.js 22\.19\.0 or newer .*this is Node\.js \d+/,
+        );
+        expect(result.stderr).not.toContain("TypeError");
+        expect(result.stdout).toBe("");
+        expect(result.status).toBe(1);
+      }
+    },
+    60_000,
+  );
 });
 
 describe("roadtoll CLI: --max-reject-share", () => {
@@ -162,7 +303,7 @@ describe("roadtoll CLI: --max-reject-share", () => {
       const bad = await cli(`--max-reject-share=${value}`);
       expect(bad.code, value).toBe(2);
       expect(bad.stderr, value).toContain("--max-reject-share: must be a number from 0 to 1");
-      expect(bad.stderr, value).toContain("Usage: roadtoll");
+      expect(bad.stderr, value).toContain("roadtoll --help");
       expect(bad.stdout, value).toBe("");
     }
     expect((await cli("--help")).stdout).toContain("--max-reject-share N");
@@ -253,5 +394,43 @@ describe("roadtoll CLI: --max-reject-share", () => {
     expect(() => parseCliArgs([], { MAX_REJECT_SHARE: "7" })).toThrow(
       /MAX_REJECT_SHARE: must be a number from 0 to 1, e\.g\. 0\.05, got "7"/,
     );
+  });
+});
+
+describe("roadtoll CLI: download progress", () => {
+  const downloader = (chunks: number) => async () => ({
+    body: Readable.from(Array.from({ length: chunks }, () => Buffer.alloc(1000))),
+    contentLength: undefined,
+  });
+
+  it("draws bytes and rate on a terminal, erases the line before a log line and at the end", async () => {
+    let clock = 0;
+    let out = "";
+    const progress = downloadProgress((text) => (out += text), {
+      enabled: true,
+      intervalMs: 0,
+      now: () => (clock += 100),
+    });
+    const download = progress.wrap(downloader(3), () => "VIA_X");
+    const { body } = await download("https://example.com/x.csv");
+    let read = 0;
+    for await (const chunk of body) {
+      read += (chunk as Buffer).length;
+      progress.log("a log line");
+    }
+    expect(read).toBe(3000);
+    expect(out).toMatch(/↓ VIA_X 1\.0 KB \([\d.]+ KB\/s\)/);
+    expect(out).toMatch(/↓ VIA_X 3\.0 KB/);
+    expect(out).toContain("\r\x1b[Ka log line\n");
+    expect(out.endsWith("\r\x1b[K")).toBe(true);
+  });
+
+  it("draws nothing without a terminal (the tests' and logs' case)", async () => {
+    let out = "";
+    const progress = downloadProgress((text) => (out += text), { enabled: false });
+    const inner = downloader(3);
+    expect(progress.wrap(inner, () => "VIA_X")).toBe(inner);
+    progress.log("a log line");
+    expect(out).toBe("a log line\n");
   });
 });

@@ -411,7 +411,8 @@ describe("ingest handler", () => {
   it("rejects an unknown source name, listing the known ones", async () => {
     await expect(ingest({ source: "Nowhere" })).rejects.toMatchObject({
       name: "UnknownSourceError",
-      message: expect.stringContaining("known: Amostra_Norte"),
+      // A source is a link's name, not a column.
+      message: 'link.yml: no link named "Nowhere" (known: Amostra_Norte)',
     });
   });
 });

@@ -345,6 +345,27 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     expect(outcome).toMatchObject({ status: "FAILED", error: "ConfigError" });
   });
 
+  it("keeps a failure message with quotes intact in each link's result, which npm start prints", async () => {
+    const header = "trecho;automovel;bicicleta;caminhao;moto;onibus;mortos;mortos\n";
+    const server = await startTestServer((_request, response) => response.writeHead(200).end(header));
+    try {
+      const outcome = await run({ url: server.url("/twice.csv"), source: "Twice" });
+      expect(outcome).toMatchObject({ status: "FAILED", error: "LinkFailed" });
+      // aws-local-stepfunctions drops the backslashes States.JsonToString puts before those quotes, so the cause
+      // string is not JSON here; the Map's own output, which the runner keeps, is.
+      expect((outcome as { results?: unknown[] }).results).toEqual([
+        {
+          link: { index: 0 },
+          status: "failed",
+          error: "HeaderError",
+          cause: expect.stringContaining('header has column "mortos" twice'),
+        },
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("retries a transient download failure and then succeeds", async () => {
     flakyFailures = 2;
     const events: ExecutionEvent[] = [];

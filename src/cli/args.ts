@@ -3,12 +3,20 @@ import { byteCountSchema, DEFAULT_DOWNLOAD_MAX_BYTES, shareSchema } from "../con
 import { RoadtollError } from "../errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "../pipeline/reject-gate.js";
 
+/** A link given with --link: a URL, optionally named (`--link NAME=URL`). */
+export interface CliLink {
+  url: string;
+  source?: string;
+}
+
 export interface CliOptions {
-  links: string[];
+  links: CliLink[];
   sources: string[];
   all: boolean;
   json: boolean;
   help: boolean;
+  /** Every state of the state machine in the progress log, not only the tasks. */
+  verbose: boolean;
   s3Endpoint: string | undefined;
   databaseUrl: string | undefined;
   dataDir: string;
@@ -24,12 +32,16 @@ export const USAGE = `Usage: roadtoll [options]     (npm start -- [options])
 Runs the roadtoll state machine (statemachine/pipeline.asl.json) on this machine: an embedded S3 server
 (s3rver) and an embedded Postgres (PGlite), the real ingest and deaths handlers.
 
+Commands: results, runs, sql (roadtoll COMMAND --help) read what runs wrote, without running anything.
+
 Links (repeatable, combinable; with none, the bundled samples are served on 127.0.0.1 and used):
-  --link URL          a CSV URL
+  --link URL          a CSV URL (http or https), shown by its file name
+  --link NAME=URL     a CSV URL, named (letters, digits, _ and -, as in link.yml)
   --source NAME       a link from link.yml (e.g. Via_Bahia)
   --all               every link in link.yml
 
 Options:
+  --verbose           show every state of the state machine in the progress log, not only the tasks
   --json              print the execution output as JSON on stdout (progress goes to stderr)
   --s3-endpoint URL   use this S3-compatible server instead of starting s3rver (keys from $AWS_ACCESS_KEY_ID and
                       $AWS_SECRET_ACCESS_KEY, else the AWS SDK's chain; the bucket is created if missing)
@@ -46,20 +58,36 @@ Options:
 
 Exit code: 0 when the execution succeeds, 1 when it fails, 2 on bad usage.`;
 
+/** The one line printed after a usage error, instead of the whole usage text. */
+export const USAGE_HINT = "Run `roadtoll --help` (npm start -- --help) for the options.";
+
+/** Bad usage: exit 2, one line. */
+export class UsageError extends RoadtollError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("InvalidEventError", message, options);
+  }
+}
+
+/** The names link.yml allows (src/adapters/links.ts). */
+export const SOURCE_NAME = /^[A-Za-z0-9_-]+$/;
+
 export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
   } catch (error) {
-    throw new RoadtollError("InvalidEventError", (error as Error).message, { cause: error });
+    // node:util's messages are one readable line, but some add a hint on a second line.
+    const message = (error as Error).message.split("\n")[0] ?? "bad usage";
+    throw new UsageError(message, { cause: error });
   }
   const { values } = parsed;
   return {
-    links: values.link ?? [],
+    links: (values.link ?? []).map(cliLink),
     sources: values.source ?? [],
     all: values.all ?? false,
     json: values.json ?? false,
     help: values.help ?? false,
+    verbose: values.verbose ?? false,
     s3Endpoint: values["s3-endpoint"],
     databaseUrl: values["database-url"] ?? (env.DATABASE_URL || undefined),
     dataDir: values["data-dir"] ?? ".roadtoll",
@@ -69,12 +97,35 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   };
 }
 
+/** `URL` or `NAME=URL`; the URL must be http(s). A URL's own `=` (in its query) never counts: a name has no `:`. */
+export function cliLink(text: string): CliLink {
+  const named = /^([^=:/]+)=(.*)$/s.exec(text);
+  const source = named?.[1];
+  const url = named ? (named[2] ?? "") : text;
+  if (source !== undefined && !SOURCE_NAME.test(source)) {
+    throw new UsageError(
+      `--link ${JSON.stringify(text)}: the name ${JSON.stringify(source)} may only hold letters, digits, _ and -`,
+    );
+  }
+  let parsedUrl: URL;
+  try {
+    parsedUrl = new URL(url);
+  } catch {
+    throw new UsageError(`--link ${JSON.stringify(text)}: not a URL (expected http://… or https://…)`);
+  }
+  if (parsedUrl.protocol !== "http:" && parsedUrl.protocol !== "https:") {
+    throw new UsageError(
+      `--link ${JSON.stringify(text)}: only http and https URLs can be downloaded, got ${parsedUrl.protocol}`,
+    );
+  }
+  return source === undefined ? { url } : { url, source };
+}
+
 function maxDownloadBytes(flag: string | undefined): number | undefined {
   if (flag === undefined) return undefined;
   const result = byteCountSchema.safeParse(flag);
   if (result.success) return result.data;
-  throw new RoadtollError(
-    "InvalidEventError",
+  throw new UsageError(
     `--max-download-bytes: ${result.error.issues[0]?.message ?? "invalid"}, got ${JSON.stringify(flag)}`,
   );
 }
@@ -86,8 +137,7 @@ function maxRejectShare(flag: string | undefined, fromEnv: string | undefined): 
   if (text === undefined) return DEFAULT_MAX_REJECT_SHARE;
   const result = shareSchema.safeParse(text);
   if (result.success) return result.data;
-  throw new RoadtollError(
-    "InvalidEventError",
+  throw new UsageError(
     `${label}: ${result.error.issues[0]?.message ?? "invalid"}, got ${JSON.stringify(text)}`,
   );
 }
@@ -102,6 +152,7 @@ function parse(argv: readonly string[]) {
       source: { type: "string", multiple: true },
       all: { type: "boolean" },
       json: { type: "boolean" },
+      verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
       "s3-endpoint": { type: "string" },
       "database-url": { type: "string" },

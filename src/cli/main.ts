@@ -1,10 +1,11 @@
+import "./check-node.js";
 import { fileURLToPath } from "node:url";
-import { runCli } from "./run.js";
+import { runRoadtoll } from "./commands/index.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
 try {
-  process.exitCode = await runCli(process.argv.slice(2), {
+  process.exitCode = await runRoadtoll(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,

@@ -53,9 +53,12 @@ export function renderResults(summaries: readonly DeathsSummary[]): string {
         (reject) =>
           `    line ${reject.line}${reject.column ? `, column ${reject.column}` : ""}: ${reject.reason}`,
       );
-      return [`  ${summary.source}: s3://${summary.rejects.bucket}/${summary.rejects.key}`, ...sample].join(
-        "\n",
-      );
+      const more = summary.rowsRejected - summary.rejects.sample.length;
+      return [
+        `  ${summary.source}: s3://${summary.rejects.bucket}/${summary.rejects.key}`,
+        ...sample,
+        ...(more > 0 ? [`    … and ${more} more (all ${summary.rowsRejected} in the file above)`] : []),
+      ].join("\n");
     });
   return [
     "Deaths by vehicle (table deaths_by_vehicle; a death counts once for each vehicle type involved)",

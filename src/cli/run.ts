@@ -11,8 +11,9 @@ import { startLocalEnvironment } from "../local/environment.js";
 import { type RunningFileServer, startFileServer } from "../local/file-server.js";
 import { type ExecutionEvent, type ExecutionOutcome, runStateMachine } from "../local/state-machine.js";
 import type { DeathsSummary } from "../pipeline/deaths-step.js";
-import type { LinkRef } from "../pipeline/ingest-link.js";
-import { type CliOptions, parseCliArgs, USAGE } from "./args.js";
+import { type LinkRef, resolveLink } from "../pipeline/ingest-link.js";
+import { type CliOptions, parseCliArgs, USAGE, USAGE_HINT } from "./args.js";
+import { downloadProgress } from "./download-progress.js";
 import { renderResults } from "./report.js";
 
 export interface CliIo {
@@ -21,6 +22,11 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** Repository root: link.yml and samples/ are found there. */
   root: string;
+  /**
+   * Whether stderr is a terminal: a download progress line is drawn only then. Default: true only for the process's
+   * own environment (`env` is `process.env`, as main.ts passes it) on a TTY stderr, so captured output never has it.
+   */
+  stderrIsTTY?: boolean;
 }
 
 /** The `roadtoll` command. Returns the process exit code. */
@@ -29,14 +35,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     options = parseCliArgs(argv, io.env);
   } catch (error) {
-    io.stderr(`${(error as Error).message}\n\n${USAGE}\n`);
+    io.stderr(`roadtoll: ${(error as Error).message}\n${USAGE_HINT}\n`);
     return 2;
   }
   if (options.help) {
     io.stdout(`${USAGE}\n`);
     return 0;
   }
-  const log = (line: string) => io.stderr(`${line}\n`);
+  const progress = downloadProgress(io.stderr, {
+    enabled: io.stderrIsTTY ?? (io.env === process.env && process.stderr.isTTY === true),
+  });
+  const log = (line: string) => progress.log(line);
   const loaded = loadDownloadConfig({ ...io.env, LAMBDA_TASK_ROOT: io.root });
   const downloadConfig = {
     ...loaded,
@@ -45,6 +54,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     addressPolicy: loaded.addressPolicy === "private" ? ("private" as const) : ("loopback" as const),
   };
   const links = await loadLinks(downloadConfig.linksFile);
+  // Checked before any server starts: a name link.yml does not have is bad usage, not a failed execution.
+  const unknown = options.sources.filter((source) => !Object.hasOwn(links, source));
+  if (unknown.length > 0) {
+    io.stderr(
+      `roadtoll: --source ${unknown.map((name) => JSON.stringify(name)).join(", ")}: no such link in link.yml (known: ${Object.keys(links).join(", ") || "none"})\n${USAGE_HINT}\n`,
+    );
+    return 2;
+  }
 
   let samples: RunningFileServer | undefined;
   const requested = linkRefs(options, links);
@@ -78,18 +95,40 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         : "downloads: public addresses and loopback (this machine) allowed; other private addresses refused",
     );
     log(`running statemachine/pipeline.asl.json on ${requested.length} link(s)`);
+    const urlNames = new Map(
+      requested.flatMap((ref) => {
+        try {
+          const { url, source } = resolveLink(ref, links);
+          return [[url, source] as const];
+        } catch {
+          return [];
+        }
+      }),
+    );
+    const printer = progressPrinter(log, {
+      names: requested.map((ref) => displayName(ref, links)),
+      verbose: options.verbose,
+    });
     const outcome = await runStateMachine({
       input: { links: requested },
       tasks: {
-        Ingest: createIngestHandler({ store: env.store, download: createDownloader(downloadConfig), links }),
+        Ingest: createIngestHandler({
+          store: env.store,
+          download: progress.wrap(
+            createDownloader(downloadConfig),
+            (url) => urlNames.get(url) ?? redactUrl(url),
+          ),
+          links,
+        }),
         ComputeDeaths: createDeathsHandler({
           store: env.store,
           db: env.db,
           maxRejectShare: options.maxRejectShare,
         }),
       },
-      onEvent: progressPrinter(log),
+      onEvent: printer,
     });
+    printer.flush();
     log(`execution ${outcome.status} in ${seconds(Date.now() - started)}`);
     await report(outcome, options.json, io, requested, env.store);
     return outcome.status === "SUCCEEDED" ? 0 : 1;
@@ -122,7 +161,7 @@ function s3Settings(env: NodeJS.ProcessEnv) {
 
 function linkRefs(options: CliOptions, links: Links): LinkRef[] {
   return [
-    ...options.links.map((url) => ({ url })),
+    ...options.links.map((link) => ({ ...link })),
     ...options.sources.map((source) => ({ source })),
     ...(options.all ? Object.keys(links).map((source) => ({ source })) : []),
   ];
@@ -141,13 +180,19 @@ async function report(
   }
   if (outcome.status === "SUCCEEDED") {
     const results = (outcome.output as { results: Array<{ summary?: { key?: string } }> }).results;
-    const keys = results.flatMap((result) => (result.summary?.key ? [result.summary.key] : []));
-    io.stdout(`${renderResults(await readSummaries(store, keys))}\n`);
+    io.stdout(`${renderResults(await readSummaries(store, summaryKeys(results)))}\n`);
     return;
   }
+  // The links that succeeded wrote their rows and summaries: their table is shown before the failures.
+  const keys = summaryKeys((outcome.results ?? []) as Array<{ summary?: { key?: string } }>);
+  const succeeded = keys.length > 0 ? `${renderResults(await readSummaries(store, keys))}\n\n` : "";
   io.stdout(
-    `Execution failed: ${outcome.error}\n${describeFailure(outcome.results, outcome.cause, requested)}\n`,
+    `${succeeded}Execution failed: ${outcome.error}\n${describeFailure(outcome.results, outcome.cause, requested)}\n`,
   );
+}
+
+function summaryKeys(results: ReadonlyArray<{ summary?: { key?: string } } | null | undefined>): string[] {
+  return results.flatMap((result) => (result?.summary?.key ? [result.summary.key] : []));
 }
 
 /**
@@ -208,30 +253,88 @@ function linkName(ref: LinkRef | undefined, shown: LinkOutcome["link"]): string 
   return source ?? url ?? `link ${shown.index}`;
 }
 
-function progressPrinter(log: (line: string) => void): (event: ExecutionEvent) => void {
+/** The states that do work: the only ones shown without --verbose (the others are Choice and Pass plumbing). */
+const TASK_STATES = new Set(["ListLinks", "Ingest", "ComputeDeaths"]);
+
+/** How a link is shown in the log: its source name (link.yml's, the one given with NAME=URL, or the URL's file). */
+function displayName(ref: LinkRef, links: Links): string {
+  try {
+    return resolveLink(ref, links).source;
+  } catch {
+    return ref.source ?? "link";
+  }
+}
+
+export interface ProgressPrinter {
+  (event: ExecutionEvent): void;
+  /** Prints a failure no state caught or retried (the execution ended on it). */
+  flush(): void;
+}
+
+/**
+ * The progress log: ▶ when a state starts, ✔ when it ends well, ✘ when it fails (caught or not), ↻ before a retry.
+ * A caught failure's state still "exits" in the runner; that exit is not a success and prints nothing more.
+ */
+export function progressPrinter(
+  log: (line: string) => void,
+  options: { names?: readonly string[]; verbose?: boolean } = {},
+): ProgressPrinter {
   const started = new Map<string, number>();
-  return (event) => {
+  /** Failures not yet printed: a retry or a catch may follow. */
+  const pending = new Map<string, { where: string; error?: string; cause?: string }>();
+  /** States whose failure was printed: their exit (or a later catch) prints nothing more. */
+  const reported = new Set<string>();
+  const shown = (state: string) => options.verbose === true || TASK_STATES.has(state);
+  const report = (key: string, item: { where: string; error?: string; cause?: string }) => {
+    pending.delete(key);
+    reported.add(key);
+    log(`✘ ${item.where}: ${item.error ?? "failed"}${item.cause ? `: ${item.cause}` : ""}`);
+  };
+  const printer = ((event: ExecutionEvent) => {
+    if (!shown(event.state)) return;
     const key = `${event.iteration ?? "-"}:${event.state}`;
-    const where = event.iteration === undefined ? event.state : `[link ${event.iteration}] ${event.state}`;
+    const name =
+      event.iteration === undefined
+        ? undefined
+        : (options.names?.[event.iteration] ?? `link ${event.iteration}`);
+    const where = name === undefined ? event.state : `[${name}] ${event.state}`;
     switch (event.type) {
       case "entered":
         started.set(key, event.timestamp);
+        pending.delete(key);
+        reported.delete(key);
         log(`▶ ${where}`);
         break;
-      case "exited":
-        log(`✔ ${where} (${seconds(event.timestamp - (started.get(key) ?? event.timestamp))})`);
+      case "exited": {
+        const failure = pending.get(key);
+        if (failure) report(key, failure);
+        else if (!reported.has(key)) {
+          log(`✔ ${where} (${seconds(event.timestamp - (started.get(key) ?? event.timestamp))})`);
+        }
         break;
+      }
       case "failed":
-        log(`✘ ${where}: ${event.error}: ${event.cause}`);
+        pending.set(key, {
+          where,
+          ...(event.error === undefined ? {} : { error: event.error }),
+          ...(event.cause === undefined ? {} : { cause: event.cause }),
+        });
         break;
-      case "retried":
-        log(`↻ ${where} retrying`);
+      case "retried": {
+        const failure = pending.get(key);
+        pending.delete(key);
+        log(`↻ ${where} retrying${failure?.error ? ` after ${failure.error}` : ""}`);
         break;
+      }
       case "caught":
-        log(`⤷ ${where} caught, continuing with the failure path`);
+        if (!reported.has(key)) report(key, pending.get(key) ?? { where });
         break;
     }
+  }) as ProgressPrinter;
+  printer.flush = () => {
+    for (const [key, item] of pending) report(key, item);
   };
+  return printer;
 }
 
 function seconds(ms: number): string {

@@ -109,7 +109,7 @@ export function resolveLink(ref: LinkRef, links: Links): { source: string; url: 
     throw new RoadtollError(
       "UnknownSourceError",
       `no link named "${ref.source}" (known: ${Object.keys(links).join(", ") || "none"})`,
-      { where: { file: "link.yml", column: ref.source } },
+      { where: { file: "link.yml" } },
     );
   }
   return { source: ref.source, url };

@@ -1,0 +1,92 @@
+/** How the read commands print rows: an aligned table for people, JSON or CSV (RFC 4180) for programs. */
+export const FORMATS = ["table", "json", "csv"] as const;
+export type Format = (typeof FORMATS)[number];
+
+export type Row = Record<string, unknown>;
+
+/**
+ * `columns` fixes the order (and the header when there are no rows); without it the first row's keys are used.
+ * `numeric` columns are right-aligned in the table.
+ */
+export function formatRows(
+  rows: readonly Row[],
+  format: Format,
+  options: { columns?: readonly string[]; numeric?: readonly string[] } = {},
+): string {
+  const columns = options.columns ?? Object.keys(rows[0] ?? {});
+  switch (format) {
+    case "json":
+      return `${JSON.stringify(
+        rows.map((row) => jsonRow(row, columns)),
+        null,
+        2,
+      )}\n`;
+    case "csv":
+      return csv(rows, columns);
+    case "table":
+      return table(rows, columns, new Set(options.numeric ?? numericColumns(rows, columns)));
+  }
+}
+
+function jsonRow(row: Row, columns: readonly string[]): Row {
+  return Object.fromEntries(columns.map((column) => [column, jsonValue(row[column])]));
+}
+
+function jsonValue(value: unknown): unknown {
+  if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : String(value);
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString("hex")}`;
+  return value === undefined ? null : value;
+}
+
+/** A cell as text: null is empty, dates are ISO 8601, objects are JSON. */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString("hex")}`;
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** RFC 4180: CRLF line ends; a field with a comma, quote, CR or LF is quoted, quotes doubled. */
+function csv(rows: readonly Row[], columns: readonly string[]): string {
+  const field = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+  const lines = [columns.map(field).join(",")];
+  for (const row of rows) lines.push(columns.map((column) => field(cellText(row[column]))).join(","));
+  return `${lines.join("\r\n")}\r\n`;
+}
+
+function numericColumns(rows: readonly Row[], columns: readonly string[]): string[] {
+  return columns.filter(
+    (column) =>
+      rows.length > 0 &&
+      rows.every((row) => {
+        const value = row[column];
+        return (
+          value === null ||
+          typeof value === "number" ||
+          typeof value === "bigint" ||
+          (typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value))
+        );
+      }),
+  );
+}
+
+function table(rows: readonly Row[], columns: readonly string[], numeric: ReadonlySet<string>): string {
+  if (columns.length === 0) return `(${rows.length} rows)\n`;
+  // One line per cell: a newline inside a value would break the columns.
+  const cells = rows.map((row) => columns.map((column) => cellText(row[column]).replace(/\r?\n/g, "⏎")));
+  const widths = columns.map((column, i) =>
+    Math.max(column.length, ...cells.map((line) => (line[i] ?? "").length)),
+  );
+  const pad = (text: string, i: number) => {
+    const width = widths[i] ?? 0;
+    return numeric.has(columns[i] ?? "") ? text.padStart(width) : text.padEnd(width);
+  };
+  const lines = [
+    columns.map(pad).join("  "),
+    widths.map((width) => "-".repeat(width)).join("  "),
+    ...cells.map((line) => line.map(pad).join("  ")),
+  ].map((line) => line.trimEnd());
+  lines.push(`(${rows.length} ${rows.length === 1 ? "row" : "rows"})`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,278 @@
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { VEHICLES } from "../../domain/columns.js";
+import { canonicalRoadName } from "../../domain/road-name.js";
+import { isRoadtollError } from "../../errors.js";
+import { type CliIo, runCli } from "../run.js";
+import { type CommandDatabase, openCommandDatabase, runReadOnly } from "./database.js";
+import { FORMATS, type Format, formatRows } from "./format.js";
+
+const DATABASE_OPTIONS = `Database (as for npm start):
+  --database-url URL  use this Postgres (default: $DATABASE_URL if set)
+  --data-dir DIR      else the embedded PGlite in DIR/pglite (default: .roadtoll); a running \`npm start\` holds
+                      the directory, and the command then exits 1
+  -h, --help          this text`;
+
+const EXIT = "Exit code: 0 on success, 1 when the database fails or refuses, 2 on bad usage.";
+
+export const COMMANDS_USAGE = `Usage: roadtoll [command] [options]     (npm start -- [command] [options])
+
+Commands:
+  (none)      run the pipeline (the default; see roadtoll --help)
+  results     the current figures in deaths_by_vehicle
+  runs        the runs recorded in pipeline_runs, newest first
+  sql         one read-only SQL statement
+
+roadtoll COMMAND --help describes a command.`;
+
+interface Command {
+  usage: string;
+  options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
+  formats: readonly Format[];
+  positionals: number;
+  run(db: CommandDatabase, values: Values, positionals: string[], format: Format, io: CliIo): Promise<number>;
+}
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+const COMMON = {
+  "database-url": { type: "string" },
+  "data-dir": { type: "string" },
+  format: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const RESULT_COLUMNS = ["source", "road_name", "vehicle", "number_deaths", "created_at"];
+const RUN_COLUMNS = [
+  "status",
+  "source",
+  "ingested_at",
+  "finished_at",
+  "rows_read",
+  "rows_rejected",
+  "total_deaths",
+  "current",
+  "origin",
+];
+
+const COMMANDS: Record<string, Command> = {
+  results: {
+    usage: `Usage: roadtoll results [--source S] [--road R] [--vehicle V] [--format table|json|csv] [database options]
+
+The current figures (table deaths_by_vehicle: one snapshot per source, so sums are right): deaths in accidents
+involving each vehicle type, per source and road.
+
+Filters (each repeatable; a row matches any of the values given):
+  --source S          a source (link name), e.g. amostra_via_norte
+  --road R            a road, spelled any way the files do (BR-70/MT finds BR-070/MT)
+  --vehicle V         ${VEHICLES.join(", ")}
+  --format F          table (default), json (an array of objects) or csv (RFC 4180, with a header)
+
+${DATABASE_OPTIONS}
+
+${EXIT}`,
+    options: {
+      source: { type: "string", multiple: true },
+      road: { type: "string", multiple: true },
+      vehicle: { type: "string", multiple: true },
+    },
+    formats: FORMATS,
+    positionals: 0,
+    async run({ db }, values, _positionals, format, io) {
+      const sources = values.source as string[] | undefined;
+      const roads = (values.road as string[] | undefined)?.map(canonicalRoadName);
+      const vehicles = values.vehicle as (typeof VEHICLES)[number][] | undefined;
+      let query = db
+        .selectFrom("deaths_by_vehicle")
+        .select(RESULT_COLUMNS as ["source", "road_name", "vehicle", "number_deaths", "created_at"])
+        .orderBy("source")
+        .orderBy("road_name")
+        .orderBy("vehicle");
+      if (sources?.length) query = query.where("source", "in", sources);
+      if (roads?.length) query = query.where("road_name", "in", roads);
+      if (vehicles?.length) query = query.where("vehicle", "in", vehicles);
+      const rows = await query.execute();
+      io.stdout(formatRows(rows, format, { columns: RESULT_COLUMNS, numeric: ["number_deaths"] }));
+      return 0;
+    },
+  },
+  runs: {
+    usage: `Usage: roadtoll runs [--source S] [--format table|json|csv] [database options]
+
+The runs recorded in pipeline_runs, newest first: status, source, when the file was ingested and the run finished,
+rows read and rejected, total deaths, whether its snapshot is the source's current one, and where the file came
+from (JSON and CSV also carry run_id, sha256, bytes, the object keys and the error).
+
+  --source S          only this source (repeatable)
+  --format F          table (default), json or csv
+
+${DATABASE_OPTIONS}
+
+${EXIT}`,
+    options: { source: { type: "string", multiple: true } },
+    formats: FORMATS,
+    positionals: 0,
+    async run({ db }, values, _positionals, format, io) {
+      const sources = values.source as string[] | undefined;
+      let query = db
+        .selectFrom("pipeline_runs")
+        .select((eb) => [
+          ...(RUN_COLUMNS.filter((column) => column !== "current") as ["status"]),
+          // Live, not the stored flag (which says whether the run became current when it finished): the run's
+          // snapshot is the one in deaths_by_vehicle now.
+          eb
+            .and([
+              eb("status", "=", "succeeded"),
+              eb.exists(
+                eb
+                  .selectFrom("deaths_by_vehicle as d")
+                  .select("d.source")
+                  .whereRef("d.source", "=", "pipeline_runs.source")
+                  .whereRef("d.created_at", "=", "pipeline_runs.ingested_at"),
+              ),
+            ])
+            .as("current"),
+          "run_id",
+          "sha256",
+          "bytes",
+          "raw_key",
+          "clean_key",
+          "rejects_key",
+          "rows_accepted",
+          "roads",
+          "execution",
+          "error",
+        ])
+        .orderBy("ingested_at", "desc")
+        .orderBy("finished_at", "desc");
+      if (sources?.length) query = query.where("pipeline_runs.source", "in", sources);
+      const rows = await query.execute();
+      const columns =
+        format === "table"
+          ? RUN_COLUMNS
+          : [
+              "run_id",
+              ...RUN_COLUMNS,
+              "rows_accepted",
+              "roads",
+              "sha256",
+              "bytes",
+              "raw_key",
+              "clean_key",
+            ].concat(["rejects_key", "execution", "error"]);
+      io.stdout(
+        formatRows(rows, format, {
+          columns,
+          numeric: ["rows_read", "rows_rejected", "total_deaths", "bytes"],
+        }),
+      );
+      return 0;
+    },
+  },
+  sql: {
+    usage: `Usage: roadtoll sql "STATEMENT" [--format table|json|csv] [database options]
+
+Runs one SQL statement in a read-only transaction, rolled back afterwards: the database refuses any write (exit 1).
+Tables: deaths_by_vehicle (current figures), deaths_by_vehicle_history, pipeline_runs.
+  e.g. roadtoll sql "select vehicle, sum(number_deaths) from deaths_by_vehicle group by vehicle"
+
+  --format F          table (default), json or csv
+
+${DATABASE_OPTIONS}
+
+${EXIT}`,
+    options: {},
+    formats: FORMATS,
+    positionals: 1,
+    async run({ db }, _values, positionals, format, io) {
+      const rows = await runReadOnly(db, positionals[0] ?? "");
+      io.stdout(formatRows(rows, format));
+      return 0;
+    },
+  },
+};
+
+class UsageError extends Error {}
+
+/**
+ * The `roadtoll` entry point: the first argument, when it is not a flag, names a command; otherwise the pipeline
+ * runs as it always has (runCli).
+ */
+export async function runRoadtoll(argv: readonly string[], io: CliIo): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first.startsWith("-")) return runCli(argv, io);
+  const command = COMMANDS[first];
+  if (!command) {
+    io.stderr(`roadtoll: unknown command ${JSON.stringify(first)}\n\n${COMMANDS_USAGE}\n`);
+    return 2;
+  }
+  return runCommand(first, command, rest, io);
+}
+
+async function runCommand(name: string, command: Command, argv: string[], io: CliIo): Promise<number> {
+  let values: Values;
+  let positionals: string[];
+  let format: Format;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: command.positionals > 0,
+      options: { ...COMMON, ...command.options },
+    }) as { values: Values; positionals: string[] });
+    if (values.help) {
+      io.stdout(`${command.usage}\n`);
+      return 0;
+    }
+    format = ((values.format as string | undefined) ?? "table") as Format;
+    if (!command.formats.includes(format)) {
+      throw new UsageError(`--format: expected ${command.formats.join(", ")}, got ${JSON.stringify(format)}`);
+    }
+    if (positionals.length !== command.positionals) {
+      throw new UsageError(
+        positionals.length < command.positionals
+          ? 'missing the SQL statement (quote it: roadtoll sql "select …")'
+          : `unexpected argument ${JSON.stringify(positionals[command.positionals])}` +
+              (command.positionals > 0 ? " (quote the whole statement as one argument)" : ""),
+      );
+    }
+    if (name === "sql" && (positionals[0] ?? "").trim() === "")
+      throw new UsageError("the SQL statement is empty");
+    for (const vehicle of (values.vehicle as string[] | undefined) ?? []) {
+      if (!(VEHICLES as readonly string[]).includes(vehicle)) {
+        throw new UsageError(
+          `--vehicle: expected one of ${VEHICLES.join(", ")}, got ${JSON.stringify(vehicle)}`,
+        );
+      }
+    }
+  } catch (error) {
+    io.stderr(`roadtoll ${name}: ${(error as Error).message}\n\n${command.usage}\n`);
+    return 2;
+  }
+
+  let database: CommandDatabase;
+  try {
+    database = await openCommandDatabase({
+      dataDir: resolve(io.root, (values["data-dir"] as string | undefined) ?? ".roadtoll"),
+      databaseUrl: (values["database-url"] as string | undefined) ?? (io.env.DATABASE_URL || undefined),
+    });
+  } catch (error) {
+    const hint = isRoadtollError(error, "DataDirInUseError")
+      ? " (PGlite takes one process at a time: run this command when the pipeline has finished, or give both --database-url)"
+      : "";
+    io.stderr(`roadtoll ${name}: ${describe(error)}${hint}\n`);
+    return 1;
+  }
+  try {
+    return await command.run(database, values, positionals, format, io);
+  } catch (error) {
+    io.stderr(`roadtoll ${name}: ${describe(error)}\n`);
+    return 1;
+  } finally {
+    await database.close();
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

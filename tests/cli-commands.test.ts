@@ -1,0 +1,315 @@
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "csv-parse/sync";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runRoadtoll } from "../src/cli/commands/index.js";
+import { runCli } from "../src/cli/run.js";
+import { lockDataDir } from "../src/local/data-dir-lock.js";
+import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
+import { openTestDatabase, type TestDatabase } from "./support/database.js";
+import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const SAMPLES = join(ROOT, "samples");
+
+let dataDir: string;
+let files: RunningFileServer;
+/** With DATABASE_URL the commands get their own database on that server; without, PGlite under dataDir. */
+let database: TestDatabase | undefined;
+let sources: string[];
+
+interface ResultRow {
+  source: string;
+  road_name: string;
+  vehicle: string;
+  number_deaths: number;
+  created_at: string;
+}
+
+function capture() {
+  const out = { stdout: "", stderr: "" };
+  const io = {
+    stdout: (text: string) => {
+      out.stdout += text;
+    },
+    stderr: (text: string) => {
+      out.stderr += text;
+    },
+    env: {},
+    root: ROOT,
+  };
+  return { out, io };
+}
+
+function databaseArgs(): string[] {
+  return ["--data-dir", dataDir, ...(database?.url ? ["--database-url", database.url] : [])];
+}
+
+/** `roadtoll …` as the bin runs it, on the test's database. */
+async function roadtoll(...argv: string[]) {
+  const { out, io } = capture();
+  const code = await runRoadtoll([...argv, ...databaseArgs()], io);
+  return { code, ...out };
+}
+
+async function expected(source: string) {
+  return referenceDeaths(await readFile(join(SAMPLES, `${source}.csv`)));
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "roadtoll-commands-"));
+  files = await startFileServer(SAMPLES);
+  if (process.env.DATABASE_URL) database = await openTestDatabase({ migrate: false });
+  sources = (await readdir(SAMPLES))
+    .filter((file) => file.endsWith(".csv"))
+    .map((file) => file.replace(/\.csv$/, ""))
+    .sort();
+  // The real pipeline, twice for one source: the commands must show one snapshot per source, never the sum.
+  for (const argv of [[], ["--link", `${files.baseUrl}/amostra_via_sul_bom.csv`]]) {
+    const { out, io } = capture();
+    const code = await runCli([...argv, ...databaseArgs()], io);
+    expect(code, out.stderr + out.stdout).toBe(0);
+  }
+}, 240_000);
+
+afterAll(async () => {
+  await files?.close();
+  await database?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe("roadtoll results", () => {
+  it("--format json gives the figures an independent computation gives, one snapshot per source", async () => {
+    const { code, stdout, stderr } = await roadtoll("results", "--format", "json");
+    expect(code, stderr).toBe(0);
+    const rows = JSON.parse(stdout) as ResultRow[];
+    expect(new Set(rows.map((row) => row.source))).toEqual(new Set(sources));
+    for (const source of sources) {
+      const reference = await expected(source);
+      const ofSource = rows.filter((row) => row.source === source);
+      const byRoad = new Map<string, Record<string, number>>();
+      for (const row of ofSource) {
+        byRoad.set(row.road_name, { ...byRoad.get(row.road_name), [row.vehicle]: row.number_deaths });
+      }
+      expect(byRoad, source).toEqual(reference.roads);
+      for (const row of ofSource) expect(Number.isNaN(Date.parse(row.created_at))).toBe(false);
+    }
+  });
+
+  it("filters by --source, --vehicle and --road", async () => {
+    const source = "amostra_via_norte";
+    const reference = await expected(source);
+    const bySource = JSON.parse((await roadtoll("results", "--source", source, "--format", "json")).stdout);
+    expect(new Set(bySource.map((row: ResultRow) => row.source))).toEqual(new Set([source]));
+    expect(bySource).toHaveLength(reference.roads.size * VEHICLE_NAMES.length);
+
+    const moto = JSON.parse(
+      (await roadtoll("results", "--source", source, "--vehicle", "moto", "--format", "json")).stdout,
+    ) as ResultRow[];
+    expect(moto.map((row) => row.vehicle)).toEqual(Array(reference.roads.size).fill("moto"));
+    expect(moto.reduce((sum, row) => sum + row.number_deaths, 0)).toBe(reference.byVehicle.moto);
+
+    const [road, figures] = [...reference.roads][0] ?? [];
+    const byRoad = JSON.parse(
+      (await roadtoll("results", "--source", source, "--road", road ?? "", "--format", "json")).stdout,
+    ) as ResultRow[];
+    expect(Object.fromEntries(byRoad.map((row) => [row.vehicle, row.number_deaths]))).toEqual(figures);
+  });
+
+  it("--format csv parses back (RFC 4180) to the same numbers", async () => {
+    const json = JSON.parse((await roadtoll("results", "--format", "json")).stdout) as ResultRow[];
+    const { code, stdout } = await roadtoll("results", "--format", "csv");
+    expect(code).toBe(0);
+    expect(stdout.split("\r\n")[0]).toBe("source,road_name,vehicle,number_deaths,created_at");
+    const records = parse(stdout, { columns: true }) as Record<string, string>[];
+    expect(records.map((record) => ({ ...record, number_deaths: Number(record.number_deaths) }))).toEqual(
+      json,
+    );
+  });
+
+  it("prints an aligned table by default", async () => {
+    const { code, stdout } = await roadtoll("results", "--source", "amostra_via_sul_bom");
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^source\s+road_name\s+vehicle\s+number_deaths\s+created_at$/);
+    expect(lines[1]).toMatch(/^-+( {2}-+){4}$/);
+    // Every data line has its number right-aligned under the header's number_deaths.
+    const end = (lines[0] ?? "").indexOf("number_deaths") + "number_deaths".length;
+    const reference = await expected("amostra_via_sul_bom");
+    const body = lines.slice(2, -1);
+    expect(body).toHaveLength(reference.roads.size * VEHICLE_NAMES.length);
+    for (const line of body) expect(line.slice(0, end)).toMatch(/ \d+$/);
+    expect(lines.at(-1)).toBe(`(${body.length} rows)`);
+  });
+});
+
+describe("roadtoll runs", () => {
+  it("lists the runs newest first, with their counts", async () => {
+    const { code, stdout, stderr } = await roadtoll("runs", "--format", "json");
+    expect(code, stderr).toBe(0);
+    const runs = JSON.parse(stdout) as Array<Record<string, unknown>>;
+    expect(runs).toHaveLength(sources.length + 1);
+    const times = runs.map((run) => Date.parse(String(run.ingested_at)));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(runs[0]).toMatchObject({ source: "amostra_via_sul_bom", status: "succeeded", current: true });
+    expect(runs.filter((run) => run.source === "amostra_via_sul_bom").map((run) => run.current)).toEqual([
+      true,
+      false,
+    ]);
+    const norte = await expected("amostra_via_norte");
+    expect(runs.find((run) => run.source === "amostra_via_norte")).toMatchObject({
+      rows_read: norte.accepted + norte.rejectedLines.length,
+      rows_rejected: norte.rejectedLines.length,
+      total_deaths: norte.totalDeaths,
+      origin: expect.stringContaining("amostra_via_norte.csv"),
+    });
+
+    const table = await roadtoll("runs", "--source", "amostra_via_sul_bom");
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^status\s+source\s+ingested_at\s+finished_at\s+rows_read\s+rows_rejected/);
+    expect(table.stdout).toContain("(2 rows)");
+  });
+});
+
+describe("roadtoll sql", () => {
+  it("runs a select", async () => {
+    const { code, stdout } = await roadtoll(
+      "sql",
+      "select count(*)::int as n from deaths_by_vehicle",
+      "--format",
+      "json",
+    );
+    expect(code).toBe(0);
+    let roads = 0;
+    for (const source of sources) roads += (await expected(source)).roads.size;
+    expect(JSON.parse(stdout)).toEqual([{ n: roads * VEHICLE_NAMES.length }]);
+    const table = await roadtoll("sql", "select count(*) from deaths_by_vehicle");
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^count\n-----\n\s*\d+\n\(1 row\)\n$/);
+  });
+
+  it("a plain sum per vehicle equals the independent computation", async () => {
+    const { stdout } = await roadtoll(
+      "sql",
+      "select vehicle, sum(number_deaths)::int as deaths from deaths_by_vehicle group by vehicle order by vehicle",
+      "--format",
+      "csv",
+    );
+    const totals = Object.fromEntries(VEHICLE_NAMES.map((name) => [name, 0]));
+    for (const source of sources) {
+      const reference = await expected(source);
+      for (const name of VEHICLE_NAMES) totals[name] = (totals[name] ?? 0) + reference.byVehicle[name];
+    }
+    const records = parse(stdout, { columns: true }) as Array<{ vehicle: string; deaths: string }>;
+    expect(Object.fromEntries(records.map((record) => [record.vehicle, Number(record.deaths)]))).toEqual(
+      totals,
+    );
+  });
+
+  it("refuses writes in the database itself: exit 1, a clear message, the rows still there", async () => {
+    const before = (
+      await roadtoll("sql", "select count(*)::int as n from deaths_by_vehicle", "--format", "json")
+    ).stdout;
+    for (const statement of [
+      "delete from deaths_by_vehicle",
+      "update pipeline_runs set status = 'rejected'",
+      "create table sneaky (x int)",
+    ]) {
+      const refused = await roadtoll("sql", statement);
+      expect(refused.code, statement).toBe(1);
+      expect(refused.stderr, statement).toMatch(
+        /^roadtoll sql: DatabaseError: refused by the database: .*read-only transaction/,
+      );
+      expect(refused.stdout, statement).toBe("");
+    }
+    // Ending the read-only transaction first does not help: one statement only.
+    const smuggled = await roadtoll("sql", "commit; delete from deaths_by_vehicle");
+    expect(smuggled.code).toBe(1);
+    expect(smuggled.stderr).toMatch(/cannot insert multiple commands into a prepared statement/);
+    expect(
+      (await roadtoll("sql", "select count(*)::int as n from deaths_by_vehicle", "--format", "json")).stdout,
+    ).toBe(before);
+    expect(JSON.parse(before)[0].n).toBeGreaterThan(0);
+  });
+
+  it("reports an SQL error with exit 1", async () => {
+    const { code, stderr } = await roadtoll("sql", "select nope from deaths_by_vehicle");
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^roadtoll sql: DatabaseError: column "nope" does not exist\n$/);
+  });
+});
+
+describe("roadtoll commands: usage and the data directory", () => {
+  it("exits 2 with one line and the usage on bad usage", async () => {
+    const cases: Array<[string[], string, string]> = [
+      [["nope"], 'roadtoll: unknown command "nope"', "Usage: roadtoll [command]"],
+      [["results", "--nope"], "roadtoll results: Unknown option '--nope'", "Usage: roadtoll results"],
+      [
+        ["results", "--format", "xml"],
+        "roadtoll results: --format: expected table, json, csv",
+        "Usage: roadtoll results",
+      ],
+      [
+        ["results", "--vehicle", "tank"],
+        "roadtoll results: --vehicle: expected one of",
+        "Usage: roadtoll results",
+      ],
+      [["runs", "extra"], "roadtoll runs: ", "Usage: roadtoll runs"],
+      [["sql"], "roadtoll sql: missing the SQL statement", 'Usage: roadtoll sql "STATEMENT"'],
+      [["sql", "  "], "roadtoll sql: the SQL statement is empty", 'Usage: roadtoll sql "STATEMENT"'],
+      [["sql", "select", "1"], "roadtoll sql: unexpected argument", 'Usage: roadtoll sql "STATEMENT"'],
+    ];
+    for (const [argv, line, usage] of cases) {
+      const { out, io } = capture();
+      const code = await runRoadtoll(argv, io);
+      expect(code, argv.join(" ")).toBe(2);
+      expect(out.stderr.split("\n")[0], argv.join(" ")).toContain(line);
+      expect(out.stderr, argv.join(" ")).toContain(usage);
+      expect(out.stdout, argv.join(" ")).toBe("");
+    }
+  });
+
+  it("--help describes each command and exits 0", async () => {
+    for (const [name, flag] of [
+      ["results", "--vehicle V"],
+      ["runs", "--source S"],
+      ["sql", "read-only transaction"],
+    ] as const) {
+      const { out, io } = capture();
+      expect(await runRoadtoll([name, "--help"], io)).toBe(0);
+      expect(out.stdout).toContain(flag);
+      expect(out.stdout).toContain("--database-url URL");
+    }
+  });
+
+  it("says so, and exits 1, when a run holds the data directory", async () => {
+    const busy = join(dataDir, "busy");
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(busy, { recursive: true });
+    const lock = lockDataDir(busy);
+    try {
+      const { out, io } = capture();
+      const started = Date.now();
+      expect(await runRoadtoll(["results", "--data-dir", busy], io)).toBe(1);
+      expect(out.stderr).toMatch(
+        new RegExp(
+          `^roadtoll results: DataDirInUseError: .*in use by another roadtoll run \\(pid ${process.pid}\\)`,
+        ),
+      );
+      expect(out.stderr).toContain("run this command when the pipeline has finished");
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      lock.release();
+    }
+  });
+
+  it("works on a fresh data directory (migrates it) and leaves it unlocked", async () => {
+    const fresh = join(dataDir, "fresh");
+    const { out, io } = capture();
+    expect(await runRoadtoll(["results", "--format", "json", "--data-dir", fresh], io), out.stderr).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual([]);
+    expect(await readdir(fresh)).not.toContain("roadtoll.lock");
+  });
+});
