@@ -105,7 +105,8 @@ async function upsertStateMachine(client: SFNClient, definition: string): Promis
   return created.stateMachineArn;
 }
 
-async function history(client: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+/** Every event of an execution's history, all pages. */
+export async function history(client: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
   let nextToken: string | undefined;
   do {

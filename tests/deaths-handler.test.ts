@@ -11,7 +11,7 @@ import { createIngestHandler, type IngestHandler } from "../src/handlers/ingest-
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
 import type { DeathsResult, DeathsSummary } from "../src/pipeline/deaths-step.js";
 import type { IngestResult } from "../src/pipeline/ingest-link.js";
-import { openTestDatabase, type TestDatabase } from "./support/database.js";
+import { currentRows, openTestDatabase, type TestDatabase } from "./support/database.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
 import { startTestStorage, type TestStorage } from "./support/storage.js";
 
@@ -50,15 +50,7 @@ async function fullSummary(result: DeathsResult): Promise<DeathsSummary> {
   return JSON.parse((await storage.bytes(result.keys.summary)).toString("utf8")) as DeathsSummary;
 }
 
-async function tableRows(source: string) {
-  return database.db
-    .selectFrom("deaths_by_vehicle")
-    .selectAll()
-    .where("source", "=", source)
-    .orderBy("road_name")
-    .orderBy("vehicle")
-    .execute();
-}
+const tableRows = (source: string) => currentRows(database.db, source);
 
 describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"})`, () => {
   it("writes, for every road and vehicle, the deaths an independent computation finds", async () => {
@@ -136,6 +128,17 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
       ).map((row) => row.created_at.toISOString());
     expect(await snapshots("deaths_by_vehicle")).toEqual([second.ingestedAt]);
     expect(await snapshots("deaths_by_vehicle_history")).toEqual([first.ingestedAt]);
+    // pipeline_runs agrees: only the run whose snapshot is in the table is current.
+    const runs = await database.db
+      .selectFrom("pipeline_runs")
+      .select(["run_id", "current"])
+      .where("source", "=", "Renewed")
+      .orderBy("ingested_at")
+      .execute();
+    expect(runs).toEqual([
+      { run_id: first.runId, current: false },
+      { run_id: second.runId, current: true },
+    ]);
 
     // A plain sum over the table is the metric, however many runs there were.
     const sums = await database.db

@@ -14,7 +14,7 @@ import { createIngestHandler } from "../src/handlers/ingest-handler.js";
 import { LOCAL_CREDENTIALS } from "../src/local/environment.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
 import type { IngestResult } from "../src/pipeline/ingest-link.js";
-import { openTestDatabase, type TestDatabase } from "./support/database.js";
+import { currentRows, openTestDatabase, type TestDatabase } from "./support/database.js";
 import { type FaultRule, type FaultyS3, type S3Operation, startFaultyS3 } from "./support/faulty-s3.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
 import { startTestStorage, type TestStorage, testS3Backend } from "./support/storage.js";
@@ -125,15 +125,7 @@ const pendingUploads = () => storage.pendingUploads();
 
 const parts = (size: number) => Math.ceil(size / PART);
 
-async function tableRows(source: string) {
-  return database.db
-    .selectFrom("deaths_by_vehicle")
-    .selectAll()
-    .where("source", "=", source)
-    .orderBy("road_name")
-    .orderBy("vehicle")
-    .execute();
-}
+const tableRows = (source: string) => currentRows(database.db, source);
 
 /** The figures an independent computation finds in the sample, as the table and the summary must show them. */
 async function expectSampleFigures(

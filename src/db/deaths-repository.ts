@@ -123,6 +123,16 @@ export async function publishSnapshot(
               .values(rows.slice(i, i + BATCH))
               .execute();
           }
+          if (run && current) {
+            // One current run per source, as there is one current snapshot: the column stays true to the table.
+            await trx
+              .updateTable("pipeline_runs")
+              .set({ current: false })
+              .where("source", "=", source)
+              .where("run_id", "<>", run.runId)
+              .where("current", "=", true)
+              .execute();
+          }
           if (run) {
             await writeRun(trx, {
               ...runRow(run, source, createdAt),

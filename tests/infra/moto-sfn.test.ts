@@ -44,13 +44,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
   type HistoryEvent,
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import type { StateMachineDefinition } from "aws-local-stepfunctions";
 import { afterAll, describe, expect, it } from "vitest";
+import { history as executionHistory } from "../../scripts/sfn-local.js";
 import { type ErrorName, RoadtollError } from "../../src/errors.js";
 import {
   type ExecutionEvent,
@@ -382,31 +382,18 @@ async function runOnMoto(moto: Moto, definition: unknown, input: unknown): Promi
   for (;;) {
     const described = await moto.sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (described.status !== "RUNNING") {
-      const history = await historyOf(moto.sfn, executionArn);
+      const events = await executionHistory(moto.sfn, executionArn);
       const outcome: MotoOutcome =
         described.status === "SUCCEEDED"
           ? { status: "SUCCEEDED", output: JSON.parse(described.output ?? "null") }
           : described.status === "FAILED"
             ? { status: "FAILED", error: described.error ?? "", cause: described.cause ?? "" }
             : { status: described.status as "TIMED_OUT" | "ABORTED" };
-      return { outcome, executionArn, history };
+      return { outcome, executionArn, history: events };
     }
     if (Date.now() > deadline) throw new Error(`${executionArn} still RUNNING after ${DEADLINE_MS} ms`);
     await sleep(50);
   }
-}
-
-async function historyOf(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }),
-    );
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
 }
 
 /** Attempts by state and source as moto's history records them: one LambdaFunctionScheduled per attempt. */

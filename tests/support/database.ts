@@ -65,3 +65,14 @@ export async function currentFigures(db: Kysely<Database>, source: string): Prom
     .execute();
   return Object.fromEntries(rows.map((row) => [row.vehicle, Number(row.deaths)]));
 }
+
+/** A source's current rows, every column, in a stable order. */
+export function currentRows(db: Kysely<Database>, source: string) {
+  return db
+    .selectFrom("deaths_by_vehicle")
+    .selectAll()
+    .where("source", "=", source)
+    .orderBy("road_name")
+    .orderBy("vehicle")
+    .execute();
+}
