@@ -3,7 +3,7 @@
  * esbuild settings live here once. Plain Node runs it (type stripping, Node ≥ 22.18): no tsx in the image build.
  *
  *   node scripts/bundle-lambda.ts [--outdir dist] [--metafile] ingest deaths migrate
- *   npm run build:bundles        # all three into dist/<fn>/index.mjs (+ .map)
+ *   npm run build:bundles        # all four into dist/<fn>/index.mjs (+ .map)
  *
  * - Everything, the AWS SDK included, goes into one file: the versions are the lockfile's rather than whatever
  *   SDK the runtime ships, and the image needs no node_modules.
@@ -19,7 +19,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { type BuildOptions, build } from "esbuild";
 
-export const FUNCTIONS = ["ingest", "deaths", "migrate"] as const;
+export const FUNCTIONS = ["ingest", "deaths", "migrate", "api"] as const;
 export type LambdaFunction = (typeof FUNCTIONS)[number];
 
 export const EXTERNAL = ["@electric-sql/pglite", "kysely-pglite-dialect", "pg-native"];

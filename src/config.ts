@@ -217,6 +217,31 @@ export function loadAppUserConfig(
   return { secretArn: parsed.DATABASE_APP_SECRET_ARN, region: env.AWS_REGION ?? "us-east-1" };
 }
 
+const apiSchema = z.object({
+  STATE_MACHINE_ARN: z
+    .string()
+    .regex(/^arn:[\w-]+:states:[\w-]+:\d{12}:stateMachine:[\w-]+$/, "must be a state machine's ARN"),
+  UPLOAD_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+  UPLOAD_MAX_BYTES: byteCountSchema.optional(),
+});
+
+export interface ApiConfig {
+  stateMachineArn: string;
+  /** How long a presigned upload URL works: short, since whoever holds it can put a file that starts a run. */
+  uploadUrlTtlSeconds: number;
+  /** The largest upload the API signs; the ingest step's own cap (DOWNLOAD_MAX_BYTES) applies as well. */
+  uploadMaxBytes: number;
+}
+
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const parsed = parseEnv(apiSchema, env);
+  return {
+    stateMachineArn: parsed.STATE_MACHINE_ARN,
+    uploadUrlTtlSeconds: parsed.UPLOAD_URL_TTL_SECONDS,
+    uploadMaxBytes: parsed.UPLOAD_MAX_BYTES ?? DEFAULT_DOWNLOAD_MAX_BYTES,
+  };
+}
+
 function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;

@@ -28,7 +28,9 @@ export type ErrorName =
   | "DatabaseError"
   | "DatabaseUnavailableError"
   | "MigrationError"
-  | "DataDirInUseError";
+  | "DataDirInUseError"
+  | "RunNotFoundError"
+  | "ExecutionServiceError";
 
 /** Errors a retry can fix (network blips, throttling, a database restarting). The ASL retries exactly these. */
 export const TRANSIENT_ERRORS: readonly ErrorName[] = [

@@ -8,6 +8,7 @@ import { runRoadtoll } from "../src/cli/commands/index.js";
 import { runCli } from "../src/cli/run.js";
 import { lockDataDir } from "../src/local/data-dir-lock.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
+import { captureCliIo } from "./support/cli-io.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
 
@@ -28,20 +29,7 @@ interface ResultRow {
   created_at: string;
 }
 
-function capture() {
-  const out = { stdout: "", stderr: "" };
-  const io = {
-    stdout: (text: string) => {
-      out.stdout += text;
-    },
-    stderr: (text: string) => {
-      out.stderr += text;
-    },
-    env: {},
-    root: ROOT,
-  };
-  return { out, io };
-}
+const capture = () => captureCliIo(ROOT);
 
 function databaseArgs(): string[] {
   return ["--data-dir", dataDir, ...(database?.url ? ["--database-url", database.url] : [])];

@@ -73,6 +73,7 @@ function normalise(text: string): string {
   return text
     .replace(/\d{8}T\d{9}Z-[0-9a-f]+/g, "<runId>")
     .replace(/runs\/[0-9a-f-]{36}\//g, "runs/<execution>/")
+    .replace(/\/\d{13}-[0-9a-f-]{36}\.json$/, "/<started>-<execution>.json")
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, "<time>")
     .replace(/http:\/\/127\.0\.0\.1:\d+\//g, "http://<samples>/");
 }
@@ -118,6 +119,8 @@ describe.skipIf(!moto)(
         "raw/amostra_via_sul_bom/",
         "rejects/amostra_via_norte/",
         "rejects/amostra_via_sul_bom/",
+        "run-index/amostra_via_norte/<started>-<execution>.json",
+        "run-index/amostra_via_sul_bom/<started>-<execution>.json",
         "runs/<execution>/amostra_via_norte.json",
         "runs/<execution>/amostra_via_sul_bom.json",
       ]);
@@ -149,8 +152,8 @@ describe.skipIf(!moto)(
       }
       expect(normalise(again.stdout)).toBe(normalise(`${renderResults(summaries)}\n`));
       expect(again.stdout).toMatch(/^amostra_via_norte +404 +3 +5 +108 +77 +11 +31 +14 +1$/m);
-      // Two runs: six objects each, and two summaries each, under each execution's name.
-      expect(await keys()).toHaveLength(16);
+      // Two runs: six objects each, and two summaries and two run-index entries each, under each execution's name.
+      expect(await keys()).toHaveLength(20);
     });
 
     it("without credentials, exits 1 at once with ConfigError naming the variables", async () => {

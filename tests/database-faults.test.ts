@@ -196,7 +196,7 @@ describe("a rotated database secret", () => {
       await sql`do $$ begin create role roadtoll_app login; exception when duplicate_object then null; end $$`.execute(
         direct,
       );
-      await sql.raw(`grant all on deaths_by_vehicle to roadtoll_app`).execute(direct);
+      await sql.raw(`grant all on deaths_by_vehicle, accidents_by_road_year to roadtoll_app`).execute(direct);
     }
     const db = await secretDatabase();
     await publishSnapshot(db, { source: "Rot", createdAt, roads: [road("BR-101", 1)] }, undefined, QUICK);

@@ -52,6 +52,24 @@ async function fullSummary(result: DeathsResult): Promise<DeathsSummary> {
 
 const tableRows = (source: string) => currentRows(database.db, source);
 
+/** The snapshots (ingest times) a table holds for a source. */
+async function snapshots(
+  table:
+    | "deaths_by_vehicle"
+    | "deaths_by_vehicle_history"
+    | "accidents_by_road_year"
+    | "accidents_by_road_year_history",
+  source: string,
+): Promise<string[]> {
+  const rows = await database.db
+    .selectFrom(table)
+    .select("created_at")
+    .distinct()
+    .where("source", "=", source)
+    .execute();
+  return rows.map((row) => row.created_at.toISOString());
+}
+
 describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"})`, () => {
   it("writes, for every road and vehicle, the deaths an independent computation finds", async () => {
     const summary = await deaths(norte);
@@ -117,17 +135,19 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
     // And again, as a retried step would: nothing doubles anywhere.
     await deaths(second);
 
-    const snapshots = async (table: "deaths_by_vehicle" | "deaths_by_vehicle_history") =>
-      (
-        await database.db
-          .selectFrom(table)
-          .select("created_at")
-          .distinct()
-          .where("source", "=", "Renewed")
-          .execute()
-      ).map((row) => row.created_at.toISOString());
-    expect(await snapshots("deaths_by_vehicle")).toEqual([second.ingestedAt]);
-    expect(await snapshots("deaths_by_vehicle_history")).toEqual([first.ingestedAt]);
+    expect(await snapshots("deaths_by_vehicle", "Renewed")).toEqual([second.ingestedAt]);
+    expect(await snapshots("deaths_by_vehicle_history", "Renewed")).toEqual([first.ingestedAt]);
+    // The accidents per road and year are the same snapshot, replaced in the same transaction.
+    expect(await snapshots("accidents_by_road_year", "Renewed")).toEqual([second.ingestedAt]);
+    expect(await snapshots("accidents_by_road_year_history", "Renewed")).toEqual([first.ingestedAt]);
+    const { accidents } = await database.db
+      .selectFrom("accidents_by_road_year")
+      .select((eb) => eb.fn.sum<string>("accidents").as("accidents"))
+      .where("source", "=", "Renewed")
+      .executeTakeFirstOrThrow();
+    expect(Number(accidents)).toBe(
+      referenceDeaths(await readFile(`${SAMPLES}amostra_via_norte.csv`)).accepted,
+    );
     // pipeline_runs agrees: only the run whose snapshot is in the table is current.
     const runs = await database.db
       .selectFrom("pipeline_runs")
@@ -169,6 +189,8 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
       .where("source", "=", "Late")
       .execute();
     expect(history.map((row) => row.created_at.toISOString())).toEqual([older.ingestedAt]);
+    expect(await snapshots("accidents_by_road_year", "Late")).toEqual([newer.ingestedAt]);
+    expect(await snapshots("accidents_by_road_year_history", "Late")).toEqual([older.ingestedAt]);
   });
 
   it("records each run's lineage in pipeline_runs, in the same transaction as its figures", async () => {

@@ -32,6 +32,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0002-create-writer-role",
         "0003-current-snapshot-history-and-runs",
         "0004-source-validators",
+        "0005-accidents-by-road-year",
       ],
     });
     expect(lines).toEqual([
@@ -39,6 +40,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       "migration 0002-create-writer-role (up): Success",
       "migration 0003-current-snapshot-history-and-runs (up): Success",
       "migration 0004-source-validators (up): Success",
+      "migration 0005-accidents-by-road-year (up): Success",
     ]);
     const again: string[] = [];
     await expect(migrateToLatest(database.db, (line) => again.push(line))).resolves.toEqual({ applied: [] });
@@ -105,12 +107,16 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       { column_name: "source_etag", is_nullable: "YES" },
       { column_name: "source_last_modified", is_nullable: "YES" },
     ]);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0004-source-validators"] });
     expect(await columns()).toEqual([]);
-    await expect(migrateToLatest(database.db)).resolves.toEqual({ applied: ["0004-source-validators"] });
+    await expect(migrateToLatest(database.db)).resolves.toEqual({
+      applied: ["0004-source-validators", "0005-accidents-by-road-year"],
+    });
   });
 
   it("migrates down (revoking, then dropping the table) and up again", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0004-source-validators"] });
     await expect(migrateDown(database.db)).resolves.toEqual({
       applied: ["0003-current-snapshot-history-and-runs"],
@@ -129,6 +135,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0002-create-writer-role",
         "0003-current-snapshot-history-and-runs",
         "0004-source-validators",
+        "0005-accidents-by-road-year",
       ],
     });
   });
@@ -168,6 +175,63 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
     await migrator.migrateTo("0002-create-writer-role");
     const all = await database.db.selectFrom("deaths_by_vehicle").select("number_deaths").execute();
     expect(all.map((r) => r.number_deaths).sort()).toEqual([1, 2, 3, 7]);
+    await migrateToLatest(database.db);
+  });
+  it("0005 adds accidents_by_road_year beside existing snapshots, leaving them as they were, and back down", async () => {
+    const migrator = new Migrator({ db: database.db, provider: migrationProvider });
+    await migrator.migrateTo("0004-source-validators");
+    await sql`delete from deaths_by_vehicle`.execute(database.db);
+    await database.db.insertInto("deaths_by_vehicle").values(row).execute();
+    await expect(migrateToLatest(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
+    expect(await database.db.selectFrom("deaths_by_vehicle").selectAll().execute()).toEqual([row]);
+    // The files are not in the database: an existing snapshot gets its rows with the source's next run.
+    expect(await database.db.selectFrom("accidents_by_road_year").selectAll().execute()).toEqual([]);
+    for (const table of ["accidents_by_road_year", "accidents_by_road_year_history"]) {
+      const { rows } = await sql<{ privilege_type: string }>`
+        select privilege_type from information_schema.role_table_grants
+        where grantee = 'roadtoll_writer' and table_name = ${table}`.execute(database.db);
+      expect(rows.map((grant) => grant.privilege_type)).toEqual(
+        expect.arrayContaining(["DELETE", "INSERT", "SELECT"]),
+      );
+    }
+
+    const year = {
+      created_at: row.created_at,
+      source: "A",
+      road_name: "BR-101/SC",
+      year: null,
+      accidents: 2,
+      deaths: 1,
+      deaths_automovel: 1,
+      deaths_bicicleta: 0,
+      deaths_caminhao: 0,
+      deaths_moto: 1,
+      deaths_onibus: 0,
+    };
+    await database.db.insertInto("accidents_by_road_year").values(year).execute();
+    // The unknown year is one key like any other: a retried step cannot add a second row for it.
+    await expect(database.db.insertInto("accidents_by_road_year").values(year).execute()).rejects.toThrow(
+      /duplicate key|unique/,
+    );
+    await database.db
+      .insertInto("accidents_by_road_year")
+      .values({ ...year, year: 2021 })
+      .execute();
+    for (const change of [{ deaths_moto: 2 }, { accidents: 0 }, { year: 0 }, { road_name: "" }]) {
+      await expect(
+        database.db
+          .insertInto("accidents_by_road_year")
+          .values({ ...year, year: 2020, ...change })
+          .execute(),
+        JSON.stringify(change),
+      ).rejects.toThrow(/check constraint/);
+    }
+
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
+    await expect(sql`select 1 from accidents_by_road_year_history`.execute(database.db)).rejects.toThrow(
+      /does not exist/,
+    );
+    expect(await database.db.selectFrom("deaths_by_vehicle").selectAll().execute()).toEqual([row]);
     await migrateToLatest(database.db);
   });
 });

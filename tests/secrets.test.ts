@@ -235,7 +235,7 @@ afterAll(async () => {
 });
 
 /** Every line a run wrote, parsed; a line that is not one JSON object fails the test, naming it. */
-function logLines(run: Run): Array<Record<string, unknown>> {
+function outputLines(run: Run): Array<Record<string, unknown>> {
   return [...run.stdout.split("\n"), ...run.stderr.split("\n")]
     .filter((line) => line.trim() !== "")
     .map((line) => {
@@ -248,6 +248,17 @@ function logLines(run: Run): Array<Record<string, unknown>> {
       expect(entry, line).toBeTypeOf("object");
       return entry as Record<string, unknown>;
     });
+}
+
+/** CloudWatch Embedded Metric Format lines (src/lambda/metrics.ts): metrics, not log lines. */
+const isMetricLine = (line: Record<string, unknown>): boolean => typeof line._aws === "object";
+
+function logLines(run: Run): Array<Record<string, unknown>> {
+  return outputLines(run).filter((line) => !isMetricLine(line));
+}
+
+function metricLines(run: Run): Array<Record<string, unknown>> {
+  return outputLines(run).filter(isMetricLine);
 }
 
 /** Each place a secret shows up in the given texts: `<secret name> in <where>`. */
@@ -385,5 +396,25 @@ describe(`secrets never leave the functions (database: ${process.env.DATABASE_UR
     // The deaths step gets the execution through the ingest result, and logs it too.
     for (const line of logLines(runs.deaths)) expect(line.correlation_id).toBe(EXECUTION);
     for (const line of logLines(runs.deathsNoDatabase)) expect(line.correlation_id).toBe(EXECUTION);
+  });
+
+  it("writes one metric line per invocation, naming no link: only counts, the source and error names", () => {
+    for (const run of Object.values(runs)) {
+      const metrics = metricLines(run);
+      expect(metrics, run.fn).toHaveLength(run.invocations.length);
+      for (const line of metrics) {
+        // The secret scan above covers these lines too; a URL, even redacted, has no business here.
+        expect(JSON.stringify(line), run.fn).not.toMatch(/:\/\/|\?|@/);
+        expect(line, run.fn).toMatchObject({ service: run.fn, function_name: `roadtoll-${run.fn}` });
+      }
+    }
+    expect(metricLines(runs.deathsNoDatabase)[0]).toMatchObject({
+      Errors: 1,
+      error: "DatabaseUnavailableError",
+    });
+    expect(metricLines(runs.deaths)[0]).toMatchObject({
+      RowsRead: expect.any(Number),
+      source: expect.any(String),
+    });
   });
 });

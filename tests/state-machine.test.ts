@@ -22,6 +22,7 @@ import {
   type TaskHandler,
 } from "../src/local/state-machine.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
+import { listRunsOfSource } from "../src/pipeline/run-index.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { startTestServer, type TestServer } from "./support/http.js";
 import { referenceDeaths } from "./support/reference.js";
@@ -180,12 +181,20 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     expect(outcome.status).toBe("SUCCEEDED");
     // Two links run at once, so in either order.
     expect(seen.Ingest).toHaveLength(2);
+    const started = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
     expect(seen.Ingest).toEqual(
       expect.arrayContaining([
-        { link: { source: "Sul" }, execution: executionId },
-        { link: { url: `${files.baseUrl}/amostra_via_norte.csv` }, execution: executionId },
+        { link: { source: "Sul" }, execution: executionId, started },
+        { link: { url: `${files.baseUrl}/amostra_via_norte.csv` }, execution: executionId, started },
       ]),
     );
+    // Both links' runs are listed under their sources, named after the execution (src/pipeline/run-index.ts),
+    // newest first (earlier tests ran Sul too).
+    const startedAt = (seen.Ingest[0] as { started: string }).started;
+    for (const source of ["Sul", "amostra_via_norte"]) {
+      const [newest] = await listRunsOfSource(storage.store, source, 10);
+      expect(newest).toEqual({ id: "run-1", source, startedAt: new Date(startedAt).toISOString() });
+    }
     expect(seen.ComputeDeaths).toHaveLength(2);
     for (const input of seen.ComputeDeaths) expect(input).toMatchObject({ execution: executionId });
     // The execution id goes to the functions only: the output stays as it was.
@@ -212,6 +221,7 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
         execution: expect.stringMatching(
           /^arn:aws:states:us-east-1:123456789012:execution:roadtoll-local:[0-9a-f-]{36}$/,
         ),
+        started: expect.any(String),
       },
     ]);
   });

@@ -6,12 +6,14 @@ import {
   CreateBucketCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  ListObjectsV2Command,
   NoSuchKey,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { ConfiguredRetryStrategy } from "@smithy/core/retry";
 import { DEFAULT_S3_MAX_ATTEMPTS, DEFAULT_S3_TIMEOUT_MS, type StorageConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
@@ -188,6 +190,45 @@ export class ObjectStore {
         });
       }
       throw storageError(`cannot read s3://${this.bucket}/${key}`, error, key);
+    }
+  }
+
+  /**
+   * A URL that lets whoever holds it PUT one object at `key` until it expires, signed locally with this client's
+   * credentials (no request is made). With `contentLength` the Content-Length header is signed too, so S3 refuses
+   * a body of any other size: the one way to bound a presigned PUT.
+   */
+  async presignPut(
+    key: string,
+    options: { expiresInSeconds: number; contentLength?: number },
+  ): Promise<string> {
+    return getSignedUrl(
+      this.s3,
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ...(options.contentLength === undefined ? {} : { ContentLength: options.contentLength }),
+      }),
+      {
+        expiresIn: options.expiresInSeconds,
+        ...(options.contentLength === undefined ? {} : { signableHeaders: new Set(["content-length"]) }),
+      },
+    );
+  }
+
+  /**
+   * The first `limit` keys under `prefix`, in S3's order (ascending UTF-8 bytes); at most 1000, one request. It
+   * asks for a full page and cuts it here: s3rver answers a truncated ListObjectsV2 (fewer MaxKeys than keys) with
+   * an InternalError, and a page of 1000 keys costs S3 one request all the same.
+   */
+  async listKeys(prefix: string, limit: number): Promise<string[]> {
+    try {
+      const listed = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1000 }),
+      );
+      return (listed.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : [])).slice(0, limit);
+    } catch (error) {
+      throw storageError(`cannot list s3://${this.bucket}/${prefix}`, error, prefix);
     }
   }
 

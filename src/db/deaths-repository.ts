@@ -1,13 +1,18 @@
 import { type Kysely, sql } from "kysely";
 import { VEHICLES } from "../domain/columns.js";
-import type { RoadDeaths } from "../domain/deaths-aggregator.js";
+import type { RoadDeaths, RoadYearFigures } from "../domain/deaths-aggregator.js";
 import { DEFAULT_RETRY, databaseFailure, type RetryPolicy, retryTransient } from "./retry.js";
-import type { Database, NewDeathsRow } from "./schema.js";
+import type { Database, NewAccidentsRow, NewDeathsRow } from "./schema.js";
 
 export interface DeathsSnapshot {
   source: string;
   createdAt: Date;
   roads: readonly RoadDeaths[];
+  /**
+   * Accidents and deaths per road and year, kept in accidents_by_road_year. The deaths step always gives them;
+   * without them the snapshot has no rows there (and replaces the source's older ones all the same).
+   */
+  roadYears?: readonly RoadYearFigures[] | undefined;
 }
 
 /** A run's lineage, as pipeline_runs keeps it. */
@@ -37,14 +42,35 @@ export interface Publication {
   replaced: Date | undefined;
 }
 
-/** Rows per INSERT: far below Postgres' 65,535 bind-parameter limit (5 per row) for any number of roads. */
+/** Rows per INSERT: far below Postgres' 65,535 bind-parameter limit (11 per row at most) for any number of roads. */
 const BATCH = 1000;
-const COLUMNS = ["created_at", "source", "road_name", "vehicle", "number_deaths"] as const;
+
+/** Each table a snapshot is written to, with the history its replaced rows move to, in the same transaction. */
+const SNAPSHOT_TABLES = {
+  deaths_by_vehicle: {
+    history: "deaths_by_vehicle_history",
+    columns: ["created_at", "source", "road_name", "vehicle", "number_deaths"],
+  },
+  accidents_by_road_year: {
+    history: "accidents_by_road_year_history",
+    columns: [
+      "created_at",
+      "source",
+      "road_name",
+      "year",
+      "accidents",
+      "deaths",
+      ...VEHICLES.map((vehicle) => `deaths_${vehicle}` as const),
+    ],
+  },
+} as const;
+type SnapshotTable = keyof typeof SNAPSHOT_TABLES;
 
 /**
  * Makes a run's snapshot the source's current figures, in one transaction: the snapshot it replaces moves to
  * deaths_by_vehicle_history, and the run's lineage is written to pipeline_runs. So deaths_by_vehicle always holds
- * exactly one snapshot per source, and a plain sum over it is right.
+ * exactly one snapshot per source, and a plain sum over it is right. accidents_by_road_year holds the same
+ * snapshot, by the same rules.
  *
  * - Retried: a snapshot is keyed by source and ingest time; the same run replaces its own rows, and its
  *   pipeline_runs row, so running a step twice leaves what running it once does.
@@ -70,6 +96,21 @@ export async function publishSnapshot(
       number_deaths: deaths[vehicle],
     })),
   );
+  const accidentRows: NewAccidentsRow[] = (snapshot.roadYears ?? []).map(
+    ({ road, year, accidents, deaths, byVehicle }) => ({
+      created_at: createdAt,
+      source,
+      road_name: road,
+      year,
+      accidents,
+      deaths,
+      deaths_automovel: byVehicle.automovel,
+      deaths_bicicleta: byVehicle.bicicleta,
+      deaths_caminhao: byVehicle.caminhao,
+      deaths_moto: byVehicle.moto,
+      deaths_onibus: byVehicle.onibus,
+    }),
+  );
   try {
     return await retryTransient(
       () =>
@@ -93,36 +134,13 @@ export async function publishSnapshot(
               .executeTakeFirst();
             replaced = older?.created_at ?? undefined;
             if (replaced) {
-              await trx
-                .insertInto("deaths_by_vehicle_history")
-                .columns(COLUMNS)
-                .expression(
-                  trx
-                    .selectFrom("deaths_by_vehicle")
-                    .select(COLUMNS)
-                    .where("source", "=", source)
-                    .where("created_at", "<", createdAt),
-                )
-                .execute();
-              await trx
-                .deleteFrom("deaths_by_vehicle")
-                .where("source", "=", source)
-                .where("created_at", "<", createdAt)
-                .execute();
+              for (const table of Object.keys(SNAPSHOT_TABLES) as SnapshotTable[]) {
+                await archiveOlder(trx, table, source, createdAt);
+              }
             }
           }
-          const table = current ? "deaths_by_vehicle" : "deaths_by_vehicle_history";
-          await trx
-            .deleteFrom(table)
-            .where("source", "=", source)
-            .where("created_at", "=", createdAt)
-            .execute();
-          for (let i = 0; i < rows.length; i += BATCH) {
-            await trx
-              .insertInto(table)
-              .values(rows.slice(i, i + BATCH))
-              .execute();
-          }
+          await writeRows(trx, "deaths_by_vehicle", current, source, createdAt, rows);
+          await writeRows(trx, "accidents_by_road_year", current, source, createdAt, accidentRows);
           if (run && current) {
             // One current run per source, as there is one current snapshot: the column stays true to the table.
             await trx
@@ -149,6 +167,44 @@ export async function publishSnapshot(
     );
   } catch (error) {
     throw databaseFailure(error, `cannot write deaths_by_vehicle for ${source}`);
+  }
+}
+
+/** Moves a source's snapshots older than `createdAt` from a current table to its history. */
+async function archiveOlder(
+  trx: Kysely<Database>,
+  table: SnapshotTable,
+  source: string,
+  createdAt: Date,
+): Promise<void> {
+  const { history, columns } = SNAPSHOT_TABLES[table];
+  const list = sql.join(columns.map((column) => sql.ref(column)));
+  await sql`
+    insert into ${sql.table(history)} (${list})
+    select ${list} from ${sql.table(table)} where source = ${source} and created_at < ${createdAt}
+  `.execute(trx);
+  await sql`delete from ${sql.table(table)} where source = ${source} and created_at < ${createdAt}`.execute(
+    trx,
+  );
+}
+
+/** Replaces the snapshot's own rows (a retry's included) in the current table, or in its history when late. */
+async function writeRows<T extends SnapshotTable>(
+  trx: Kysely<Database>,
+  table: T,
+  current: boolean,
+  source: string,
+  createdAt: Date,
+  rows: readonly (T extends "deaths_by_vehicle" ? NewDeathsRow : NewAccidentsRow)[],
+): Promise<void> {
+  // Kysely cannot type a table chosen at run time; the signature ties the rows to the table instead.
+  const target = (current ? table : SNAPSHOT_TABLES[table].history) as "deaths_by_vehicle";
+  await trx.deleteFrom(target).where("source", "=", source).where("created_at", "=", createdAt).execute();
+  for (let i = 0; i < rows.length; i += BATCH) {
+    await trx
+      .insertInto(target)
+      .values(rows.slice(i, i + BATCH) as NewDeathsRow[])
+      .execute();
   }
 }
 

@@ -16,6 +16,32 @@ export interface DeathsHistoryTable extends DeathsByVehicleTable {
   archived_at: ColumnType<Date, Date | undefined, never>;
 }
 
+/**
+ * A road's accepted rows (accidents) and their deaths in one year of a snapshot (migration 0005): what rates per
+ * accident and trends per year are computed from. Written with deaths_by_vehicle, in the same transaction, so the
+ * two always hold the same snapshot of a source.
+ */
+export interface AccidentsByRoadYearTable {
+  created_at: Date;
+  source: string;
+  road_name: string;
+  /** From the `data` column; null when the date was missing or unreadable (the row still counts). */
+  year: number | null;
+  accidents: number;
+  /** Deaths, each accident once. */
+  deaths: number;
+  /** The metric for that year: deaths in accidents involving each vehicle type. */
+  deaths_automovel: number;
+  deaths_bicicleta: number;
+  deaths_caminhao: number;
+  deaths_moto: number;
+  deaths_onibus: number;
+}
+
+export interface AccidentsByRoadYearHistoryTable extends AccidentsByRoadYearTable {
+  archived_at: ColumnType<Date, Date | undefined, never>;
+}
+
 /** One row per run (the ingest step's runId): where the data came from, what was read, what became of it. */
 export interface PipelineRunsTable {
   run_id: string;
@@ -50,8 +76,12 @@ export interface Database {
   deaths_by_vehicle: DeathsByVehicleTable;
   /** Every snapshot a newer one replaced. */
   deaths_by_vehicle_history: DeathsHistoryTable;
+  /** The current accidents and deaths per road and year: the same snapshot per source as deaths_by_vehicle. */
+  accidents_by_road_year: AccidentsByRoadYearTable;
+  accidents_by_road_year_history: AccidentsByRoadYearHistoryTable;
   pipeline_runs: PipelineRunsTable;
 }
 
 export type DeathsRow = Selectable<DeathsByVehicleTable>;
 export type NewDeathsRow = Insertable<DeathsByVehicleTable>;
+export type NewAccidentsRow = Insertable<AccidentsByRoadYearTable>;

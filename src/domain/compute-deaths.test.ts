@@ -129,6 +129,7 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
     expect(rejects).toBe("line,column,reason,row\n");
     expect(result).toEqual({
       roads: [],
+      roadYears: [],
       rowsRead: 0,
       rowsAccepted: 0,
       rowsRejected: 0,

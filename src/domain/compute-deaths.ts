@@ -6,7 +6,12 @@ import { ROAD_NAME_COLUMN, SOURCE_LINE_COLUMN } from "./columns.js";
 import { parseCountBytes } from "./count.js";
 import { CLEAN_DELIMITER, formatCsvRow, joinFields } from "./csv-format.js";
 import { CsvReader, type CsvRecord, type SourceDelimiter } from "./csv-reader.js";
-import { DeathsAggregator, metricColumnsFrom, type RoadDeaths } from "./deaths-aggregator.js";
+import {
+  DeathsAggregator,
+  metricColumnsFrom,
+  type RoadDeaths,
+  type RoadYearFigures,
+} from "./deaths-aggregator.js";
 import { parseHeader } from "./header.js";
 
 export interface ComputeDeathsOptions {
@@ -22,6 +27,8 @@ export interface ComputeDeathsOptions {
 
 export interface DeathsComputation {
   roads: RoadDeaths[];
+  /** Accepted rows and their deaths per road and year (the `data` column), for rates and trends. */
+  roadYears: RoadYearFigures[];
   rowsRead: number;
   rowsAccepted: number;
   rowsRejected: number;
@@ -152,6 +159,7 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
   await finished(rejects);
   return {
     roads: aggregator.result(),
+    roadYears: aggregator.roadYears(),
     rowsRead,
     rowsAccepted: aggregator.rowsAccepted,
     rowsRejected,

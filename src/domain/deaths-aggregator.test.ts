@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatCsvRow } from "./csv-format.js";
 import { CsvReader, type CsvRecord } from "./csv-reader.js";
@@ -195,5 +196,92 @@ describe("DeathsAggregator", () => {
     expect(deaths.result()).toEqual([]);
     expect(deaths.rowsAccepted).toBe(0);
     expect(deaths.totalDeaths).toBe(0);
+  });
+});
+
+describe("DeathsAggregator.roadYears", () => {
+  /** Rows with a `data` column first: data, road_name, the five vehicles, mortos. */
+  const DATED = new Map(["data", ...COLUMNS].map((name, position) => [name, position]));
+  const dated = (date: string, road: string, vehicles: readonly string[], mortos: string) =>
+    record([date, road, ...vehicles, mortos]);
+
+  it("counts each road's accepted rows and their deaths per year, an unreadable date under null", () => {
+    const deaths = new DeathsAggregator(metricColumnsFrom(DATED, "road_name"));
+    const rows = [
+      dated("01/01/2020", "BR-101", ["1", "", "", "1", ""], "2"), // 2020: 1 accident, 2 deaths, automovel+moto 2
+      dated("05/06/2020", "BR-101", ["", "", "", "", ""], "1"), // 2020: no vehicle → deaths only
+      dated("2021-03-04", "BR-101", ["", "", "1", "", ""], "3"), // 2021 (ISO): caminhao 3
+      dated("31/02/20", "BR-101", ["1", "", "", "", ""], "1"), // no year: row kept, year null
+      dated("", "BA-526", ["", "1", "", "", ""], ""), // blank date and blank mortos: 1 accident, 0 deaths
+      dated("02/01/2020", "BR-101", ["-1", "", "", "", ""], "9"), // rejected: counted nowhere
+    ];
+    expect(rows.map((row) => deaths.add(row)?.kind)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      "automovel: negative count",
+    ]);
+    const figures = (
+      year: number | null,
+      road: string,
+      accidents: number,
+      total: number,
+      byVehicle = {},
+    ) => ({
+      road,
+      year,
+      accidents,
+      deaths: total,
+      byVehicle: { ...zeroDeaths(), ...byVehicle },
+    });
+    expect(deaths.roadYears()).toEqual([
+      figures(null, "BA-526", 1, 0),
+      figures(2020, "BR-101", 2, 3, { automovel: 2, moto: 2 }),
+      figures(2021, "BR-101", 1, 3, { caminhao: 3 }),
+      figures(null, "BR-101", 1, 1, { automovel: 1 }),
+    ]);
+  });
+
+  it("puts every row under null when the file has no data column", () => {
+    const deaths = aggregator();
+    deaths.add(row("BR-101", ["1", "", "", "", ""], "1"));
+    expect(deaths.roadYears().map(({ year, accidents }) => [year, accidents])).toEqual([[null, 1]]);
+  });
+
+  it("adds up, for any rows, to the metric per road, to the accepted rows and to the total deaths", () => {
+    const cell = fc.constantFrom("", " ", "0", "1", "2", "7", "-1", "x");
+    const input = fc.array(
+      fc.record({
+        date: fc.constantFrom("01/01/2019", "9/9/2020", "2021-12-31", "31/12/2021", "", "13/13/2013", "n/a"),
+        road: fc.constantFrom("BR-101", "BR-116", " BR-101 ", ""),
+        vehicles: fc.array(cell, { minLength: 5, maxLength: 5 }),
+        mortos: cell,
+      }),
+      { maxLength: 60 },
+    );
+    fc.assert(
+      fc.property(input, (rows) => {
+        const deaths = new DeathsAggregator(metricColumnsFrom(DATED, "road_name"));
+        for (const { date, road, vehicles, mortos } of rows) deaths.add(dated(date, road, vehicles, mortos));
+        const years = deaths.roadYears();
+        expect(years.reduce((sum, figures) => sum + figures.accidents, 0)).toBe(deaths.rowsAccepted);
+        expect(years.reduce((sum, figures) => sum + figures.deaths, 0)).toBe(deaths.totalDeaths);
+        for (const { road, deaths: byVehicle, total } of deaths.result()) {
+          const own = years.filter((figures) => figures.road === road);
+          expect(own.reduce((sum, figures) => sum + figures.deaths, 0)).toBe(total);
+          for (const vehicle of Object.keys(byVehicle) as (keyof typeof byVehicle)[]) {
+            expect(own.reduce((sum, figures) => sum + figures.byVehicle[vehicle], 0)).toBe(
+              byVehicle[vehicle],
+            );
+          }
+        }
+        // One entry per road and year, in order, the unknown year last.
+        const keys = years.map(({ road, year }) => `${road}|${year ?? 9999}`);
+        expect(keys).toEqual([...new Set(keys)].sort());
+      }),
+      { numRuns: 300 },
+    );
   });
 });

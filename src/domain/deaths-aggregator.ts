@@ -1,3 +1,4 @@
+import { parseYearBytes, UNKNOWN_YEAR } from "./accident-year.js";
 import { VEHICLES, type Vehicle } from "./columns.js";
 import { describeCount, parseCountBytes } from "./count.js";
 import type { CsvRecord } from "./csv-reader.js";
@@ -12,10 +13,24 @@ export interface RoadDeaths {
   total: number;
 }
 
+/** One road's accidents in one year (accepted rows only): what per-road rates and trends are built from. */
+export interface RoadYearFigures {
+  road: string;
+  /** From the `data` column; null when the file has none or the cell is not a date (see accident-year.ts). */
+  year: number | null;
+  accidents: number;
+  /** Deaths, each accident once. */
+  deaths: number;
+  /** The metric, restricted to the year. */
+  byVehicle: VehicleDeaths;
+}
+
 /** Where each column the metric reads sits in a row. */
 export interface MetricColumns {
   roadName: number;
   mortos: number;
+  /** The `data` column, which only the per-year figures read; undefined when the file has none. */
+  date?: number | undefined;
   vehicles: ReadonlyArray<readonly [Vehicle, number]>;
 }
 
@@ -30,10 +45,19 @@ export function zeroDeaths(): VehicleDeaths {
   return { automovel: 0, bicicleta: 0, caminhao: 0, moto: 0, onibus: 0 };
 }
 
-interface RoadTotals {
+interface YearTotals {
+  year: number;
+  accidents: number;
+  deaths: number;
   /** Indexed like VEHICLES. */
-  deaths: number[];
-  total: number;
+  byVehicle: number[];
+}
+
+/** A road's figures are kept per year only, and summed when asked: one bucket to add to per row, not two. */
+interface RoadTotals {
+  years: Map<number, YearTotals>;
+  /** The bucket the previous row of this road went to: rows of a road mostly come in date order. */
+  last: YearTotals | undefined;
 }
 
 const NO_ROAD: RowRejection = { column: "trecho", kind: "trecho: no road name", reason: "no road name" };
@@ -46,9 +70,10 @@ const TAB = 0x09;
  * deaths once for each of them, so the per-vehicle figures do not add up to the road's total deaths, by design.
  * Every road that has at least one valid row gets all five vehicles, zeros included.
  *
- * Rows are read from the reader's byte offsets: counts are parsed from bytes, and a road name is decoded only
- * when its bytes differ from the previous row's (rows of one road come in runs), so an accepted row usually
- * costs no string at all.
+ * Rows are read from the reader's byte offsets: counts and the year are parsed from bytes, and a road name is
+ * decoded only when its bytes differ from the previous row's (rows of one road come in runs), so an accepted row
+ * usually costs no string at all. Alongside the metric, each road's accepted rows are counted per year
+ * (`roadYears`); the `data` column is read for that only, and never rejects a row.
  */
 export class DeathsAggregator {
   private readonly roads = new Map<string, RoadTotals>();
@@ -93,17 +118,33 @@ export class DeathsAggregator {
       if (road === "") return NO_ROAD;
       totals = this.roads.get(road);
       if (!totals) {
-        totals = { deaths: [0, 0, 0, 0, 0], total: 0 };
+        totals = { years: new Map(), last: undefined };
         this.roads.set(road, totals);
       }
       this.lastRoad = totals;
       this.lastRoadBytes = Buffer.from(bytes.subarray(start, end));
     }
 
-    totals.total += mortos;
+    const date = this.columns.date;
+    const year =
+      date === undefined || date >= record.count
+        ? UNKNOWN_YEAR
+        : parseYearBytes(bytes, record.starts[date] as number, record.ends[date] as number);
+    let bucket = totals.last;
+    if (bucket === undefined || bucket.year !== year) {
+      bucket = totals.years.get(year);
+      if (!bucket) {
+        bucket = { year, accidents: 0, deaths: 0, byVehicle: [0, 0, 0, 0, 0] };
+        totals.years.set(year, bucket);
+      }
+      totals.last = bucket;
+    }
+
+    bucket.accidents++;
+    bucket.deaths += mortos;
     if (involved !== 0) {
       for (let v = 0; v < positions.length; v++) {
-        if (involved & (1 << v)) (totals.deaths[v] as number) += mortos;
+        if (involved & (1 << v)) (bucket.byVehicle[v] as number) += mortos;
       }
     }
     this.accepted++;
@@ -122,15 +163,32 @@ export class DeathsAggregator {
 
   /** Roads sorted by name, each with all five vehicles. */
   result(): RoadDeaths[] {
-    return [...this.roads.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([road, { deaths, total }]) => {
-        const byVehicle = zeroDeaths();
-        VEHICLES.forEach((vehicle, v) => {
-          byVehicle[vehicle] = deaths[v] as number;
-        });
-        return { road, deaths: byVehicle, total };
-      });
+    return this.sortedRoads().map(([road, { years }]) => {
+      const byVehicle = zeroDeaths();
+      let total = 0;
+      for (const bucket of years.values()) {
+        total += bucket.deaths;
+        addVehicles(byVehicle, bucket.byVehicle);
+      }
+      return { road, deaths: byVehicle, total };
+    });
+  }
+
+  /** Each road's figures per year, sorted by road, then year, the unknown year last. */
+  roadYears(): RoadYearFigures[] {
+    return this.sortedRoads().flatMap(([road, { years }]) =>
+      [...years.values()]
+        .sort((a, b) => yearOrder(a.year) - yearOrder(b.year))
+        .map(({ year, accidents, deaths, byVehicle }) => {
+          const figures = zeroDeaths();
+          addVehicles(figures, byVehicle);
+          return { road, year: year === UNKNOWN_YEAR ? null : year, accidents, deaths, byVehicle: figures };
+        }),
+    );
+  }
+
+  private sortedRoads(): [string, RoadTotals][] {
+    return [...this.roads.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /** A missing cell (a short row) reads as 0, like an empty one. */
@@ -143,6 +201,16 @@ export class DeathsAggregator {
     const { kind, reason } = describeCount(code, record.text(field));
     return { column, kind: `${column}: ${kind}`, reason };
   }
+}
+
+function addVehicles(into: VehicleDeaths, byVehicle: readonly number[]): void {
+  VEHICLES.forEach((vehicle, v) => {
+    into[vehicle] += byVehicle[v] as number;
+  });
+}
+
+function yearOrder(year: number): number {
+  return year === UNKNOWN_YEAR ? Number.MAX_SAFE_INTEGER : year;
 }
 
 function sameBytes(known: Buffer, bytes: Buffer, start: number, end: number): boolean {
@@ -160,6 +228,7 @@ export function metricColumnsFrom(index: ReadonlyMap<string, number>, roadNameCo
   return {
     roadName: at(roadNameColumn),
     mortos: at("mortos"),
+    date: index.get("data"),
     vehicles: VEHICLES.map((vehicle) => [vehicle, at(vehicle)] as const),
   };
 }

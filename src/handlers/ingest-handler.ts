@@ -20,7 +20,7 @@ export function createIngestHandler(deps: IngestDeps & { lastRun: LastRunLookup 
 export function createIngestHandler(deps: Omit<IngestDeps, "lastRun">): IngestHandler;
 export function createIngestHandler(deps: IngestDeps): ChangeAwareIngestHandler {
   return async (event) => {
-    const { link, execution } = parseIngestEvent(event);
-    return ingestLink(link, deps, { execution });
+    const { link, execution, started } = parseIngestEvent(event);
+    return ingestLink(link, deps, { execution, started });
   };
 }

@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { RoadtollError } from "../errors.js";
 
-const sourceName = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "a source is letters, digits, _ and -");
+export const sourceName = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "a source is letters, digits, _ and -");
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
 /**
@@ -26,8 +26,26 @@ export const linkSchema = z.union([
   objectRefSchema,
 ]);
 
-/** What the state machine sends: the link, and the execution it belongs to. */
-export const ingestEnvelopeSchema = z.strictObject({ link: linkSchema, execution: executionId.optional() });
+/**
+ * An execution's input, as the state machine reads it (its NormaliseInput state): a list of links, or every
+ * configured link (`{"all": true}`, the schedule's input). At most 1,000 links: far past any real list (ANTT has
+ * about 20 concessionaires) and within what the inline Map handles (docs/performance.md).
+ */
+export const pipelineInputSchema = z.union([
+  z.strictObject({ links: z.array(linkSchema).min(1).max(1000) }),
+  z.strictObject({ all: z.literal(true) }),
+]);
+export type PipelineInput = z.infer<typeof pipelineInputSchema>;
+
+/**
+ * What the state machine sends: the link, the execution it belongs to, and when that started (`$$.Execution.
+ * StartTime`), with which the run is listed under its source (src/pipeline/run-index.ts).
+ */
+export const ingestEnvelopeSchema = z.strictObject({
+  link: linkSchema,
+  execution: executionId.optional(),
+  started: z.iso.datetime({ offset: true }).optional(),
+});
 
 /** Ingest input: a bare link (a direct invocation), or the state machine's envelope `{link, execution}`. */
 export const ingestEventSchema = z.union([linkSchema, ingestEnvelopeSchema]);

@@ -3,11 +3,19 @@ import { loadDatabaseConfig, loadDeathsConfig, loadStorageConfig } from "../conf
 import { createDatabase } from "../db/database.js";
 import { createDeathsHandler } from "../handlers/deaths-handler.js";
 import { instrument } from "./instrument.js";
+import { logger } from "./logger.js";
+import { createStepMetrics, deathsMeasures } from "./metrics.js";
 
 // Cold start: configuration is validated, the database secret read and clients created once per container.
 const storage = loadStorageConfig();
 const { maxRejectShare } = loadDeathsConfig();
 const store = new ObjectStore(createS3Client(storage), storage.bucket);
 const db = await createDatabase(loadDatabaseConfig());
+const metrics = createStepMetrics("deaths", deathsMeasures, { logger });
 
-export const handler = instrument("deaths", createDeathsHandler({ store, db, maxRejectShare }));
+export const handler = instrument(
+  "deaths",
+  createDeathsHandler({ store, db, maxRejectShare }),
+  logger,
+  metrics,
+);

@@ -6,6 +6,8 @@ import { createIngestHandler } from "../handlers/ingest-handler.js";
 import { createListLinksHandler, listLinksEventSchema } from "../handlers/list-links-handler.js";
 import { stateObjectLookup } from "../pipeline/source-state.js";
 import { instrument } from "./instrument.js";
+import { logger } from "./logger.js";
+import { createStepMetrics, ingestMeasures } from "./metrics.js";
 
 // Cold start: configuration is validated and clients are created once, then reused by every invocation.
 const storage = loadStorageConfig();
@@ -15,17 +17,22 @@ const downloader = createDownloader(download);
 // config/link.yml in the bucket when it is there (read again at most once a minute), else the image's link.yml.
 const links = linksFromStore(store, download.linksKey, download.linksFile);
 const listLinks = createListLinksHandler(links);
+const metrics = createStepMetrics("ingest", ingestMeasures, { logger });
 
 /** One function, two tasks: ingest a link, or (for `{"all": true}`) list the configured links. */
-export const handler = instrument("ingest", async (event: unknown) =>
-  listLinksEventSchema.safeParse(event).success
-    ? listLinks(event)
-    : createIngestHandler({
-        store,
-        download: downloader,
-        links: await links(),
-        maxObjectBytes: download.maxBytes,
-        // Change detection from the state objects the deaths step writes (the function has no database).
-        lastRun: stateObjectLookup(store),
-      })(event),
+export const handler = instrument(
+  "ingest",
+  async (event: unknown) =>
+    listLinksEventSchema.safeParse(event).success
+      ? listLinks(event)
+      : createIngestHandler({
+          store,
+          download: downloader,
+          links: await links(),
+          maxObjectBytes: download.maxBytes,
+          // Change detection from the state objects the deaths step writes (the function has no database).
+          lastRun: stateObjectLookup(store),
+        })(event),
+  logger,
+  metrics,
 );

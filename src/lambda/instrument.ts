@@ -3,6 +3,7 @@ import { redactUrls, redactUrlsInText } from "../adapters/redact.js";
 import { isRoadtollError } from "../errors.js";
 import { executionOf } from "../handlers/schemas.js";
 import { logger as lambdaLogger } from "./logger.js";
+import type { StepMetrics } from "./metrics.js";
 
 /**
  * The part of the Lambda context Powertools logs (the request id above all); absent when a handler is called
@@ -26,12 +27,24 @@ export interface InvocationContext {
  * `execution`) as `correlation_id`. Events and results are small by design (keys and counts); a link in them
  * may carry a credential or a token, so they are logged with every URL redacted (adapters/redact.ts), and the
  * logger redacts every URL in every line once more as it writes it (logger.ts).
+ *
+ * With `metrics`, the invocation's figures (or its error's name) are flushed as EMF lines before it returns
+ * or throws, as Powertools' `logMetrics` does: Lambda may freeze the environment right after.
  */
 export function instrument<R>(
   step: string,
   handler: (event: unknown) => Promise<R>,
   logger: Logger = lambdaLogger,
+  metrics?: StepMetrics<R>,
 ): (event: unknown, context?: InvocationContext) => Promise<R> {
+  // A metric that cannot be written must never turn a run's outcome into another one.
+  const measure = (what: string, record: () => void): void => {
+    try {
+      record();
+    } catch (error) {
+      logger.warn({ message: `metrics: ${what} not recorded`, step, error: redactUrlsInText(String(error)) });
+    }
+  };
   return async (event, context) => {
     const started = Date.now();
     logger.refreshSampleRateCalculation();
@@ -41,6 +54,7 @@ export function instrument<R>(
     try {
       logger.debug({ message: "invocation", step, event: redactUrls(event) });
       const result = await handler(event);
+      if (metrics) measure("run figures", () => metrics.succeeded(result));
       logger.info({
         message: "succeeded",
         step,
@@ -49,6 +63,7 @@ export function instrument<R>(
       });
       return result;
     } catch (error) {
+      if (metrics) measure("error", () => metrics.failed(error));
       logger.error({
         message: "failed",
         step,
@@ -62,6 +77,7 @@ export function instrument<R>(
       });
       throw error;
     } finally {
+      if (metrics) measure("flush", () => metrics.flush());
       // The correlation id belongs to this invocation only; the next one sets its own (or none).
       logger.resetKeys();
     }

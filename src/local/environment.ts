@@ -7,7 +7,7 @@ import { createEmbeddedDatabase } from "../db/embedded-database.js";
 import { migrateToLatest } from "../db/migrate.js";
 import type { Database } from "../db/schema.js";
 import { lockDataDir } from "./data-dir-lock.js";
-import { startS3Server } from "./s3-server.js";
+import { type CreatedObject, startS3Server } from "./s3-server.js";
 
 /** s3rver's documented default key pair. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
@@ -28,6 +28,8 @@ export interface LocalEnvironmentOptions {
   /** Use this Postgres instead of PGlite. */
   databaseUrl?: string;
   log?: (line: string) => void;
+  /** Told of every object the embedded s3rver stores (not called with --s3-endpoint, which has no events). */
+  onObjectCreated?: (object: CreatedObject) => void;
 }
 
 export interface LocalEnvironment {
@@ -57,7 +59,11 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
     if (!s3Endpoint) {
       const directory = join(options.dataDir, "s3");
       await mkdir(directory, { recursive: true });
-      const s3 = await startS3Server(directory, [options.bucket]);
+      const s3 = await startS3Server(
+        directory,
+        [options.bucket],
+        options.onObjectCreated ? { onObjectCreated: options.onObjectCreated } : {},
+      );
       closers.push(s3.close);
       s3Endpoint = s3.endpoint;
       log(`s3: s3rver at ${s3Endpoint} (objects in ${directory})`);

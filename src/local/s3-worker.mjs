@@ -45,6 +45,12 @@ server.middleware.unshift(async (ctx, next) => {
   await rm(uploadFolder(bucket, uploadId), { recursive: true, force: true });
   ctx.status = 204;
 });
+// Object Created events, as S3 would send them to EventBridge: `roadtoll serve` starts a run for those under landing/.
+server.on("event", (event) => {
+  const record = event.Records?.[0];
+  if (!record?.eventName?.startsWith("ObjectCreated:")) return;
+  parentPort.postMessage({ objectCreated: { bucket: record.s3.bucket.name, key: record.s3.object.key } });
+});
 const { port } = await server.run();
 parentPort.postMessage({ port });
 parentPort.on("message", async (message) => {

@@ -205,7 +205,7 @@ async function summarise(input: DeathsStepInput, deps: DeathsDeps): Promise<Deat
   }
   const { rowsWritten, current, replaced } = await publishSnapshot(
     deps.db,
-    { source: input.source, createdAt, roads: computation.roads },
+    { source: input.source, createdAt, roads: computation.roads, roadYears: computation.roadYears },
     run,
   );
   // The source's last successful run, for the next ingest's change detection; after the commit, so it never

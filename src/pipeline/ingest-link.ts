@@ -20,6 +20,7 @@ import {
   sourceFromKey,
   sourceFromUrl,
 } from "./keys.js";
+import { executionName, recordRunStart } from "./run-index.js";
 import type { LastRunLookup, SourceState } from "./source-state.js";
 
 export type LinkRef =
@@ -95,8 +96,21 @@ export interface IngestResult {
 }
 
 export interface IngestOptions {
-  /** Copied into the result untouched; the pipeline does not read it. */
+  /** The Step Functions execution (its ARN): copied into the result, and named in the run index. */
   execution?: string | undefined;
+  /** When that execution started: with `execution`, the run is recorded in the run index (run-index.ts). */
+  started?: string | undefined;
+}
+
+/** Records the run under its source before any byte is read, so a run that fails still lists under the source. */
+async function indexRun(deps: IngestDeps, source: string, origin: string, options: IngestOptions) {
+  if (options.execution === undefined || options.started === undefined) return;
+  await recordRunStart(deps.store, {
+    id: executionName(options.execution),
+    source,
+    startedAt: options.started,
+    origin,
+  });
 }
 
 export function resolveLink(ref: LinkRef, links: Links): { source: string; url: string } {
@@ -128,6 +142,7 @@ export async function ingestLink(
   if (ref.object !== undefined) return ingestObject(ref, deps, options);
   const { source, url } = resolveLink(ref, deps.links);
   const shown = redactUrl(url);
+  await indexRun(deps, source, shown, options);
   const last = await deps.lastRun?.(source);
   const ingestedAt = (deps.now ?? (() => new Date()))();
   const runId = runIdFor(ingestedAt, randomBytes(3).toString("hex"));
@@ -190,6 +205,7 @@ export async function ingestObject(
   checkLandingObject(bucket, key, deps.store.bucket);
   const origin = `s3://${bucket}/${key}`;
   const source = ref.source ?? sourceFromKey(key);
+  await indexRun(deps, source, origin, options);
   const last = await deps.lastRun?.(source);
   // An ETag names one version of one object's bytes: the same ETag at the same key is the same file.
   const object = await deps.store.readObject(key, {

@@ -29,6 +29,18 @@ export function sourceFromUrl(url: string): string {
 /** Where objects that start a run are put (an S3 event rule watches it): `landing/<source>/<file>` or `landing/<file>`. */
 export const LANDING_PREFIX = "landing/";
 
+/**
+ * The endings the landing rule (template.yaml's LandingObjectRule, EventBridge `wildcard` patterns, which match
+ * case-sensitively) starts a run for; `roadtoll serve` applies the same. tests/infra/landing-rule.test.ts checks
+ * the two agree.
+ */
+export const LANDING_RULE_SUFFIXES = [".csv", ".csv.gz", ".CSV", ".CSV.GZ"] as const;
+
+/** Whether an object created at `key` starts a run, as the landing rule decides. */
+export function matchesLandingRule(key: string): boolean {
+  return key.startsWith(LANDING_PREFIX) && LANDING_RULE_SUFFIXES.some((suffix) => key.endsWith(suffix));
+}
+
 /** The file names a landing object may have: a CSV, or a gzipped one (gzip is recognised by its bytes). */
 export const LANDING_FILE = /\.csv(\.gz)?$/i;
 

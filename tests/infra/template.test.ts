@@ -525,12 +525,16 @@ describe("template.yaml: least privilege and secrets", () => {
 
   it("lets ingest only write raw/ and clean/, and read config/ (the links file)", () => {
     const ingest = grants("IngestFunction");
-    for (const action of ["s3:AbortMultipartUpload", "s3:PutObject"]) {
-      expect([...(ingest.get(action) ?? [])].sort(), action).toEqual([
-        `${bucketArn}/clean/*`,
-        `${bucketArn}/raw/*`,
-      ]);
-    }
+    expect([...(ingest.get("s3:AbortMultipartUpload") ?? [])].sort()).toEqual([
+      `${bucketArn}/clean/*`,
+      `${bucketArn}/raw/*`,
+    ]);
+    // Plus the run index, a small PutObject per execution and source (src/pipeline/run-index.ts).
+    expect([...(ingest.get("s3:PutObject") ?? [])].sort()).toEqual([
+      `${bucketArn}/clean/*`,
+      `${bucketArn}/raw/*`,
+      `${bucketArn}/run-index/*`,
+    ]);
     expect([...(ingest.get("s3:GetObject") ?? [])]).toContain(`${bucketArn}/config/*`);
     expect(
       [...(ingest.get("s3:GetObject") ?? [])].filter((r) => !/\/(config|landing|state)\/\*$/.test(r)),

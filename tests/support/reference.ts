@@ -18,6 +18,33 @@ export interface ReferenceResult {
   accepted: number;
   /** Source line numbers of rejected rows. */
   rejectedLines: number[];
+  /** Accepted rows per road, with their deaths counted once each. */
+  accidentsByRoad: Map<string, AccidentFigures>;
+  /** The same per year of `data` (null: no readable date), with the metric restricted to the year. */
+  years: Map<number | null, AccidentFigures & { byVehicle: Record<VehicleName, number> }>;
+}
+
+export interface AccidentFigures {
+  accidents: number;
+  deaths: number;
+}
+
+/**
+ * The year of a `data` cell as the README describes it: `dd/mm/yyyy` (day and month of one or two digits) or
+ * `yyyy-mm-dd`, spaces around ignored; anything else, or a day or month out of range, is no year at all.
+ */
+export function referenceYear(cell: string | undefined): number | null {
+  const text = (cell ?? "").trim();
+  const brazilian = /^(\d\d?)\/(\d\d?)\/(\d{4})$/.exec(text);
+  const iso = /^(\d{4})-(\d\d)-(\d\d)$/.exec(text);
+  const [day, month, year] = brazilian
+    ? [brazilian[1], brazilian[2], brazilian[3]]
+    : iso
+      ? [iso[3], iso[2], iso[1]]
+      : [];
+  if (day === undefined || month === undefined || year === undefined) return null;
+  const ok = Number(day) >= 1 && Number(day) <= 31 && Number(month) >= 1 && Number(month) <= 12;
+  return ok && Number(year) > 0 ? Number(year) : null;
 }
 
 export function decodeSource(bytes: Buffer): string {
@@ -68,6 +95,8 @@ export function referenceDeaths(bytes: Buffer): ReferenceResult {
   let totalDeaths = 0;
   let accepted = 0;
   const rejectedLines: number[] = [];
+  const accidentsByRoad = new Map<string, AccidentFigures>();
+  const years: ReferenceResult["years"] = new Map();
 
   lines.forEach((raw, index) => {
     const line = raw.replace(/\r$/, "");
@@ -87,6 +116,17 @@ export function referenceDeaths(bytes: Buffer): ReferenceResult {
     }
     accepted++;
     totalDeaths += deaths;
+    const onRoad = accidentsByRoad.get(road) ?? { accidents: 0, deaths: 0 };
+    accidentsByRoad.set(road, { accidents: onRoad.accidents + 1, deaths: onRoad.deaths + deaths });
+    const year = referenceYear(at("data") < 0 ? undefined : cells[at("data")]);
+    const inYear = years.get(year) ?? {
+      accidents: 0,
+      deaths: 0,
+      byVehicle: Object.fromEntries(VEHICLE_NAMES.map((name) => [name, 0])) as Record<VehicleName, number>,
+    };
+    years.set(year, inYear);
+    inYear.accidents++;
+    inYear.deaths += deaths;
     const totals =
       roads.get(road) ??
       (Object.fromEntries(VEHICLE_NAMES.map((name) => [name, 0])) as Record<VehicleName, number>);
@@ -95,8 +135,9 @@ export function referenceDeaths(bytes: Buffer): ReferenceResult {
       if ((vehicles[i] ?? 0) > 0) {
         totals[name] += deaths;
         byVehicle[name] += deaths;
+        inYear.byVehicle[name] += deaths;
       }
     });
   });
-  return { roads, byVehicle, totalDeaths, accepted, rejectedLines };
+  return { roads, byVehicle, totalDeaths, accepted, rejectedLines, accidentsByRoad, years };
 }

@@ -4,8 +4,11 @@ import { VEHICLES } from "../../domain/columns.js";
 import { canonicalRoadName } from "../../domain/road-name.js";
 import { isRoadtollError } from "../../errors.js";
 import { type CliIo, runCli } from "../run.js";
-import { type CommandDatabase, openCommandDatabase, runReadOnly } from "./database.js";
+import { type CommandDatabase, openCommandDatabase } from "./database.js";
 import { FORMATS, type Format, formatRows } from "./format.js";
+import { reportCommand } from "./report.js";
+import { runServe } from "./serve.js";
+import { listQueries, sqlCommand, sqlUsageProblem } from "./sql.js";
 
 const DATABASE_OPTIONS = `Database (as for npm start):
   --database-url URL  use this Postgres (default: $DATABASE_URL if set)
@@ -21,7 +24,9 @@ Commands:
   (none)      run the pipeline (the default; see roadtoll --help)
   results     the current figures in deaths_by_vehicle
   runs        the runs recorded in pipeline_runs, newest first
-  sql         one read-only SQL statement
+  sql         one read-only SQL statement, or a named analytics query (--query NAME)
+  report      one self-contained HTML report (charts, rejects, lineage)
+  serve       the HTTP API on 127.0.0.1: uploads and runs, as deployed in AWS
 
 roadtoll COMMAND --help describes a command.`;
 
@@ -169,27 +174,8 @@ ${EXIT}`,
       return 0;
     },
   },
-  sql: {
-    usage: `Usage: roadtoll sql "STATEMENT" [--format table|json|csv] [database options]
-
-Runs one SQL statement in a read-only transaction, rolled back afterwards: the database refuses any write (exit 1).
-Tables: deaths_by_vehicle (current figures), deaths_by_vehicle_history, pipeline_runs.
-  e.g. roadtoll sql "select vehicle, sum(number_deaths) from deaths_by_vehicle group by vehicle"
-
-  --format F          table (default), json or csv
-
-${DATABASE_OPTIONS}
-
-${EXIT}`,
-    options: {},
-    formats: FORMATS,
-    positionals: 1,
-    async run({ db }, _values, positionals, format, io) {
-      const rows = await runReadOnly(db, positionals[0] ?? "");
-      io.stdout(formatRows(rows, format));
-      return 0;
-    },
-  },
+  sql: sqlCommand(DATABASE_OPTIONS, EXIT),
+  report: reportCommand(DATABASE_OPTIONS, EXIT),
 };
 
 class UsageError extends Error {}
@@ -201,6 +187,7 @@ class UsageError extends Error {}
 export async function runRoadtoll(argv: readonly string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first.startsWith("-")) return runCli(argv, io);
+  if (first === "serve") return runServe(rest, io);
   const command = COMMANDS[first];
   if (!command) {
     io.stderr(`roadtoll: unknown command ${JSON.stringify(first)}\n\n${COMMANDS_USAGE}\n`);
@@ -228,7 +215,10 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
     if (!command.formats.includes(format)) {
       throw new UsageError(`--format: expected ${command.formats.join(", ")}, got ${JSON.stringify(format)}`);
     }
-    if (positionals.length !== command.positionals) {
+    if (name === "sql") {
+      const problem = await sqlUsageProblem(values, positionals);
+      if (problem) throw new UsageError(problem);
+    } else if (positionals.length !== command.positionals) {
       throw new UsageError(
         positionals.length < command.positionals
           ? 'missing the SQL statement (quote it: roadtoll sql "select …")'
@@ -236,8 +226,6 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
               (command.positionals > 0 ? " (quote the whole statement as one argument)" : ""),
       );
     }
-    if (name === "sql" && (positionals[0] ?? "").trim() === "")
-      throw new UsageError("the SQL statement is empty");
     for (const vehicle of (values.vehicle as string[] | undefined) ?? []) {
       if (!(VEHICLES as readonly string[]).includes(vehicle)) {
         throw new UsageError(
@@ -248,6 +236,11 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
   } catch (error) {
     io.stderr(`roadtoll ${name}: ${(error as Error).message}\n\n${command.usage}\n`);
     return 2;
+  }
+  // The named queries are files: listing them needs no database (and waits for no lock on one).
+  if (name === "sql" && values["list-queries"] === true) {
+    io.stdout(await listQueries(format));
+    return 0;
   }
 
   let database: CommandDatabase;

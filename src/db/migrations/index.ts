@@ -3,6 +3,7 @@ import * as createDeathsByVehicle from "./0001-create-deaths-by-vehicle.js";
 import * as createWriterRole from "./0002-create-writer-role.js";
 import * as currentSnapshotHistoryAndRuns from "./0003-current-snapshot-history-and-runs.js";
 import * as sourceValidators from "./0004-source-validators.js";
+import * as accidentsByRoadYear from "./0005-accidents-by-road-year.js";
 
 /**
  * Migrations are imported statically rather than read from a folder, so a bundled Lambda image carries them
@@ -13,6 +14,7 @@ export const migrations: Record<string, Migration> = {
   "0002-create-writer-role": createWriterRole,
   "0003-current-snapshot-history-and-runs": currentSnapshotHistoryAndRuns,
   "0004-source-validators": sourceValidators,
+  "0005-accidents-by-road-year": accidentsByRoadYear,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,121 @@
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { createS3Client, ObjectStore } from "../../adapters/object-store.js";
+import { isRoadtollError } from "../../errors.js";
+import { lockDataDir } from "../../local/data-dir-lock.js";
+import { LOCAL_CREDENTIALS } from "../../local/environment.js";
+import { startS3Server } from "../../local/s3-server.js";
+import { loadReportData, type ReportSources } from "../../report/load-report-data.js";
+import { renderReport } from "../../report/render-report.js";
+import type { CliIo } from "../run.js";
+import type { CommandDatabase } from "./database.js";
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+const DEFAULT_BUCKET = "roadtoll-local";
+
+/** `roadtoll report`: the command's entry in COMMANDS (index.ts), which passes its shared usage texts. */
+export function reportCommand(databaseOptions: string, exit: string) {
+  return {
+    usage: `Usage: roadtoll report [--out FILE] [--s3-endpoint URL] [--bucket NAME] [database options]
+
+Writes one self-contained HTML file (inline CSS and SVG charts, no script, nothing fetched): deaths per vehicle
+type overall and per source, the worst roads, the rejected rows per source with their reasons, and each source's
+newest run (lineage). Prints the path written.
+
+  --out FILE          where to write it (default: report.html; relative to the repository, as --data-dir is)
+  --s3-endpoint URL   read the rejects objects (for their reasons) from this S3-compatible server; the keys come
+                      from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else the AWS SDK's chain
+  --bucket NAME       the pipeline's bucket (default: ${DEFAULT_BUCKET})
+Without --s3-endpoint, the reasons come from the embedded S3's objects under the data directory, when there are
+any; without a bucket, the report shows reject counts and says the reasons were not read.
+
+${databaseOptions}
+
+${exit}`,
+    options: {
+      out: { type: "string" as const },
+      "s3-endpoint": { type: "string" as const },
+      bucket: { type: "string" as const },
+    },
+    formats: ["table"] as const,
+    positionals: 0,
+    async run({ db }: CommandDatabase, values: Values, _positionals: string[], _format: string, io: CliIo) {
+      const out = resolve(io.root, (values.out as string | undefined) ?? "report.html");
+      const rejects = await openRejectsStore(values, io);
+      let html: string;
+      try {
+        html = renderReport(await loadReportData(db, rejects));
+      } finally {
+        await rejects.close();
+      }
+      await mkdir(dirname(out), { recursive: true });
+      await writeFile(out, html);
+      io.stdout(`${out}\n`);
+      if (rejects.noStore) io.stderr(`roadtoll report: reject reasons not read: ${rejects.noStore}\n`);
+      return 0;
+    },
+  };
+}
+
+/**
+ * Where the rejects objects are: the server given, else the embedded s3rver's files under the data directory
+ * (started here for the reading). The directory's lock is already held when the database is PGlite; with
+ * --database-url it is taken here, so a pipeline run on the same directory is never read mid-write.
+ */
+async function openRejectsStore(
+  values: Values,
+  io: CliIo,
+): Promise<ReportSources & { noStore?: string; close(): Promise<void> }> {
+  const bucket = (values.bucket as string | undefined) ?? DEFAULT_BUCKET;
+  const region = io.env.AWS_REGION ?? "us-east-1";
+  const endpoint = values["s3-endpoint"] as string | undefined;
+  if (endpoint) {
+    const { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN } = io.env;
+    const s3 = createS3Client(
+      { bucket, region, endpoint, forcePathStyle: true },
+      AWS_ACCESS_KEY_ID && AWS_SECRET_ACCESS_KEY
+        ? {
+            accessKeyId: AWS_ACCESS_KEY_ID,
+            secretAccessKey: AWS_SECRET_ACCESS_KEY,
+            ...(AWS_SESSION_TOKEN ? { sessionToken: AWS_SESSION_TOKEN } : {}),
+          }
+        : undefined,
+    );
+    return { store: new ObjectStore(s3, bucket), close: async () => s3.destroy() };
+  }
+  const dataDir = resolve(io.root, (values["data-dir"] as string | undefined) ?? ".roadtoll");
+  const directory = join(dataDir, "s3");
+  if (!existsSync(join(directory, bucket))) {
+    return { noStore: `no bucket ${bucket} under ${directory} (give --s3-endpoint)`, close: async () => {} };
+  }
+  const usesPglite = !((values["database-url"] as string | undefined) ?? (io.env.DATABASE_URL || undefined));
+  let release = () => {};
+  if (!usesPglite) {
+    try {
+      release = lockDataDir(dataDir).release;
+    } catch (error) {
+      if (!isRoadtollError(error, "DataDirInUseError")) throw error;
+      return { noStore: (error as Error).message, close: async () => {} };
+    }
+  }
+  try {
+    const server = await startS3Server(directory, [bucket]);
+    const s3 = createS3Client(
+      { bucket, region, endpoint: server.endpoint, forcePathStyle: true },
+      LOCAL_CREDENTIALS,
+    );
+    return {
+      store: new ObjectStore(s3, bucket),
+      close: async () => {
+        s3.destroy();
+        await server.close();
+        release();
+      },
+    };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}

@@ -1,0 +1,70 @@
+import { findNamedQuery, listNamedQueries } from "../../analytics/named-queries.js";
+import type { CliIo } from "../run.js";
+import { type CommandDatabase, runReadOnly } from "./database.js";
+import { FORMATS, type Format, formatRows } from "./format.js";
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** `roadtoll sql`: the command's entry in COMMANDS (index.ts), which passes its shared usage texts. */
+export function sqlCommand(databaseOptions: string, exit: string) {
+  return {
+    usage: `Usage: roadtoll sql "STATEMENT" [--format table|json|csv] [database options]
+       roadtoll sql --query NAME [--format table|json|csv] [database options]
+       roadtoll sql --list-queries [--format table|json|csv]
+
+Runs one SQL statement in a read-only transaction, rolled back afterwards: the database refuses any write (exit 1).
+Tables: deaths_by_vehicle (current figures), deaths_by_vehicle_history, accidents_by_road_year (accidents and
+deaths per road and year), accidents_by_road_year_history, pipeline_runs.
+  e.g. roadtoll sql "select vehicle, sum(number_deaths) from deaths_by_vehicle group by vehicle"
+
+  --query NAME        run a named query (src/analytics/queries/NAME.sql) instead of a statement, the same way
+  --list-queries      list the named queries and what each computes (needs no database)
+  --format F          table (default), json or csv
+
+${databaseOptions}
+
+${exit}`,
+    options: {
+      query: { type: "string" as const },
+      "list-queries": { type: "boolean" as const },
+    },
+    formats: FORMATS,
+    positionals: 1,
+    async run({ db }: CommandDatabase, values: Values, positionals: string[], format: Format, io: CliIo) {
+      const name = values.query as string | undefined;
+      // sqlUsageProblem has made sure the name is known, or the statement there, before the database opened.
+      const query = name === undefined ? undefined : await findNamedQuery(name);
+      const rows = await runReadOnly(db, query?.sql ?? positionals[0] ?? "");
+      io.stdout(formatRows(rows, format));
+      return 0;
+    },
+  };
+}
+
+/** What is wrong with the statement, --query and --list-queries given, if anything: a usage error (exit 2). */
+export async function sqlUsageProblem(values: Values, positionals: string[]): Promise<string | undefined> {
+  const name = values.query as string | undefined;
+  const list = values["list-queries"] === true;
+  if ((name !== undefined || list) && positionals.length > 0) {
+    return `give a statement${list ? ", --list-queries" : ""} or --query NAME, not both`;
+  }
+  if (name !== undefined && list) return "give --query NAME or --list-queries, not both";
+  if (name !== undefined) {
+    if (await findNamedQuery(name)) return undefined;
+    const known = (await listNamedQueries()).map((query) => query.name);
+    return `--query: no query named ${JSON.stringify(name)}; the named queries are ${known.join(", ")}`;
+  }
+  if (list) return undefined;
+  if (positionals.length === 0) return 'missing the SQL statement (quote it: roadtoll sql "select …")';
+  if (positionals.length > 1) {
+    return `unexpected argument ${JSON.stringify(positionals[1])} (quote the whole statement as one argument)`;
+  }
+  if ((positionals[0] ?? "").trim() === "") return "the SQL statement is empty";
+  return undefined;
+}
+
+/** `--list-queries`: each named query's name and summary, in the format asked for. */
+export async function listQueries(format: Format): Promise<string> {
+  const rows = (await listNamedQueries()).map(({ name, summary }) => ({ name, summary }));
+  return formatRows(rows, format, { columns: ["name", "summary"] });
+}

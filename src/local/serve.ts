@@ -1,0 +1,117 @@
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { createDownloader } from "../adapters/http-download.js";
+import type { Links } from "../adapters/links.js";
+import { createApi } from "../api/create-api.js";
+import type { DownloadConfig } from "../config.js";
+import { createDeathsHandler } from "../handlers/deaths-handler.js";
+import { createIngestHandler } from "../handlers/ingest-handler.js";
+import { createListLinksHandler } from "../handlers/list-links-handler.js";
+import { matchesLandingRule } from "../pipeline/keys.js";
+import { stateObjectLookup } from "../pipeline/source-state.js";
+import { startApiServer } from "./api-server.js";
+import { type LocalEnvironmentOptions, startLocalEnvironment } from "./environment.js";
+import { LocalExecutions } from "./local-executions.js";
+import { runStateMachine } from "./state-machine.js";
+
+export interface ServeOptions
+  extends Pick<
+    LocalEnvironmentOptions,
+    "bucket" | "dataDir" | "s3Endpoint" | "s3Credentials" | "region" | "databaseUrl"
+  > {
+  /** 0 picks a free port. */
+  port: number;
+  links: Links;
+  download: DownloadConfig;
+  maxRejectShare: number;
+  uploadUrlTtlSeconds: number;
+  log: (line: string) => void;
+}
+
+export interface RunningServe {
+  /** The API's base URL, on 127.0.0.1. */
+  url: string;
+  s3Endpoint: string;
+  databaseLabel: string;
+  executions: LocalExecutions;
+  /** Stops taking requests, lets the runs under way finish, then stops S3 and the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * `roadtoll serve`: the HTTP API of the Lambda, on this machine, over the embedded S3 and Postgres. An object
+ * created under landing/ in the embedded S3 starts an execution with the input the EventBridge rule sends
+ * (`{"object": {"bucket", "key"}}`), so an upload through a presigned URL runs exactly as it does in AWS.
+ */
+export async function startServe(options: ServeOptions): Promise<RunningServe> {
+  const { log } = options;
+  let onLanding: (key: string) => void = () => {};
+  const env = await startLocalEnvironment({
+    ...options,
+    onObjectCreated: ({ bucket, key }) => {
+      if (bucket === options.bucket && matchesLandingRule(key)) onLanding(key);
+    },
+  });
+  try {
+    const tasks = {
+      ListLinks: createListLinksHandler(async () => options.links),
+      Ingest: createIngestHandler({
+        store: env.store,
+        download: createDownloader(options.download),
+        links: options.links,
+        maxObjectBytes: options.download.maxBytes,
+        lastRun: stateObjectLookup(env.store),
+      }),
+      ComputeDeaths: createDeathsHandler({
+        store: env.store,
+        db: env.db,
+        maxRejectShare: options.maxRejectShare,
+      }),
+    };
+    const executions = new LocalExecutions({
+      directory: join(options.dataDir, "executions"),
+      run: (input, executionArn) => runStateMachine({ input, tasks, executionId: executionArn }),
+    });
+    const start = (input: Parameters<LocalExecutions["start"]>[1], why: string) => {
+      const id = randomUUID();
+      return executions.start(id, input).then(
+        () => log(`run ${id} started (${why})`),
+        (error: unknown) => log(`run for ${why} not started: ${(error as Error).message}`),
+      );
+    };
+    onLanding = (key) =>
+      void start({ object: { bucket: options.bucket, key } }, `s3://${options.bucket}/${key}`);
+    if (options.s3Endpoint) {
+      log(
+        "landing/ objects start no run: --s3-endpoint has no object events (use the embedded S3 for uploads)",
+      );
+    }
+    const server = await startApiServer(
+      createApi({
+        executions,
+        store: env.store,
+        uploadUrlTtlSeconds: options.uploadUrlTtlSeconds,
+        uploadMaxBytes: options.download.maxBytes,
+        onError: (error) =>
+          log(`request failed: ${error instanceof Error ? `${error.name}: ${error.message}` : error}`),
+      }),
+      options.port,
+    );
+    return {
+      url: server.url,
+      s3Endpoint: env.s3Endpoint,
+      databaseLabel: env.databaseLabel,
+      executions,
+      close: async () => {
+        onLanding = () => {};
+        await server.close();
+        if (executions.active > 0) log(`waiting for ${executions.active} run(s) to finish`);
+        await executions.idle();
+        await env.close();
+      },
+    };
+  } catch (error) {
+    await env.close();
+    throw error;
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Text for HTML: every value in the report comes from outside (source and road names from the files, origins
+ * from links), so each one is escaped, in text and in attributes alike.
+ */
+export function escapeHtml(value: string | number): string {
+  return String(value).replace(/[&<>"']/g, (char) => ENTITIES[char] ?? char);
+}
+
+const ENTITIES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+/** A whole number as the tables show it (`1,234`): a fixed locale, so the report is the same on any machine. */
+export function formatCount(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+/** `2025-03-01 12:00:00 UTC` inside a <time> element carrying the exact instant. */
+export function formatTime(date: Date): string {
+  const iso = date.toISOString();
+  return `<time datetime="${iso}">${iso.slice(0, 19).replace("T", " ")} UTC</time>`;
+}

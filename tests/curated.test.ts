@@ -1,0 +1,136 @@
+import { parse } from "csv-parse/sync";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publishSnapshot } from "../src/db/deaths-repository.js";
+import { CURATED_REPORT_KEY, curatedFiguresKey, publishCurated } from "../src/pipeline/curated.js";
+import { openTestDatabase, type TestDatabase } from "./support/database.js";
+import { startTestStorage, type TestStorage } from "./support/storage.js";
+
+let storage: TestStorage;
+let database: TestDatabase;
+
+const HOSTILE = "<script>alert(1)</script>";
+const deaths = (automovel: number, moto: number) => ({
+  automovel,
+  bicicleta: 0,
+  caminhao: 0,
+  moto,
+  onibus: 0,
+});
+
+async function publish(
+  source: string,
+  createdAt: Date,
+  roads: Array<[string, number, number]>,
+  rejected = 0,
+) {
+  const runId = `${createdAt.getTime()}-${source}`;
+  await publishSnapshot(
+    database.db,
+    {
+      source,
+      createdAt,
+      roads: roads.map(([road, automovel, moto]) => ({
+        road,
+        deaths: deaths(automovel, moto),
+        total: automovel,
+      })),
+    },
+    {
+      runId,
+      origin: `https://example.org/${source}.csv`,
+      sha256: "ab".repeat(32),
+      cleanKey: `clean/${source}/${runId}.csv`,
+      rejectsKey: `rejects/${source}/${runId}.csv`,
+      rowsRead: 10 + rejected,
+      rowsAccepted: 10,
+      rowsRejected: rejected,
+    },
+  );
+  return `rejects/${source}/${runId}.csv`;
+}
+
+beforeAll(async () => {
+  [storage, database] = await Promise.all([startTestStorage(), openTestDatabase()]);
+  const rejects = await publish(
+    "VIA_A",
+    new Date("2025-01-01T00:00:00Z"),
+    [
+      ["BR-101/SC", 3, 1],
+      [HOSTILE, 2, 0],
+    ],
+    3,
+  );
+  await storage.store.writeText(
+    rejects,
+    'line,column,reason,row\n4,mortos,negative count -1,"a;b;-1"\n9,mortos,negative count -2,"x\ny"\n12,,"expected 23 fields, found 22",z\n',
+    "text/csv",
+  );
+  // Its rejects object was never written: the report says so, and is written all the same.
+  await publish("VIA_B", new Date("2025-02-01T00:00:00Z"), [["BR-116/BA", 5, 4]], 1);
+});
+
+afterAll(async () => {
+  await database?.close();
+  await storage?.close();
+});
+
+describe(`publishCurated (${process.env.DATABASE_URL ? "Postgres" : "PGlite"})`, () => {
+  it("writes the report and each source's current figures as CSV and JSON lines, partitioned by source", async () => {
+    const { keys } = await publishCurated(storage.store, database.db, {
+      now: new Date("2025-03-01T00:00:00Z"),
+    });
+    const expected = [
+      CURATED_REPORT_KEY,
+      "curated/deaths_by_vehicle_csv/source=VIA_A/deaths_by_vehicle.csv",
+      "curated/deaths_by_vehicle/source=VIA_A/deaths_by_vehicle.json",
+      "curated/deaths_by_vehicle_csv/source=VIA_B/deaths_by_vehicle.csv",
+      "curated/deaths_by_vehicle/source=VIA_B/deaths_by_vehicle.json",
+    ];
+    expect([...keys].sort()).toEqual(expected.sort());
+    expect(await storage.keys("curated/")).toEqual(expected.sort());
+
+    const current = await database.db
+      .selectFrom("deaths_by_vehicle")
+      .select(["road_name", "vehicle", "number_deaths", "created_at"])
+      .where("source", "=", "VIA_A")
+      .orderBy("road_name")
+      .orderBy("vehicle")
+      .execute();
+    const asText = current.map((row) => ({
+      ...row,
+      number_deaths: String(row.number_deaths),
+      created_at: row.created_at.toISOString(),
+    }));
+    const csv = (await storage.bytes(curatedFiguresKey("VIA_A", "csv"))).toString("utf8");
+    expect(csv.startsWith("road_name,vehicle,number_deaths,created_at\r\n")).toBe(true);
+    expect(csv.endsWith("\r\n")).toBe(true);
+    expect(parse(csv, { columns: true, record_delimiter: "\r\n" })).toEqual(asText);
+
+    const json = (await storage.bytes(curatedFiguresKey("VIA_A", "json"))).toString("utf8");
+    const lines = json.split("\n");
+    expect(lines.pop()).toBe("");
+    expect(lines.map((line) => JSON.parse(line))).toEqual(
+      asText.map((row) => ({ ...row, number_deaths: Number(row.number_deaths) })),
+    );
+  });
+
+  it("puts the reasons from the rejects objects in the report, escapes names, and fetches nothing", async () => {
+    await publishCurated(storage.store, database.db);
+    const html = (await storage.bytes(CURATED_REPORT_KEY)).toString("utf8");
+    expect(html).toContain("2 × mortos: negative count");
+    expect(html).toContain("1 × expected 23 fields, found 22");
+    expect(html).toMatch(/not read: [^<]*s3:\/\/roadtoll-test\/rejects\/VIA_B\/[^ ]+ does not exist/);
+    expect(html).not.toContain(HOSTILE);
+    expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(html).not.toMatch(/<script|<link|<img|https?:\/\/(?!example\.org)|url\(/i);
+  });
+
+  it("writes the same objects when run again", async () => {
+    const now = new Date("2025-03-01T00:00:00Z");
+    await publishCurated(storage.store, database.db, { now });
+    const first = await Promise.all((await storage.keys("curated/")).map((key) => storage.bytes(key)));
+    await publishCurated(storage.store, database.db, { now });
+    const second = await Promise.all((await storage.keys("curated/")).map((key) => storage.bytes(key)));
+    expect(second).toEqual(first);
+  });
+});
