@@ -69,7 +69,7 @@ describe("POST /uploads", () => {
     expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
   });
 
-  it("signs Content-Length when the size is given, so S3 refuses a body of another size", async () => {
+  it("signs Content-Length when the size is given (S3 then refuses another size; s3rver checks no signature)", async () => {
     const response = await request("POST", "/uploads", { name: "a.csv.gz", source: "Via_Sul", bytes: 999 });
     const upload = uploadResponseSchema.parse(response.body);
     expect(upload.key).toMatch(/^landing\/Via_Sul\/.*-a\.csv\.gz$/);
@@ -170,6 +170,7 @@ describe("runs", () => {
     const cases: Array<[string, string, number, string]> = [
       ["GET", "/runs/no-such-run", 404, "RunNotFound"],
       ["GET", "/runs/..%2F..%2Fetc", 400, "InvalidRequest"],
+      ["GET", "/runs/%E0%A4%A", 400, "InvalidRequest"],
       ["GET", "/nowhere", 404, "NotFound"],
       ["DELETE", "/runs", 405, "MethodNotAllowed"],
       ["GET", "/uploads", 405, "MethodNotAllowed"],

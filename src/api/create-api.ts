@@ -125,7 +125,9 @@ export function createApi(deps: ApiDeps): Api {
       method: "GET",
       path: /^\/runs\/([^/]+)$/,
       async handle(_request, [id = ""]) {
-        const runId = parse(runIdSchema, decodeURIComponent(id), "id");
+        // Not decoded: a run id has no character that needs escaping, so an escaped one is no id (and a malformed
+        // escape cannot throw).
+        const runId = parse(runIdSchema, id, "id");
         const execution = await deps.executions.describe(runId);
         if (!execution) throw new HttpError(404, "RunNotFound", `no run ${JSON.stringify(runId)}`);
         return { status: 200, body: runSchema.parse(execution) };

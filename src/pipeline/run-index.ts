@@ -54,7 +54,8 @@ export async function listRunsOfSource(
   source: string,
   limit: number,
 ): Promise<Array<Pick<RunIndexEntry, "id" | "source" | "startedAt">>> {
-  const keys = await store.listKeys(`${RUN_INDEX_PREFIX}${source}/`, limit * 2);
+  // One page (listKeys reads a full one anyway); duplicates of one execution are dropped before the cut.
+  const keys = await store.listKeys(`${RUN_INDEX_PREFIX}${source}/`, 1000);
   const runs = new Map<string, Pick<RunIndexEntry, "id" | "source" | "startedAt">>();
   for (const key of keys) {
     const match = /\/(\d{13})-(.+)\.json$/.exec(key);
