@@ -5,9 +5,15 @@ import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDownloader } from "../src/adapters/http-download.js";
 import { loadDownloadConfig } from "../src/config.js";
-import { createDeathsHandler } from "../src/handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../src/handlers/deaths-handler.js";
 import { createIngestHandler } from "../src/handlers/ingest-handler.js";
-import { type ExecutionEvent, runStateMachine, type TaskHandler } from "../src/local/state-machine.js";
+import {
+  deathsFunctionTasks,
+  type ExecutionEvent,
+  runStateMachine,
+  type TaskHandler,
+} from "../src/local/state-machine.js";
+import { CURATED_REPORT_KEY, curatedFiguresKey } from "../src/pipeline/curated.js";
 import { type SourceState, stateKey, stateObjectLookup } from "../src/pipeline/source-state.js";
 import { currentFigures, openTestDatabase, type TestDatabase } from "./support/database.js";
 import { startTestServer, type TestServer } from "./support/http.js";
@@ -60,7 +66,7 @@ describe(`change detection (database: ${process.env.DATABASE_URL ? "PostgreSQL" 
         links: {},
         lastRun: stateObjectLookup(storage.store),
       }),
-      ComputeDeaths: createDeathsHandler({ store: storage.store, db: database.db }),
+      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.store, db: database.db })),
     };
   });
 
@@ -95,6 +101,19 @@ describe(`change detection (database: ${process.env.DATABASE_URL ? "PostgreSQL" 
       await Promise.all(["raw", "clean", "rejects"].map((prefix) => storage.keys(`${prefix}/${source}/`)))
     ).flat();
   const figures = (source: string) => currentFigures(database.db, source);
+  /** A source's deaths per vehicle, summed over its roads, as the curated JSON lines hold them. */
+  const curatedFigures = async (source: string) => {
+    const lines = (await storage.bytes(curatedFiguresKey(source, "json")))
+      .toString("utf8")
+      .trim()
+      .split("\n");
+    const sums: Record<string, number> = {};
+    for (const line of lines) {
+      const row = JSON.parse(line) as { vehicle: string; number_deaths: number };
+      sums[row.vehicle] = (sums[row.vehicle] ?? 0) + row.number_deaths;
+    }
+    return sums;
+  };
 
   it("asks with the last run's ETag and Last-Modified; on 304 writes nothing and skips the deaths step", async () => {
     const lastModified = "Wed, 01 Oct 2025 10:00:00 GMT";
@@ -108,6 +127,10 @@ describe(`change detection (database: ${process.env.DATABASE_URL ? "PostgreSQL" 
     expect(recorded).toMatchObject({ source: "Cond", etag: '"v1-norte"', lastModified, runId: row?.run_id });
     const objects = await objectsOf("Cond");
 
+    // The curated zone lost (or left stale by a publication that failed): an all-unchanged run rebuilds it.
+    for (const Key of await storage.keys("curated/")) {
+      await storage.s3.send(new DeleteObjectCommand({ Bucket: storage.bucket, Key }));
+    }
     requests.length = 0;
     const events: ExecutionEvent[] = [];
     const second = await run(link, events);
@@ -123,6 +146,12 @@ describe(`change detection (database: ${process.env.DATABASE_URL ? "PostgreSQL" 
     });
     expect(events.some((event) => event.state === "ComputeDeaths")).toBe(false);
     expect(events.some((event) => event.state === "LinkUnchanged")).toBe(true);
+    expect(events.filter((event) => event.state === "PublishCurated").map((event) => event.type)).toEqual([
+      "entered",
+      "exited",
+    ]);
+    expect(await storage.keys("curated/")).toContain(CURATED_REPORT_KEY);
+    expect(await curatedFigures("Cond")).toEqual(referenceDeaths(norte).byVehicle);
     expect(await objectsOf("Cond")).toEqual(objects);
     expect(await runs("Cond")).toHaveLength(1);
     expect(await figures("Cond")).toEqual(referenceDeaths(norte).byVehicle);

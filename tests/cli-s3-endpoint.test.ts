@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client, ObjectStore } from "../src/adapters/object-store.js";
 import { renderResults } from "../src/cli/report.js";
 import { runCli } from "../src/cli/run.js";
+import { CURATED_REPORT_KEY, curatedFiguresKey } from "../src/pipeline/curated.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { motoServerPath, type RunningMoto, startMotoS3 } from "./support/moto-s3.js";
@@ -110,8 +111,17 @@ describe.skipIf(!moto)(
       expect(normalise(viaMoto.stdout)).toEqual(normalise(reference.stdout));
       onMoto = JSON.parse(viaMoto.stdout);
 
-      // The objects are on moto: raw (the bytes as served), clean and rejects, for each sample.
-      const stored = await keys();
+      // The objects are on moto: raw (the bytes as served), clean and rejects, for each sample; and the curated zone
+      // PublishCurated wrote after them, from the database.
+      const all = await keys();
+      expect(all.filter((key) => key.startsWith("curated/"))).toEqual([
+        curatedFiguresKey("amostra_via_norte", "json"),
+        curatedFiguresKey("amostra_via_sul_bom", "json"),
+        curatedFiguresKey("amostra_via_norte", "csv"),
+        curatedFiguresKey("amostra_via_sul_bom", "csv"),
+        CURATED_REPORT_KEY,
+      ]);
+      const stored = all.filter((key) => !key.startsWith("curated/"));
       expect(stored.map((key) => normalise(key).replace(/\/[^/]+\.csv$/, "/"))).toEqual([
         "clean/amostra_via_norte/",
         "clean/amostra_via_sul_bom/",
@@ -150,10 +160,13 @@ describe.skipIf(!moto)(
         for await (const chunk of await store.read(summary.key)) chunks.push(chunk as Buffer);
         summaries.push(JSON.parse(Buffer.concat(chunks).toString("utf8")) as DeathsSummary);
       }
-      expect(normalise(again.stdout)).toBe(normalise(`${renderResults(summaries)}\n`));
+      expect(normalise(again.stdout)).toBe(
+        normalise(`${renderResults(summaries)}\n\ncurated report: s3://${BUCKET}/${CURATED_REPORT_KEY}\n`),
+      );
       expect(again.stdout).toMatch(/^amostra_via_norte +404 +3 +5 +108 +77 +11 +31 +14 +1$/m);
-      // Two runs: six objects each, and two summaries and two run-index entries each, under each execution's name.
-      expect(await keys()).toHaveLength(20);
+      // Two runs: six objects each, and two summaries and two run-index entries each, under each execution's name;
+      // the curated zone's five objects, written again in place.
+      expect(await keys()).toHaveLength(20 + 5);
     });
 
     it("without credentials, exits 1 at once with ConfigError naming the variables", async () => {

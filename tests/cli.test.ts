@@ -79,6 +79,12 @@ describe("roadtoll CLI", () => {
     ]);
     expect(stdout).toContain("Rejected rows");
     expect(stdout).toMatch(/line 205, column caminhao: negative count -1/);
+    // Then, once, the curated zone from the whole database; the last line says where its report is.
+    expect(stderr).toMatch(/✔ PublishCurated \(\d+\.\d\ds\)/);
+    expect(stderr.indexOf("▶ PublishCurated")).toBeGreaterThan(stderr.lastIndexOf("ComputeDeaths"));
+    expect(stdout.trimEnd().split("\n").at(-1)).toBe(
+      "curated report: s3://roadtoll-local/curated/report.html",
+    );
   });
 
   it("--json prints the execution output on stdout and nothing else", async () => {
@@ -89,8 +95,10 @@ describe("roadtoll CLI", () => {
       results: Array<{
         summary: { key: string; rowsRead: number; rowsRejected: number; totalDeaths: number };
       }>;
+      curated: { report: string; objects: number };
     };
     expect(output.status).toBe("succeeded");
+    expect(output.curated).toEqual({ report: "curated/report.html", objects: expect.any(Number) });
     const expected = referenceDeaths(await readFile(join(SAMPLES, "amostra_via_sul_bom.csv")));
     // Counts and the key of the full summary, which is in the run's bucket (the table reads it back from there).
     expect(output.results[0]?.summary).toEqual({

@@ -1,6 +1,8 @@
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDatabase } from "../src/db/database.js";
 import { publishSnapshot } from "../src/db/deaths-repository.js";
+import { createDeathsFunctionHandler, createPublishCuratedHandler } from "../src/handlers/deaths-handler.js";
 import { CURATED_REPORT_KEY, curatedFiguresKey, publishCurated } from "../src/pipeline/curated.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { startTestStorage, type TestStorage } from "./support/storage.js";
@@ -132,5 +134,64 @@ describe(`publishCurated (${process.env.DATABASE_URL ? "Postgres" : "PGlite"})`,
     await publishCurated(storage.store, database.db, { now });
     const second = await Promise.all((await storage.keys("curated/")).map((key) => storage.bytes(key)));
     expect(second).toEqual(first);
+  });
+
+  it("names a database it cannot read as retryable (DatabaseUnavailableError), as the deaths step does", async () => {
+    // Port 1 on loopback refuses connections: the same failure as a database that is restarting.
+    const unreachable = await createDatabase({ kind: "url", url: "postgres://postgres@127.0.0.1:1/none" });
+    try {
+      await expect(
+        publishCurated(storage.store, unreachable, { retry: { delaysMs: [0] } }),
+      ).rejects.toMatchObject({
+        name: "DatabaseUnavailableError",
+        message: expect.stringContaining("cannot read the figures to publish under curated/"),
+      });
+    } finally {
+      await unreachable.destroy();
+    }
+  });
+});
+
+describe("the deaths function's second task, PublishCurated", () => {
+  const execution = "arn:aws:states:us-east-1:123456789012:execution:roadtoll-pipeline:run-1";
+
+  it("publishes curated/ for {publishCurated: {execution}} and answers with the report's key and a count", async () => {
+    const handler = createDeathsFunctionHandler({ store: storage.store, db: database.db });
+    // Two sources: the report and two files each.
+    await expect(handler({ publishCurated: { execution } })).resolves.toEqual({
+      report: CURATED_REPORT_KEY,
+      objects: 5,
+    });
+    // A direct invocation needs no execution.
+    await expect(
+      createPublishCuratedHandler({ store: storage.store, db: database.db })({ publishCurated: {} }),
+    ).resolves.toEqual({
+      report: CURATED_REPORT_KEY,
+      objects: 5,
+    });
+    expect(await storage.keys("curated/")).toHaveLength(5);
+  });
+
+  it.each([
+    [{ publishCurated: { execution: 42 } }, "publishCurated.execution"],
+    [{ publishCurated: { execution, extra: 1 } }, "publishCurated"],
+    [{ publishCurated: {}, key: "clean/x.csv" }, "(event)"],
+    [{ publishCurated: true }, "publishCurated"],
+  ])("refuses a malformed curated event %j as one (never as a deaths event)", async (event, path) => {
+    const handler = createDeathsFunctionHandler({ store: storage.store, db: database.db });
+    await expect(handler(event)).rejects.toMatchObject({
+      name: "InvalidEventError",
+      message: expect.stringMatching(
+        new RegExp(`^invalid publish-curated event: .*${path.replace(/[().]/g, "\\$&")}`),
+      ),
+    });
+  });
+
+  it("still hands any other event to the deaths step", async () => {
+    const handler = createDeathsFunctionHandler({ store: storage.store, db: database.db });
+    await expect(handler({ key: "not-clean/x.csv" })).rejects.toMatchObject({
+      name: "InvalidEventError",
+      message: expect.stringMatching(/^invalid deaths event: /),
+    });
   });
 });

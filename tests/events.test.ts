@@ -9,6 +9,7 @@ import {
   ingestEventSchema,
   linkSchema,
   parseIngestEvent,
+  publishCuratedEventSchema,
 } from "../src/handlers/schemas.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -36,6 +37,14 @@ describe("events/ examples", () => {
   it("deaths.json is a valid deaths event and names an object the ingest step would write", async () => {
     const event = deathsEventSchema.parse(await read("deaths.json"));
     expect(event.key).toBe(`clean/${event.source}/${event.runId}.csv`);
+  });
+
+  it("deaths-publish-curated.json is what PublishCurated sends the deaths function, with the execution to log", async () => {
+    const event = await read("deaths-publish-curated.json");
+    expect(publishCuratedEventSchema.safeParse(event).success).toBe(true);
+    // The same execution as the deaths event's: one correlation id across a run's invocations.
+    expect(executionOf(event)).toBe(executionOf(await read("deaths.json")));
+    expect(deathsEventSchema.safeParse(event).success).toBe(false);
   });
 
   it.each(["pipeline.json", "pipeline-single.json"])(

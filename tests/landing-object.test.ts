@@ -5,9 +5,14 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDownloader } from "../src/adapters/http-download.js";
 import { loadDownloadConfig } from "../src/config.js";
-import { createDeathsHandler } from "../src/handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../src/handlers/deaths-handler.js";
 import { createIngestHandler } from "../src/handlers/ingest-handler.js";
-import { type ExecutionEvent, runStateMachine, type TaskHandler } from "../src/local/state-machine.js";
+import {
+  deathsFunctionTasks,
+  type ExecutionEvent,
+  runStateMachine,
+  type TaskHandler,
+} from "../src/local/state-machine.js";
 import { sourceFromKey } from "../src/pipeline/keys.js";
 import { currentFigures, openTestDatabase, type TestDatabase } from "./support/database.js";
 import { referenceDeaths } from "./support/reference.js";
@@ -45,7 +50,7 @@ describe(`a run from an object under landing/ (database: ${process.env.DATABASE_
         download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
         links: {},
       }),
-      ComputeDeaths: createDeathsHandler({ store: storage.store, db: database.db }),
+      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.store, db: database.db })),
     };
   });
 
@@ -119,6 +124,32 @@ describe(`a run from an object under landing/ (database: ${process.env.DATABASE_
     const [result] = resultsOf(outcome);
     expect(result?.link.source).toBe("Gz_Norte");
     expect(await figures("Gz_Norte")).toEqual(referenceDeaths(sample).byVehicle);
+  });
+
+  // S3's event notifications URL-encode keys; the EventBridge form may too. The stored key is what gets read.
+  it.each([
+    [
+      "encoded as an event would (a space as +, a non-ASCII letter as %XX)",
+      "landing/Via Sul/acidentes São.csv",
+      "landing/Via+Sul/acidentes+S%C3%A3o.csv",
+    ],
+    ["as stored, though it holds + and %", "landing/Mais/a+b 100%.csv", "landing/Mais/a+b 100%.csv"],
+    [
+      "as stored, when its decoded form is another object too",
+      "landing/Both/a+b.csv",
+      "landing/Both/a+b.csv",
+    ],
+  ])("reads an object whose event key is %s", async (_what, stored, inEvent) => {
+    await put(stored, sample);
+    // An object at the decoded form of a literal key must not be taken instead of it.
+    if (stored === "landing/Both/a+b.csv") await put("landing/Both/a b.csv", Buffer.from("not,this\n"));
+    const result = (await tasks.Ingest?.({ object: { bucket: storage.bucket, key: inEvent } })) as {
+      rawKey: string;
+      rows: number;
+    };
+    const reference = referenceDeaths(sample);
+    expect(result.rows).toBe(reference.accepted + reference.rejectedLines.length);
+    expect(await storage.bytes(result.rawKey)).toEqual(sample);
   });
 
   it.each([

@@ -122,6 +122,8 @@ describe("roadtoll serve: upload, run, results", () => {
     expect(detail.stoppedAt).toBeDefined();
     const [result] = (detail.output as { results: Array<Record<string, unknown>> }).results;
     expect(result).toMatchObject({ status: "succeeded", link: { source: SOURCE } });
+    // serve binds PublishCurated as AWS does: the run published curated/ (the report and the source's two files).
+    expect(detail.output).toMatchObject({ curated: { report: "curated/report.html", objects: 3 } });
   }, 120_000);
 
   it("reports the same file uploaded again as unchanged", async () => {
@@ -133,6 +135,8 @@ describe("roadtoll serve: upload, run, results", () => {
     const detail = runSchema.parse((await api(`/runs/${runs[0]?.id}`)).body);
     const [result] = (detail.output as { results: Array<Record<string, unknown>> }).results;
     expect(result).toMatchObject({ status: "unchanged", link: { source: SOURCE } });
+    // An unchanged run publishes all the same.
+    expect(detail.output).toMatchObject({ curated: { report: "curated/report.html", objects: 3 } });
   }, 120_000);
 
   it("stops on SIGTERM, exit code 0, and the figures in Postgres are the file's, written once", async () => {

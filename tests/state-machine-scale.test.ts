@@ -11,10 +11,13 @@
  * links failed in Tally; at 200 links Tally's output would have been ~1.3 MB, five times the limit.
  *
  * Now a link's result is its index, source, status, three counts and the key of its full summary in S3 (~210 bytes
- * here), the Map's output adds a list of statuses, and Tally adds one boolean: ~43 KB at 200 links.
+ * here), the Map's output adds a list of statuses, and Tally adds one boolean: ~43 KB at 200 links. PublishCurated
+ * adds the report's key and an object count (~50 bytes), whatever the number of sources it wrote files for.
  */
 import { describe, expect, it } from "vitest";
+import type { CuratedResult } from "../src/handlers/deaths-handler.js";
 import { runStateMachine, type StatePayload, type TaskHandler } from "../src/local/state-machine.js";
+import { CURATED_REPORT_KEY } from "../src/pipeline/curated.js";
 import type { DeathsResult } from "../src/pipeline/deaths-step.js";
 import type { IngestResult } from "../src/pipeline/ingest-link.js";
 import { summaryKey } from "../src/pipeline/keys.js";
@@ -77,6 +80,12 @@ function deathsResult(input: unknown): DeathsResult {
   };
 }
 
+/** PublishCurated's answer after 200 sources: the report's key and a count, never the 401 keys it wrote. */
+const curatedResult = async (): Promise<CuratedResult> => ({
+  report: CURATED_REPORT_KEY,
+  objects: 1 + 2 * LINKS,
+});
+
 interface Measured {
   outcome: Awaited<ReturnType<typeof runStateMachine>>;
   largest: { state: string; type: string; bytes: number };
@@ -105,16 +114,30 @@ describe(`${LINKS} links through statemachine/pipeline.asl.json (local runner, f
     const { outcome, largest, states, payloads } = await measure({
       Ingest: async (input) => ingestResult(input),
       ComputeDeaths: async (input) => deathsResult(input),
+      PublishCurated: curatedResult,
     });
     expect(outcome.status).toBe("SUCCEEDED");
-    const output = (outcome as { output: { results: Array<{ status: string; summary: { key: string } }> } })
-      .output;
+    const output = (
+      outcome as {
+        output: { results: Array<{ status: string; summary: { key: string } }>; curated: CuratedResult };
+      }
+    ).output;
     expect(output.results).toHaveLength(LINKS);
+    expect(output.curated).toEqual({ report: CURATED_REPORT_KEY, objects: 1 + 2 * LINKS });
     expect(output.results.every((result) => result.status === "succeeded")).toBe(true);
     expect(output.results[7]?.summary.key).toMatch(/^runs\/[0-9a-f-]{36}\/Concessionaria_Rodovia_007\.json$/);
     // Each state on the way, and each one's input and output (the Map's, per link): nothing was left out.
     expect([...states]).toEqual(
-      expect.arrayContaining(["Ingest", "ComputeDeaths", "LinkSucceeded", "ProcessLinks", "Tally", "Report"]),
+      expect.arrayContaining([
+        "Ingest",
+        "ComputeDeaths",
+        "LinkSucceeded",
+        "ProcessLinks",
+        "Tally",
+        "PublishCurated",
+        "CheckResults",
+        "Report",
+      ]),
     );
     expect(payloads).toBeGreaterThanOrEqual(2 * 3 * LINKS);
     expect(largest.bytes).toBeLessThan(BUDGET);
@@ -138,6 +161,7 @@ describe(`${LINKS} links through statemachine/pipeline.asl.json (local runner, f
         return ingestResult(input);
       },
       ComputeDeaths: async (input) => deathsResult(input),
+      PublishCurated: curatedResult,
     });
     expect(outcome).toMatchObject({ status: "FAILED", error: "LinkFailed" });
     const cause = (outcome as { cause: string }).cause;
@@ -145,6 +169,8 @@ describe(`${LINKS} links through statemachine/pipeline.asl.json (local runner, f
     expect(cause.match(/"status":"failed"/g)).toHaveLength(LINKS / 10);
     expect(cause.match(/"status":"succeeded"/g)).toHaveLength(LINKS - LINKS / 10);
     expect(states).toContain("ListFailures");
+    // Published all the same, before the failure is reported.
+    expect(states).toContain("PublishCurated");
     expect(largest.bytes).toBeLessThan(BUDGET);
     // A failure's cause is limited to 32,768 characters (ExecutionFailedEventDetails): listing every link, it is
     // the first limit a failing execution meets (docs/performance.md).

@@ -8,19 +8,23 @@ import { createDownloader } from "../src/adapters/http-download.js";
 import { linksFromStore } from "../src/adapters/links.js";
 import { loadDownloadConfig } from "../src/config.js";
 import { TRANSIENT_ERRORS } from "../src/errors.js";
-import { createDeathsHandler } from "../src/handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../src/handlers/deaths-handler.js";
 import { createIngestHandler } from "../src/handlers/ingest-handler.js";
 import { createListLinksHandler } from "../src/handlers/list-links-handler.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
 import {
+  DEATHS_FUNCTION_STATES,
   DEFINITION_PATH,
+  deathsFunctionTasks,
   type ExecutionEvent,
   LOCAL_SUBSTITUTIONS,
   loadDefinition,
   runStateMachine,
   substitutePlaceholders,
   type TaskHandler,
+  taskStateNames,
 } from "../src/local/state-machine.js";
+import { CURATED_REPORT_KEY } from "../src/pipeline/curated.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
 import { listRunsOfSource } from "../src/pipeline/run-index.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
@@ -58,9 +62,12 @@ describe("statemachine/pipeline.asl.json", () => {
     const tasks = (definition.States.ProcessLinks as { ItemProcessor: { States: Record<string, unknown> } })
       .ItemProcessor.States;
     const retried = new Set<string>();
-    for (const name of ["Ingest", "ComputeDeaths"]) {
-      const task = tasks[name] as { Retry: Array<{ ErrorEquals: string[]; BackoffRate: number }> };
-      for (const retrier of task.Retry) {
+    const publish = definition.States.PublishCurated as unknown as Record<string, unknown>;
+    // The curated publication meets the same transient failures as the deaths step (database, S3, Lambda).
+    expect(publish.Retry).toEqual((tasks.ComputeDeaths as Record<string, unknown>).Retry);
+    for (const task of [tasks.Ingest, tasks.ComputeDeaths, publish] as unknown[]) {
+      const { Retry } = task as { Retry: Array<{ ErrorEquals: string[]; BackoffRate: number }> };
+      for (const retrier of Retry) {
         expect(retrier.BackoffRate).toBeGreaterThan(1);
         for (const error of retrier.ErrorEquals) retried.add(error);
       }
@@ -68,6 +75,37 @@ describe("statemachine/pipeline.asl.json", () => {
     const ours = [...retried].filter((error) => !error.startsWith("Lambda."));
     expect(ours.sort()).toEqual([...TRANSIENT_ERRORS].sort());
     expect(retried.has("States.ALL")).toBe(false);
+  });
+
+  it("binds every Task on the deaths function locally as AWS does: each state that names its ARN", async () => {
+    const definition = JSON.parse(await readFile(DEFINITION_PATH, "utf8")) as {
+      States: Record<string, unknown>;
+    };
+    const onDeaths: string[] = [];
+    const visit = (states: Record<string, unknown>) => {
+      for (const [name, state] of Object.entries(states)) {
+        const value = state as { Resource?: string; ItemProcessor?: { States: Record<string, unknown> } };
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal SAM placeholder, not a template string.
+        if (value.Resource === "${DeathsFunctionArn}") onDeaths.push(name);
+        if (value.ItemProcessor) visit(value.ItemProcessor.States);
+      }
+    };
+    visit(definition.States);
+    expect(onDeaths.sort()).toEqual([...DEATHS_FUNCTION_STATES].sort());
+    expect(taskStateNames(definition).sort()).toEqual([
+      "ComputeDeaths",
+      "Ingest",
+      "ListLinks",
+      "PublishCurated",
+    ]);
+  });
+
+  it("fails a Task state the caller bound no handler to at once, naming it, rather than calling AWS", async () => {
+    const outcome = await runStateMachine({ input: { links: [{ source: "Unbound" }] }, tasks: {} });
+    expect(outcome).toMatchObject({ status: "FAILED", error: "LinkFailed" });
+    expect((outcome as { cause: string }).cause).toContain(
+      "the local runner has no handler for Task state Ingest",
+    );
   });
 
   it("uses exactly the placeholders the local runner (and SAM) substitute", async () => {
@@ -106,7 +144,7 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
         download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
         links: { Sul: `${files.baseUrl}/amostra_via_sul_bom.csv` },
       }),
-      ComputeDeaths: createDeathsHandler({ store: storage.store, db: database.db }),
+      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.store, db: database.db })),
     };
   });
 
@@ -131,12 +169,18 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
       events,
     );
     expect(outcome.status).toBe("SUCCEEDED");
-    const output = (outcome as { output: { status: string; results: LinkResult[] } }).output;
+    const output = (
+      outcome as {
+        output: { status: string; results: LinkResult[]; curated: { report: string; objects: number } };
+      }
+    ).output;
     expect(output.status).toBe("succeeded");
     expect(output.results.map((result) => [result.status, result.link.source])).toEqual([
       ["succeeded", "Norte"],
       ["succeeded", "Sul"],
     ]);
+    // Then curated/ was published once, from every source in the database: the report and two files a source.
+    expect(output.curated).toEqual({ report: CURATED_REPORT_KEY, objects: 1 + 2 * 2 });
     const expected = referenceDeaths(await readFile(`${SAMPLES}amostra_via_norte.csv`));
     // The output keeps counts and the key of each link's full summary, which is in the bucket.
     const norte = output.results[0]?.summary;
@@ -158,10 +202,19 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     const entered = events.filter((event) => event.type === "entered").map((event) => event.state);
     expect(entered.filter((state) => state === "Ingest")).toHaveLength(2);
     expect(entered.filter((state) => state === "ComputeDeaths")).toHaveLength(2);
+    expect(entered.filter((state) => state === "PublishCurated")).toHaveLength(1);
+    // After every link, never during: the last task of the execution.
+    expect(
+      entered.filter((state) => ["Ingest", "ComputeDeaths", "PublishCurated"].includes(state)).at(-1),
+    ).toBe("PublishCurated");
   });
 
   it("hands both functions the execution id, for their logs' correlation id", async () => {
-    const seen: Record<"Ingest" | "ComputeDeaths", unknown[]> = { Ingest: [], ComputeDeaths: [] };
+    const seen: Record<"Ingest" | "ComputeDeaths" | "PublishCurated", unknown[]> = {
+      Ingest: [],
+      ComputeDeaths: [],
+      PublishCurated: [],
+    };
     const recording = Object.fromEntries(
       Object.entries(tasks).map(([state, task]) => [
         state,
@@ -197,6 +250,7 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     }
     expect(seen.ComputeDeaths).toHaveLength(2);
     for (const input of seen.ComputeDeaths) expect(input).toMatchObject({ execution: executionId });
+    expect(seen.PublishCurated).toEqual([{ publishCurated: { execution: executionId } }]);
     // The execution id goes to the functions only: the output stays as it was.
     expect(JSON.stringify(outcome)).not.toContain(executionId);
   });
@@ -256,6 +310,8 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     ]);
     // A 404 is not transient: no retry.
     expect(events.filter((event) => event.type === "retried")).toEqual([]);
+    // The link that succeeded is published all the same: PublishCurated runs whatever the links did.
+    expect(events.some((event) => event.state === "PublishCurated" && event.type === "exited")).toBe(true);
     const written = await database.db
       .selectFrom("deaths_by_vehicle")
       .select("source")

@@ -6,6 +6,7 @@ import {
   CreateBucketCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
   PutObjectCommand,
@@ -229,6 +230,18 @@ export class ObjectStore {
       return (listed.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : [])).slice(0, limit);
     } catch (error) {
       throw storageError(`cannot list s3://${this.bucket}/${prefix}`, error, prefix);
+    }
+  }
+
+  /** Whether an object is at `key` (a HEAD request, which GetObject permission allows). */
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return true;
+    } catch (error) {
+      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+        return false;
+      throw storageError(`cannot read s3://${this.bucket}/${key}`, error, key);
     }
   }
 

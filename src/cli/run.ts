@@ -5,11 +5,16 @@ import { type Links, loadLinks } from "../adapters/links.js";
 import type { ObjectStore } from "../adapters/object-store.js";
 import { redactUrl } from "../adapters/redact.js";
 import { loadDownloadConfig } from "../config.js";
-import { createDeathsHandler } from "../handlers/deaths-handler.js";
+import { type CuratedResult, createDeathsFunctionHandler } from "../handlers/deaths-handler.js";
 import { createIngestHandler } from "../handlers/ingest-handler.js";
 import { startLocalEnvironment } from "../local/environment.js";
 import { type RunningFileServer, startFileServer } from "../local/file-server.js";
-import { type ExecutionEvent, type ExecutionOutcome, runStateMachine } from "../local/state-machine.js";
+import {
+  deathsFunctionTasks,
+  type ExecutionEvent,
+  type ExecutionOutcome,
+  runStateMachine,
+} from "../local/state-machine.js";
 import type { DeathsSummary } from "../pipeline/deaths-step.js";
 import { type LinkRef, resolveLink } from "../pipeline/ingest-link.js";
 import { type CliOptions, parseCliArgs, USAGE, USAGE_HINT } from "./args.js";
@@ -120,11 +125,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           ),
           links,
         }),
-        ComputeDeaths: createDeathsHandler({
-          store: env.store,
-          db: env.db,
-          maxRejectShare: options.maxRejectShare,
-        }),
+        // ComputeDeaths, and PublishCurated after every link: one function, as in AWS.
+        ...deathsFunctionTasks(
+          createDeathsFunctionHandler({
+            store: env.store,
+            db: env.db,
+            maxRejectShare: options.maxRejectShare,
+          }),
+        ),
       },
       onEvent: printer,
     });
@@ -179,15 +187,26 @@ async function report(
     return;
   }
   if (outcome.status === "SUCCEEDED") {
-    const results = (outcome.output as { results: Array<{ summary?: { key?: string } }> }).results;
+    const { results, curated } = outcome.output as {
+      results: Array<{ summary?: { key?: string } }>;
+      curated?: CuratedResult;
+    };
     io.stdout(`${renderResults(await readSummaries(store, summaryKeys(results)))}\n`);
+    // PublishCurated rebuilt it from the whole database, this run's sources and every earlier one's.
+    if (curated) io.stdout(`\ncurated report: s3://${store.bucket}/${curated.report}\n`);
     return;
   }
   // The links that succeeded wrote their rows and summaries: their table is shown before the failures.
   const keys = summaryKeys((outcome.results ?? []) as Array<{ summary?: { key?: string } }>);
   const succeeded = keys.length > 0 ? `${renderResults(await readSummaries(store, keys))}\n\n` : "";
+  // With the links' outcomes listed, LinkFailed's cause (the same list) says nothing more; any other error's does
+  // (CuratedPublishFailed: why curated/ was not written).
+  const headline =
+    outcome.results === undefined || outcome.error === "LinkFailed"
+      ? outcome.error
+      : `${outcome.error}: ${outcome.cause}`;
   io.stdout(
-    `${succeeded}Execution failed: ${outcome.error}\n${describeFailure(outcome.results, outcome.cause, requested)}\n`,
+    `${succeeded}Execution failed: ${headline}\n${describeFailure(outcome.results, outcome.cause, requested)}\n`,
   );
 }
 
@@ -254,7 +273,7 @@ function linkName(ref: LinkRef | undefined, shown: LinkOutcome["link"]): string 
 }
 
 /** The states that do work: the only ones shown without --verbose (the others are Choice and Pass plumbing). */
-const TASK_STATES = new Set(["ListLinks", "Ingest", "ComputeDeaths"]);
+const TASK_STATES = new Set(["ListLinks", "Ingest", "ComputeDeaths", "PublishCurated"]);
 
 /** How a link is shown in the log: its source name (link.yml's, the one given with NAME=URL, or the URL's file). */
 function displayName(ref: LinkRef, links: Links): string {

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestDatabase, type TestDatabase } from "../../tests/support/database.js";
+import { loadReportData } from "../report/load-report-data.js";
 import { ensureAppUser, scramSha256Verifier } from "./app-user.js";
 import { publishSnapshot } from "./deaths-repository.js";
 
@@ -116,6 +117,21 @@ describe(`the app user (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "P
             code: expect.stringMatching(/^42501$/),
           });
         }
+      } finally {
+        await sql`reset role`.execute(connection);
+      }
+    });
+  });
+
+  it("may read everything the curated zone is made from (PublishCurated, on the deaths function)", async () => {
+    await ensureAppUser(database.db, { username, password: "p" });
+    await database.db.connection().execute(async (connection) => {
+      await sql.raw(`set role ${username}`).execute(connection);
+      try {
+        // The report's queries: the current figures and each source's newest run, as publishCurated reads them.
+        const data = await loadReportData(connection);
+        expect(data.figures.some((row) => row.source === "App")).toBe(true);
+        expect(Array.isArray(data.runs)).toBe(true);
       } finally {
         await sql`reset role`.execute(connection);
       }

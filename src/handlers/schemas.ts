@@ -62,10 +62,18 @@ export function parseIngestEvent(event: unknown): IngestRequest {
 
 /**
  * The correlation id of an event, for logging: its `execution`, when it has a usable one. The ingest envelope
- * and the deaths event (the ingest result, passed on whole) both carry it at the top.
+ * and the deaths event (the ingest result, passed on whole) both carry it at the top; the curated publication
+ * under `publishCurated`.
  */
 export function executionOf(event: unknown): string | undefined {
-  const parsed = z.object({ execution: executionId }).safeParse(event);
+  const parsed = z
+    .union([
+      z.object({ execution: executionId }),
+      z.object({ publishCurated: z.object({ execution: executionId }) }).transform((value) => ({
+        execution: value.publishCurated.execution,
+      })),
+    ])
+    .safeParse(event);
   return parsed.success ? parsed.data.execution : undefined;
 }
 
@@ -93,6 +101,16 @@ export const deathsEventSchema = z.object({
   lastModified: z.string().max(1024).optional(),
 });
 export type DeathsEvent = z.infer<typeof deathsEventSchema>;
+
+/**
+ * The deaths function's second task (the state machine's PublishCurated state, once per execution after every
+ * link): rebuild `curated/` from the database. The execution is there for the logs' correlation id only; a direct
+ * invocation may send `{"publishCurated": {}}`.
+ */
+export const publishCuratedEventSchema = z.strictObject({
+  publishCurated: z.strictObject({ execution: executionId.optional() }),
+});
+export type PublishCuratedEvent = z.infer<typeof publishCuratedEventSchema>;
 
 export function parseEvent<T extends z.ZodType>(schema: T, event: unknown, step: string): z.output<T> {
   const result = schema.safeParse(event);

@@ -1,7 +1,7 @@
 import { createS3Client, ObjectStore } from "../adapters/object-store.js";
 import { loadDatabaseConfig, loadDeathsConfig, loadStorageConfig } from "../config.js";
 import { createDatabase } from "../db/database.js";
-import { createDeathsHandler } from "../handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../handlers/deaths-handler.js";
 import { instrument } from "./instrument.js";
 import { logger } from "./logger.js";
 import { createStepMetrics, deathsMeasures } from "./metrics.js";
@@ -13,9 +13,10 @@ const store = new ObjectStore(createS3Client(storage), storage.bucket);
 const db = await createDatabase(loadDatabaseConfig());
 const metrics = createStepMetrics("deaths", deathsMeasures, { logger });
 
+/** One function, two tasks: a link's deaths step (ComputeDeaths), or rebuilding curated/ (PublishCurated). */
 export const handler = instrument(
   "deaths",
-  createDeathsHandler({ store, db, maxRejectShare }),
+  createDeathsFunctionHandler({ store, db, maxRejectShare }),
   logger,
   metrics,
 );

@@ -4,6 +4,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { startTestPipeline, type TestPipeline } from "../../tests/support/pipeline.js";
 import { referenceDeaths } from "../../tests/support/reference.js";
 import { RoadtollError } from "../errors.js";
+import { createDeathsFunctionHandler } from "../handlers/deaths-handler.js";
+import { CURATED_REPORT_KEY } from "../pipeline/curated.js";
+import type { DeathsResult } from "../pipeline/deaths-step.js";
 import type { IngestResult, UnchangedResult } from "../pipeline/ingest-link.js";
 import { instrument } from "./instrument.js";
 import { createLogger } from "./logger.js";
@@ -79,7 +82,7 @@ describe("metrics on the handler path (real ingest and deaths handlers, S3 serve
         logger,
       }),
     );
-    const deaths = instrument(
+    const deaths = instrument<DeathsResult>(
       "deaths",
       pipeline.deaths,
       logger,
@@ -158,6 +161,28 @@ describe("metrics on the handler path (real ingest and deaths handlers, S3 serve
     // No run figures for a run that produced none.
     expect(emf[0]).not.toHaveProperty("RowsRead");
   });
+
+  it("gives the curated publication (the same function, PublishCurated) no run figures, and its execution as correlation id", async () => {
+    const logger = createLogger({ LOG_LEVEL: "info" });
+    const handler = instrument(
+      "deaths",
+      createDeathsFunctionHandler({ store: pipeline.storage.store, db: pipeline.database.db }),
+      logger,
+      createStepMetrics("deaths", deathsMeasures, { env: ENV, logger }),
+    );
+    const lines = captureStdout();
+    const execution = "arn:aws:states:us-east-1:123456789012:execution:roadtoll-pipeline:run-7";
+    const result = await handler({ publishCurated: { execution } });
+    vi.restoreAllMocks();
+    expect(result).toEqual({ report: CURATED_REPORT_KEY, objects: expect.any(Number) });
+    // Not a run of a source: nothing to count, so no EMF line at all (an empty one would be a Powertools warning).
+    expect(emfOf(lines)).toEqual([]);
+    expect(lines.find((line) => line.message === "succeeded")).toMatchObject({
+      step: "deaths",
+      correlation_id: execution,
+      result: { report: CURATED_REPORT_KEY },
+    });
+  });
 });
 
 describe("measures", () => {
@@ -173,6 +198,7 @@ describe("measures", () => {
     };
     expect(ingestMeasures(unchanged)).toEqual({ IngestUnchanged: 1 });
     expect(ingestMeasures({ links: [{ source: "A" }] })).toEqual({});
+    expect(deathsMeasures({ report: CURATED_REPORT_KEY, objects: 5 })).toEqual({});
   });
 
   it("names errors by their stable name, anything else as unexpected", () => {

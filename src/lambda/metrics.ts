@@ -1,6 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { isRoadtollError } from "../errors.js";
+import type { CuratedResult } from "../handlers/deaths-handler.js";
 import type { LinkList } from "../handlers/list-links-handler.js";
 import type { DeathsResult } from "../pipeline/deaths-step.js";
 import type { IngestOutcome } from "../pipeline/ingest-link.js";
@@ -37,7 +38,9 @@ export const UNEXPECTED_ERROR = "UnexpectedError";
  */
 export const FUNCTION_DIMENSION = "function_name";
 
-export function deathsMeasures(result: DeathsResult): Measures {
+/** Rebuilding curated/ is no run of a source: it measures nothing (its failures still count under Errors). */
+export function deathsMeasures(result: DeathsResult | CuratedResult): Measures {
+  if ("report" in result) return {};
   return {
     RowsRead: result.rowsRead,
     RowsAccepted: result.rowsAccepted,

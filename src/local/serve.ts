@@ -4,7 +4,7 @@ import { createDownloader } from "../adapters/http-download.js";
 import type { Links } from "../adapters/links.js";
 import { createApi } from "../api/create-api.js";
 import type { DownloadConfig } from "../config.js";
-import { createDeathsHandler } from "../handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../handlers/deaths-handler.js";
 import { createIngestHandler } from "../handlers/ingest-handler.js";
 import { createListLinksHandler } from "../handlers/list-links-handler.js";
 import { matchesLandingRule } from "../pipeline/keys.js";
@@ -12,7 +12,7 @@ import { stateObjectLookup } from "../pipeline/source-state.js";
 import { startApiServer } from "./api-server.js";
 import { type LocalEnvironmentOptions, startLocalEnvironment } from "./environment.js";
 import { LocalExecutions } from "./local-executions.js";
-import { runStateMachine } from "./state-machine.js";
+import { deathsFunctionTasks, runStateMachine } from "./state-machine.js";
 
 export interface ServeOptions
   extends Pick<
@@ -62,11 +62,14 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         maxObjectBytes: options.download.maxBytes,
         lastRun: stateObjectLookup(env.store),
       }),
-      ComputeDeaths: createDeathsHandler({
-        store: env.store,
-        db: env.db,
-        maxRejectShare: options.maxRejectShare,
-      }),
+      // ComputeDeaths, and PublishCurated after every link: one function, as in AWS.
+      ...deathsFunctionTasks(
+        createDeathsFunctionHandler({
+          store: env.store,
+          db: env.db,
+          maxRejectShare: options.maxRejectShare,
+        }),
+      ),
     };
     const executions = new LocalExecutions({
       directory: join(options.dataDir, "executions"),

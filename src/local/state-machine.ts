@@ -54,6 +54,20 @@ export async function loadDefinition(path = DEFINITION_PATH): Promise<StateMachi
 
 export type TaskHandler = (input: unknown) => Promise<unknown>;
 
+/**
+ * The Task states that invoke the deaths function (`${DeathsFunctionArn}`): a link's deaths step, and the curated
+ * publication after every link. In AWS both call the one Lambda, which tells them apart by their event
+ * (createDeathsFunctionHandler); locally both are bound to that same handler, by state name.
+ */
+export const DEATHS_FUNCTION_STATES = ["ComputeDeaths", "PublishCurated"] as const;
+
+/** The deaths function's handler bound to each of its Task states, as template.yaml binds the Lambda's ARN. */
+export function deathsFunctionTasks(
+  handler: TaskHandler,
+): Record<(typeof DEATHS_FUNCTION_STATES)[number], TaskHandler> {
+  return { ComputeDeaths: handler, PublishCurated: handler };
+}
+
 /** The library types inputs and outputs as JSON values; ours are plain JSON objects, typed where they are made. */
 type ExecutionInput = Parameters<StateMachine["run"]>[0];
 type LocalHandlers = NonNullable<NonNullable<LibraryRunOptions["overrides"]>["taskResourceLocalHandlers"]>;
@@ -126,7 +140,10 @@ export async function runStateMachine(options: RunOptions): Promise<ExecutionOut
   const execution = machine.run(options.input as ExecutionInput, {
     context: { Execution: { Id: options.executionId ?? localExecutionId() } },
     overrides: {
-      taskResourceLocalHandlers: options.tasks as LocalHandlers,
+      taskResourceLocalHandlers: {
+        ...unboundTasks(definition, options.tasks),
+        ...options.tasks,
+      } as LocalHandlers,
       ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}),
     },
   });
@@ -163,6 +180,44 @@ export async function runStateMachine(options: RunOptions): Promise<ExecutionOut
     }
     throw error;
   }
+}
+
+/**
+ * A handler for each Task state the caller bound nothing to, which fails at once naming the state. Without it the
+ * library would invoke the state's Lambda ARN with the AWS SDK: a local run must never reach for AWS (nor wait
+ * on the SDK's search for credentials). A run that never enters the state (`npm start` never lists links) is
+ * unaffected.
+ */
+function unboundTasks(
+  definition: StateMachineDefinition,
+  bound: Readonly<Record<string, TaskHandler>>,
+): Record<string, TaskHandler> {
+  const unbound: Record<string, TaskHandler> = {};
+  for (const name of taskStateNames(definition)) {
+    if (Object.hasOwn(bound, name)) continue;
+    unbound[name] = async () => {
+      throw new Error(`the local runner has no handler for Task state ${name}`);
+    };
+  }
+  return unbound;
+}
+
+/** Every Task state's name, those inside Map item processors and Parallel branches included. */
+export function taskStateNames(definition: { States: Record<string, unknown> }): string[] {
+  const names: string[] = [];
+  for (const [name, state] of Object.entries(definition.States)) {
+    const value = state as {
+      Type?: string;
+      ItemProcessor?: { States: Record<string, unknown> };
+      Iterator?: { States: Record<string, unknown> };
+      Branches?: Array<{ States: Record<string, unknown> }>;
+    };
+    if (value.Type === "Task") names.push(name);
+    for (const nested of [value.ItemProcessor, value.Iterator, ...(value.Branches ?? [])]) {
+      if (nested) names.push(...taskStateNames(nested));
+    }
+  }
+  return names;
 }
 
 /** The Map state whose output holds every link's result, under `results`. */

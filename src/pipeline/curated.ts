@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { ObjectStore } from "../adapters/object-store.js";
+import { DEFAULT_RETRY, databaseFailure, type RetryPolicy, retryTransient } from "../db/retry.js";
 import type { Database } from "../db/schema.js";
 import { formatCsvRow } from "../domain/csv-format.js";
 import { loadReportData } from "../report/load-report-data.js";
@@ -33,13 +34,27 @@ export interface CuratedPublication {
 /**
  * Writes the report and every source's current figures under `curated/`. Each object is replaced whole, in one
  * PutObject, so a reader sees an old or a new object, never half of one; running it twice writes the same.
+ *
+ * The state machine runs it once per execution, after every link (its PublishCurated state). Reading the database
+ * is retried in the step like the deaths step's write (a blip), then named as the deaths step names it:
+ * DatabaseUnavailableError, which the state machine retries, or DatabaseError. A write that fails is a
+ * StorageError. Two executions publishing at once each write what the database held when they read it; the later
+ * PutObject of each key wins.
  */
 export async function publishCurated(
   store: ObjectStore,
   db: Kysely<Database>,
-  options: { now?: Date } = {},
+  options: { now?: Date; retry?: RetryPolicy } = {},
 ): Promise<CuratedPublication> {
-  const data = await loadReportData(db, { store, ...(options.now ? { now: options.now } : {}) });
+  let data: ReportData;
+  try {
+    data = await retryTransient(
+      () => loadReportData(db, { store, ...(options.now ? { now: options.now } : {}) }),
+      options.retry ?? DEFAULT_RETRY,
+    );
+  } catch (error) {
+    throw databaseFailure(error, "cannot read the figures to publish under curated/");
+  }
   const keys: string[] = [];
   for (const [source, rows] of figuresBySource(data)) {
     const csvKey = curatedFiguresKey(source, "csv");

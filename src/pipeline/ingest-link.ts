@@ -201,8 +201,10 @@ export async function ingestObject(
   deps: IngestDeps,
   options: IngestOptions = {},
 ): Promise<IngestOutcome> {
-  const { bucket, key } = ref.object;
-  checkLandingObject(bucket, key, deps.store.bucket);
+  const { bucket } = ref.object;
+  checkLandingObject(bucket, ref.object.key, deps.store.bucket);
+  const key = await landingKey(deps.store, ref.object.key);
+  if (key !== ref.object.key) checkLandingObject(bucket, key, deps.store.bucket);
   const origin = `s3://${bucket}/${key}`;
   const source = ref.source ?? sourceFromKey(key);
   await indexRun(deps, source, origin, options);
@@ -242,6 +244,23 @@ export async function ingestObject(
     options,
     (error) => error,
   );
+}
+
+/**
+ * The key as stored. S3's event notifications URL-encode object keys ("VIA SUL.csv" arrives as "VIA+SUL.csv"), and
+ * whether the EventBridge form does is not stated; so a key that has an encoded form is taken as given when an
+ * object is there, else decoded (form encoding: "+" is a space). Keys without "%" or "+" cost no request.
+ */
+async function landingKey(store: ObjectStore, key: string): Promise<string> {
+  if (!/[%+]/.test(key)) return key;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(key.replaceAll("+", " "));
+  } catch {
+    return key;
+  }
+  if (decoded === key || (await store.exists(key))) return key;
+  return decoded;
 }
 
 function checkLandingObject(bucket: string, key: string, ownBucket: string): void {

@@ -11,8 +11,8 @@ import {
   METRICS_NAMESPACE,
   RUN_METRICS,
 } from "../../src/lambda/metrics.js";
-import { CURATED_COLUMNS, curatedFiguresKey } from "../../src/pipeline/curated.js";
-import { cleanKey } from "../../src/pipeline/keys.js";
+import { CURATED_COLUMNS, CURATED_REPORT_KEY, curatedFiguresKey } from "../../src/pipeline/curated.js";
+import { cleanKey, rejectsKey } from "../../src/pipeline/keys.js";
 import { root } from "./bundle.js";
 import {
   isObject,
@@ -266,6 +266,83 @@ describe("template.yaml: the analysts' policy grants only what a query needs", (
     expect(allowed("athena:").map(({ action }) => action)).toContain("athena:StartQueryExecution");
     const services = new Set(statements.flatMap((statement) => statement.Action.map((a) => a.split(":")[0])));
     expect(services).toEqual(new Set(["athena", "glue", "s3"]));
+  });
+});
+
+describe("template.yaml: the deaths function publishes the curated zone (PublishCurated)", () => {
+  const deaths = properties("DeathsFunction");
+  const statements = ((deaths.Policies as JsonObject[]) ?? [])
+    .flatMap((policy) => (Array.isArray(policy.Statement) ? (policy.Statement as JsonObject[]) : []))
+    .map((statement) => ({
+      Sid: String(statement.Sid),
+      Effect: String(statement.Effect),
+      Action: ([] as Json[]).concat(statement.Action ?? []).map(String),
+      Resource: ([] as Json[]).concat(statement.Resource ?? []).map(text),
+    }));
+  /** The object ARNs an action is allowed on, as IAM wildcards. */
+  const allowedOn = (action: string) =>
+    statements
+      .filter((statement) => statement.Effect === "Allow" && statement.Action.includes(action))
+      .flatMap((statement) => statement.Resource);
+  /** Whether IAM would match the object ARN of `key` in the data bucket against one of `patterns`. */
+  const covers = (patterns: string[], key: string) =>
+    patterns.some((pattern) =>
+      new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(
+        `\${DataBucket.Arn}/${key}`,
+      ),
+    );
+  const source = "Via_Sul";
+  const written = [CURATED_REPORT_KEY, curatedFiguresKey(source, "csv"), curatedFiguresKey(source, "json")];
+
+  it("may put every object the curated zone is made of, under curated/ and nowhere else", () => {
+    const statement = statements.find((candidate) => candidate.Sid === "WriteCuratedZone");
+    expect(statement).toEqual({
+      Sid: "WriteCuratedZone",
+      Effect: "Allow",
+      Action: ["s3:PutObject"],
+      Resource: ["${DataBucket.Arn}/curated/*"],
+    });
+    for (const key of written) expect(covers(allowedOn("s3:PutObject"), key), key).toBe(true);
+    // One PutObject per object (ObjectStore.writeText): no multipart upload to abort there.
+    expect(allowedOn("s3:AbortMultipartUpload").filter((resource) => resource.includes("curated/"))).toEqual(
+      [],
+    );
+    // The analysts' table reads what this writes.
+    expect(partitionFolder("DeathsByVehicleTable")).toBe(
+      inBucket(folderOf(curatedFiguresKey("${source}", "json"))),
+    );
+  });
+
+  it("may read back the rejects objects the report explains, and no other object it does not need", () => {
+    const statement = statements.find((candidate) => candidate.Sid === "ReadRejectsForReport");
+    expect(statement).toEqual({
+      Sid: "ReadRejectsForReport",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
+      Resource: ["${DataBucket.Arn}/rejects/*"],
+    });
+    expect(covers(allowedOn("s3:GetObject"), rejectsKey(source, "20260101T000000000Z-abc123"))).toBe(true);
+    // The clean copies (the deaths step) and the rejects (the report): never the curated zone, raw/ or the whole bucket.
+    expect(allowedOn("s3:GetObject").sort()).toEqual([
+      "${DataBucket.Arn}/clean/*",
+      "${DataBucket.Arn}/rejects/*",
+    ]);
+    for (const key of written) expect(covers(allowedOn("s3:GetObject"), key), key).toBe(false);
+  });
+
+  it("is what the state machine's PublishCurated task invokes", () => {
+    const machine = Object.values(resources).find(
+      (resource) => resource.Type === "AWS::Serverless::StateMachine",
+    )?.Properties as JsonObject;
+    const definition = JSON.parse(readFileSync(join(root, String(machine.DefinitionUri)), "utf8")) as {
+      States: Record<string, JsonObject>;
+    };
+    const task = definition.States.PublishCurated as JsonObject;
+    expect(task.Type).toBe("Task");
+    const placeholder = /^\$\{(\w+)\}$/.exec(String(task.Resource))?.[1] as string;
+    expect((machine.DefinitionSubstitutions as JsonObject)[placeholder]).toEqual({
+      "Fn::GetAtt": ["DeathsFunction", "Arn"],
+    });
   });
 });
 

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` are CloudFormation placeholders, not JS.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -100,7 +101,7 @@ describe.skipIf(!samTranslator)(
 
     it("succeeds once packaged, giving image functions, the state machine and their roles", async () => {
       const resources = await transformed();
-      for (const name of ["IngestFunction", "DeathsFunction", "MigrateFunction"]) {
+      for (const name of ["IngestFunction", "DeathsFunction", "MigrateFunction", "ApiFunction"]) {
         expect(resources[name]?.Type, name).toBe("AWS::Lambda::Function");
         expect(resources[name]?.Properties).toMatchObject({
           PackageType: "Image",
@@ -168,6 +169,61 @@ describe.skipIf(!samTranslator)(
       expect(statements("DeathsFunctionRole")).toEqual(
         expect.arrayContaining(["s3:GetObject", "s3:PutObject", "secretsmanager:GetSecretValue"]),
       );
+    });
+
+    it("makes the HTTP API: each route a Lambda proxy (payload 2.0) to the API function, which it may invoke on that route only", async () => {
+      const resources = await transformed();
+      const api = resources.HttpApi as Resource;
+      expect(api.Type).toBe("AWS::ApiGatewayV2::Api");
+      const paths = (
+        api.Properties.Body as { paths: Record<string, Record<string, Record<string, unknown>>> }
+      ).paths;
+      const routes = Object.entries(paths).flatMap(([path, methods]) =>
+        Object.entries(methods).map(([method, operation]) => ({
+          route: `${method.toUpperCase()} ${path}`,
+          operation,
+        })),
+      );
+      expect(routes.map(({ route }) => route).sort()).toEqual([
+        "GET /openapi.json",
+        "GET /runs",
+        "GET /runs/{id}",
+        "POST /runs",
+        "POST /uploads",
+      ]);
+      for (const { route, operation } of routes) {
+        expect(operation["x-amazon-apigateway-integration"], route).toEqual({
+          type: "aws_proxy",
+          httpMethod: "POST",
+          payloadFormatVersion: "2.0",
+          uri: {
+            "Fn::Sub":
+              "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${ApiFunction.Arn}/invocations",
+          },
+        });
+        expect(operation.security, route).toHaveProperty("Fn::If");
+      }
+      const stages = Object.values(resources).filter((r) => r.Type === "AWS::ApiGatewayV2::Stage");
+      expect(stages).toHaveLength(1);
+      expect(stages[0]?.Properties).toMatchObject({
+        StageName: "$default",
+        AutoDeploy: true,
+        DefaultRouteSettings: {
+          ThrottlingRateLimit: { Ref: "ApiThrottlingRateLimit" },
+          ThrottlingBurstLimit: { Ref: "ApiThrottlingBurstLimit" },
+        },
+      });
+      const permissions = Object.values(resources)
+        .filter((r) => r.Type === "AWS::Lambda::Permission")
+        .map(
+          (r) =>
+            r.Properties as { FunctionName: unknown; Principal: string; SourceArn: { "Fn::Sub": [string] } },
+        );
+      expect(permissions.every((p) => JSON.stringify(p.FunctionName) === '{"Ref":"ApiFunction"}')).toBe(true);
+      expect(permissions.every((p) => p.Principal === "apigateway.amazonaws.com")).toBe(true);
+      expect(
+        permissions.map((p) => p.SourceArn["Fn::Sub"][0].replace(/^.*\$\{__Stage__\}/, "")).sort(),
+      ).toEqual(["/GET/openapi.json", "/GET/runs", "/GET/runs/*", "/POST/runs", "/POST/uploads"]);
     });
   },
 );

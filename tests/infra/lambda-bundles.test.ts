@@ -79,6 +79,8 @@ beforeAll(async () => {
     DATABASE_URL: databaseUrl,
     // The sample is served on loopback, which the Lambda refuses unless told (link-safety.ts).
     DOWNLOAD_ALLOW_PRIVATE_HOSTS: "true",
+    // The API bundle starts nothing here; it needs the ARN at cold start.
+    STATE_MACHINE_ARN: "arn:aws:states:us-east-1:123456789012:stateMachine:roadtoll-pipeline",
   });
 });
 
@@ -135,6 +137,31 @@ describe(`Lambda bundles invoked like the nodejs:22 base image (database: ${proc
     await expect(ingest({ listLinks: true })).resolves.toEqual({ links: [{ source: "Via_Costeira" }] });
   });
 
+  it("api: POST /uploads in an API Gateway event signs a URL that puts the file under landing/", async () => {
+    const api = await importHandler("api");
+    const request = await event("api-gateway-post-runs.json");
+    const body = { name: "Via Costeira 2026.csv", source: "Via_Costeira" };
+    const response = (await api({
+      ...request,
+      routeKey: "POST /uploads",
+      rawPath: "/uploads",
+      requestContext: {
+        ...(request.requestContext as Record<string, unknown>),
+        routeKey: "POST /uploads",
+        http: { ...((request.requestContext as Record<string, unknown>).http as object), path: "/uploads" },
+      },
+      body: Buffer.from(JSON.stringify(body)).toString("base64"),
+    })) as { statusCode: number; body: string };
+    expect(response.statusCode).toBe(201);
+    const upload = JSON.parse(response.body) as { key: string; uploadUrl: string; source: string };
+    expect(upload.source).toBe("Via_Costeira");
+    expect(upload.key).toMatch(/^landing\/Via_Costeira\/.+\.csv$/);
+    const file = await readFile(join(root, "samples", "amostra_via_norte.csv"));
+    const put = await fetch(upload.uploadUrl, { method: "PUT", body: file });
+    expect(put.status).toBe(200);
+    expect((await storage.bytes(upload.key)).equals(file)).toBe(true);
+  });
+
   it("deaths: events/deaths.json writes the snapshot it names", async () => {
     const deathsEvent = await event("deaths.json");
     // What `npm run events:seed` does to a fresh local S3: a clean object where the example event says it is.
@@ -153,6 +180,32 @@ describe(`Lambda bundles invoked like the nodejs:22 base image (database: ${proc
     );
     expect(Number(rows[0]?.count)).toBe(summary.rowsWritten);
     expect(summary.rowsWritten).toBeGreaterThan(0);
+  });
+
+  it("deaths: events/deaths-publish-curated.json publishes curated/ from the database (PublishCurated)", async () => {
+    const deaths = await importHandler("deaths");
+    // After the test above: Via_Costeira's snapshot is in the database, its rejects object in the bucket.
+    await expect(deaths(await event("deaths-publish-curated.json"))).resolves.toEqual({
+      report: "curated/report.html",
+      objects: 3,
+    });
+    expect(await storage.keys("curated/")).toEqual([
+      "curated/deaths_by_vehicle/source=Via_Costeira/deaths_by_vehicle.json",
+      "curated/deaths_by_vehicle_csv/source=Via_Costeira/deaths_by_vehicle.csv",
+      "curated/report.html",
+    ]);
+    const lines = (
+      await storage.bytes("curated/deaths_by_vehicle/source=Via_Costeira/deaths_by_vehicle.json")
+    )
+      .toString("utf8")
+      .trimEnd()
+      .split("\n");
+    const rows = await query<{ count: string }>("select count(*) from deaths_by_vehicle where source = $1", [
+      "Via_Costeira",
+    ]);
+    expect(lines).toHaveLength(Number(rows[0]?.count));
+    // The report explains the rejected rows from the rejects object, which the bundle read back.
+    expect((await storage.bytes("curated/report.html")).toString("utf8")).toContain("negative count");
   });
 });
 

@@ -52,6 +52,7 @@ import type { StateMachineDefinition } from "aws-local-stepfunctions";
 import { afterAll, describe, expect, it } from "vitest";
 import { history as executionHistory } from "../../scripts/sfn-local.js";
 import { type ErrorName, RoadtollError } from "../../src/errors.js";
+import type { CuratedResult } from "../../src/handlers/deaths-handler.js";
 import {
   type ExecutionEvent,
   type ExecutionOutcome,
@@ -59,6 +60,7 @@ import {
   runStateMachine,
   type TaskHandler,
 } from "../../src/local/state-machine.js";
+import { CURATED_REPORT_KEY } from "../../src/pipeline/curated.js";
 import type { DeathsResult } from "../../src/pipeline/deaths-step.js";
 import type { IngestResult } from "../../src/pipeline/ingest-link.js";
 import { summaryKey } from "../../src/pipeline/keys.js";
@@ -66,7 +68,7 @@ import { summaryKey } from "../../src/pipeline/keys.js";
 const REGION = "us-east-1";
 /** History events of a link that succeeds without a retry, and of the rest of the execution (measured on moto). */
 const PER_LINK_EVENTS = 16;
-const FIXED_EVENTS = 14;
+const FIXED_EVENTS = 19;
 const ROLE_ARN = "arn:aws:iam::123456789012:role/roadtoll-moto";
 const DEADLINE_MS = 60_000;
 
@@ -87,8 +89,18 @@ interface Scripted {
   inFlight: { now: number; max: number };
 }
 
-/** The link a task's input belongs to: Ingest gets `{link, execution}`, ComputeDeaths the ingest result. */
+/**
+ * PublishCurated runs once per execution, for every source at once: its attempts are counted under this name, and a
+ * script answers it under this name too.
+ */
+const ALL_SOURCES = "(all)";
+
+/**
+ * The link a task's input belongs to: Ingest gets `{link, execution}`, ComputeDeaths the ingest result;
+ * PublishCurated (`{publishCurated: {execution}}`) belongs to no one link.
+ */
 function sourceOf(state: string, input: unknown): string {
+  if (state === "PublishCurated") return ALL_SOURCES;
   const value = input as { link?: { source?: string }; source?: string };
   const source = state === "Ingest" ? value.link?.source : value.source;
   if (typeof source !== "string") throw new Error(`${state}: no source in ${JSON.stringify(input)}`);
@@ -137,6 +149,11 @@ function deathsResult(ingest: IngestResult): DeathsResult {
   };
 }
 
+/** PublishCurated's answer: the report's key and how many objects it wrote (a report and two files a source). */
+function curatedResult(sources: number): CuratedResult {
+  return { report: CURATED_REPORT_KEY, objects: 1 + 2 * sources };
+}
+
 /** Adds one attempt of `state` for `source`, and returns how many there have been. */
 function count(attempts: Scripted["attempts"], state: string, source: string): number {
   const perState = attempts[state] ?? {};
@@ -176,6 +193,16 @@ function scripted(script: Script): Scripted {
           ingestResult(source, (input as { execution?: string }).execution),
         ),
       ComputeDeaths: (input) => answer("ComputeDeaths", input, () => deathsResult(input as IngestResult)),
+      PublishCurated: (input) =>
+        answer("PublishCurated", input, () =>
+          curatedResult(
+            new Set(
+              calls
+                .filter((call) => call.state === "ComputeDeaths")
+                .map(({ input }) => sourceOf("ComputeDeaths", input)),
+            ).size,
+          ),
+        ),
     },
   };
 }
@@ -183,7 +210,7 @@ function scripted(script: Script): Scripted {
 // ---------------------------------------------------------------------------------------------------------------
 // The Lambda endpoint moto calls, and moto_server itself.
 
-/** The Task states inside ProcessLinks, by name. */
+/** A Task state, wherever it is (top level, or inside ProcessLinks). */
 interface TaskState {
   Type: string;
   Resource: string;
@@ -191,22 +218,44 @@ interface TaskState {
   Retry?: Array<{ IntervalSeconds?: number; MaxDelaySeconds?: number }>;
 }
 
+/** Every Task state by name, those of the Map's item processor included: the same objects, to adjust in place. */
 function taskStates(definition: StateMachineDefinition): Record<string, TaskState> {
-  const map = definition.States.ProcessLinks as unknown as {
-    ItemProcessor: { States: Record<string, TaskState> };
+  const found: Record<string, TaskState> = {};
+  const visit = (states: Record<string, unknown>) => {
+    for (const [name, state] of Object.entries(states)) {
+      const value = state as TaskState & { ItemProcessor?: { States: Record<string, unknown> } };
+      if (value.Type === "Task") found[name] = value;
+      if (value.ItemProcessor) visit(value.ItemProcessor.States);
+    }
   };
-  return Object.fromEntries(
-    Object.entries(map.ItemProcessor.States).filter(([, state]) => state.Type === "Task"),
-  );
+  visit(definition.States as Record<string, unknown>);
+  return found;
 }
 
-/** Function ARN (as the definition names it) to the state that invokes it. */
-function stateByResource(definition: StateMachineDefinition): Map<string, string> {
-  return new Map(Object.entries(taskStates(definition)).map(([name, state]) => [state.Resource, name]));
+/** Function ARN (as the definition names it) to the states that invoke it: the deaths function serves two. */
+function statesByResource(definition: StateMachineDefinition): Map<string, string[]> {
+  const byResource = new Map<string, string[]>();
+  for (const [name, state] of Object.entries(taskStates(definition))) {
+    byResource.set(state.Resource, [...(byResource.get(state.Resource) ?? []), name]);
+  }
+  return byResource;
+}
+
+/**
+ * The state an invocation of a function came from, told apart as the function itself does (src/lambda/deaths.ts,
+ * src/lambda/ingest.ts): by the event's shape.
+ */
+function stateOf(resource: string, input: unknown): string | undefined {
+  const candidates = resources.get(resource) ?? [];
+  if (candidates.length <= 1) return candidates[0];
+  const keys = typeof input === "object" && input !== null ? Object.keys(input) : [];
+  if (keys.includes("publishCurated")) return "PublishCurated";
+  if (keys.includes("listLinks")) return "ListLinks";
+  return candidates.find((name) => name !== "PublishCurated" && name !== "ListLinks");
 }
 
 let lambdaTasks: Record<string, TaskHandler> = {};
-let resources = new Map<string, string>();
+let resources = new Map<string, string[]>();
 
 /** Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`), answered by `lambdaTasks`. */
 function startLambdaEndpoint(): Promise<Server> {
@@ -215,7 +264,8 @@ function startLambdaEndpoint(): Promise<Server> {
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", async () => {
       const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(request.url ?? "");
-      const state = match?.[1] ? resources.get(decodeURIComponent(match[1])) : undefined;
+      const input: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8") || "null");
+      const state = match?.[1] ? stateOf(decodeURIComponent(match[1]), input) : undefined;
       const task = state === undefined ? undefined : lambdaTasks[state];
       if (!task) {
         const body = { Type: "User", message: `Function not found: ${request.url}` };
@@ -227,7 +277,7 @@ function startLambdaEndpoint(): Promise<Server> {
         return;
       }
       try {
-        const result = await task(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+        const result = await task(input);
         response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(result));
       } catch (error) {
         // What the Node.js runtime returns for an error the handler throws.
@@ -402,8 +452,9 @@ function attemptsInHistory(history: HistoryEvent[]): Scripted["attempts"] {
   for (const event of history) {
     const details = event.lambdaFunctionScheduledEventDetails;
     if (event.type !== "LambdaFunctionScheduled" || !details?.resource) continue;
-    const state = resources.get(details.resource) ?? details.resource;
-    const source = sourceOf(state, JSON.parse(details.input ?? "null"));
+    const input: unknown = JSON.parse(details.input ?? "null");
+    const state = stateOf(details.resource, input) ?? details.resource;
+    const source = sourceOf(state, input);
     count(attempts, state, source);
   }
   return attempts;
@@ -506,7 +557,7 @@ async function runBoth(
   if (typeof moto === "string") throw new Error(moto);
   const definition = await loadDefinition();
   adjust(definition);
-  resources = stateByResource(definition);
+  resources = statesByResource(definition);
 
   const onMoto = scripted(script);
   lambdaTasks = onMoto.tasks;
@@ -535,7 +586,10 @@ function expectSameBehaviour({ moto: onMoto, local }: Both): void {
   if (onMoto.outcome.status === "FAILED" && onMoto.outcome.error === "LinkFailed") {
     expect(causeOf(onMoto.outcome)).toEqual(causeOf(local.outcome));
   } else {
-    expect(onMoto.outcome).toEqual(local.outcome);
+    // The local runner also keeps the Map's own output of a failed execution (for npm start): not a Step
+    // Functions field.
+    const { results: _kept, ...outcome } = local.outcome as ExecutionOutcome & { results?: unknown };
+    expect(onMoto.outcome).toEqual(outcome);
   }
 }
 
@@ -571,9 +625,17 @@ describe.skipIf(typeof moto === "string")(title, () => {
             },
           },
         ],
+        // PublishCurated's answer, after the link.
+        curated: { report: CURATED_REPORT_KEY, objects: 3 },
       },
     });
-    expect(both.moto.attempts).toEqual({ Ingest: { Norte: 1 }, ComputeDeaths: { Norte: 1 } });
+    expect(both.moto.attempts).toEqual({
+      Ingest: { Norte: 1 },
+      ComputeDeaths: { Norte: 1 },
+      PublishCurated: { [ALL_SOURCES]: 1 },
+    });
+    // Once, after every link: the last call.
+    expect(both.moto.calls.at(-1)?.state).toBe("PublishCurated");
   });
 
   it("runs two links, handing both functions $$.Execution.Id (the execution's ARN)", async () => {
@@ -590,9 +652,12 @@ describe.skipIf(typeof moto === "string")(title, () => {
     expect(both.moto.executionArn).toMatch(
       /^arn:aws:states:us-east-1:\d{12}:execution:roadtoll-pipeline:run-\d+$/,
     );
-    for (const call of both.moto.calls) {
+    for (const call of both.moto.calls.filter((call) => call.state !== "PublishCurated")) {
       expect(call.input).toMatchObject({ execution: both.moto.executionArn });
     }
+    expect(
+      both.moto.calls.filter((call) => call.state === "PublishCurated").map((call) => call.input),
+    ).toEqual([{ publishCurated: { execution: both.moto.executionArn } }]);
     expect(both.moto.calls.filter((call) => call.state === "Ingest").map((call) => call.input)).toEqual(
       expect.arrayContaining([
         { link: { source: "Norte" }, execution: both.moto.executionArn, started: expect.any(String) },
@@ -629,7 +694,11 @@ describe.skipIf(typeof moto === "string")(title, () => {
     );
     expectSameBehaviour(both);
     expect(both.moto.outcome.status).toBe("SUCCEEDED");
-    expect(both.moto.attempts).toEqual({ Ingest: { Flaky: 3 }, ComputeDeaths: { Flaky: 2 } });
+    expect(both.moto.attempts).toEqual({
+      Ingest: { Flaky: 3 },
+      ComputeDeaths: { Flaky: 2 },
+      PublishCurated: { [ALL_SOURCES]: 1 },
+    });
     expect(retried(both.local.events)).toEqual(["ComputeDeaths", "Ingest", "Ingest"]);
     expect(lambdaFailures(both.moto.history)).toEqual([
       "DatabaseUnavailableError",
@@ -645,7 +714,8 @@ describe.skipIf(typeof moto === "string")(title, () => {
     } as const;
     const both = await runBoth({ source: "Down" }, { Ingest: { Down: [down] } });
     expectSameBehaviour(both);
-    expect(both.moto.attempts).toEqual({ Ingest: { Down: 4 } });
+    // PublishCurated runs all the same (whatever the links did), and succeeds: the failure is the link's.
+    expect(both.moto.attempts).toEqual({ Ingest: { Down: 4 }, PublishCurated: { [ALL_SOURCES]: 1 } });
     expect(causeOf(both.moto.outcome)).toEqual([
       { link: { index: 0 }, status: "failed", error: down.error, cause: down.message },
     ]);
@@ -658,7 +728,7 @@ describe.skipIf(typeof moto === "string")(title, () => {
     } as const;
     const both = await runBoth({ links: [{ source: "Gone" }] }, { Ingest: { Gone: [gone] } });
     expectSameBehaviour(both);
-    expect(both.moto.attempts).toEqual({ Ingest: { Gone: 1 } });
+    expect(both.moto.attempts).toEqual({ Ingest: { Gone: 1 }, PublishCurated: { [ALL_SOURCES]: 1 } });
     expect(retried(both.local.events)).toEqual([]);
     expect(lambdaFailures(both.moto.history)).toEqual(["DownloadError"]);
     expect(causeOf(both.local.outcome)).toEqual([
@@ -684,6 +754,7 @@ describe.skipIf(typeof moto === "string")(title, () => {
     expect(both.moto.attempts).toEqual({
       Ingest: { Norte: 1, Junk: 1, Sul: 1 },
       ComputeDeaths: { Norte: 1, Junk: 1, Sul: 1 },
+      PublishCurated: { [ALL_SOURCES]: 1 },
     });
     expect(causeOf(both.moto.outcome)).toEqual([
       { link: { index: 0, source: "Norte" }, status: "succeeded" },
@@ -695,6 +766,73 @@ describe.skipIf(typeof moto === "string")(title, () => {
       },
       { link: { index: 2, source: "Sul" }, status: "succeeded" },
     ]);
+  });
+
+  it("fails with CuratedPublishFailed when the publication fails for good, though the link succeeded", async () => {
+    const refused = {
+      error: "DatabaseError",
+      message:
+        'cannot read the figures to publish under curated/: relation "deaths_by_vehicle" does not exist',
+    } as const;
+    const both = await runBoth({ source: "Norte" }, { PublishCurated: { [ALL_SOURCES]: [refused] } });
+    expectSameBehaviour(both);
+    // The function's error and message, not Lambda's whole error response (ReadCuratedCause, as ReadCause does).
+    expect(both.moto.outcome).toEqual({
+      status: "FAILED",
+      error: "CuratedPublishFailed",
+      cause: `${refused.error}: ${refused.message}`,
+    });
+    expect(both.moto.attempts).toEqual({
+      Ingest: { Norte: 1 },
+      ComputeDeaths: { Norte: 1 },
+      PublishCurated: { [ALL_SOURCES]: 1 },
+    });
+    expect(lambdaFailures(both.moto.history)).toEqual(["DatabaseError"]);
+  });
+
+  it("retries a transient publication failure like the deaths step's, then succeeds", async () => {
+    const both = await runBoth(
+      { source: "Norte" },
+      {
+        PublishCurated: {
+          [ALL_SOURCES]: [
+            {
+              error: "StorageError",
+              message: "cannot write s3://roadtoll-test/curated/report.html (SlowDown)",
+            },
+            { error: "DatabaseUnavailableError", message: "database restarting" },
+            { ok: true },
+          ],
+        },
+      },
+    );
+    expectSameBehaviour(both);
+    expect(both.moto.outcome).toMatchObject({
+      status: "SUCCEEDED",
+      output: { curated: { report: CURATED_REPORT_KEY, objects: 3 } },
+    });
+    expect(both.moto.attempts.PublishCurated).toEqual({ [ALL_SOURCES]: 3 });
+    expect(retried(both.local.events)).toEqual(["PublishCurated", "PublishCurated"]);
+  });
+
+  it("reports failed links first (LinkFailed) when the publication fails too", async () => {
+    const gone = {
+      error: "DownloadError",
+      message: "https://example.test/Gone.csv: server answered HTTP 404",
+    } as const;
+    const both = await runBoth(
+      { links: [{ source: "Gone" }, { source: "Norte" }] },
+      {
+        Ingest: { Gone: [gone] },
+        PublishCurated: { [ALL_SOURCES]: [{ error: "DatabaseError", message: "permission denied" }] },
+      },
+    );
+    expectSameBehaviour(both);
+    expect(causeOf(both.moto.outcome)).toEqual([
+      { link: { index: 0 }, status: "failed", error: gone.error, cause: gone.message },
+      { link: { index: 1, source: "Norte" }, status: "succeeded" },
+    ]);
+    expect(both.moto.attempts.PublishCurated).toEqual({ [ALL_SOURCES]: 1 });
   });
 
   it("keeps a failure message with quotes and backslashes intact: moto does, the local runner does not", async () => {
@@ -732,15 +870,16 @@ describe.skipIf(typeof moto === "string")(title, () => {
     const perLink = (three.moto.history.length - one.moto.history.length) / 2;
     const fixed = one.moto.history.length - perLink;
     // Per link: MapIterationStarted/Succeeded, and Entered/Exited of each state it passes, each Task with its
-    // LambdaFunctionScheduled/Started/Succeeded besides. See docs/performance.md.
+    // LambdaFunctionScheduled/Started/Succeeded besides. The fixed part includes PublishCurated's 5 (Entered,
+    // Exited and its Lambda's 3). See docs/performance.md.
     expect({ perLink, fixed }).toEqual({ perLink: PER_LINK_EVENTS, fixed: FIXED_EVENTS });
     // A failed link costs its iteration's events, then another iteration in ListFailures.
     const fail = { error: "DownloadError", message: "gone" } as const;
     const failing = await runBoth(links(3), { Ingest: { L0: [fail], L1: [fail], L2: [fail] } });
     expectSameBehaviour(failing);
-    // Measured: 86 events for 3 links failing at Ingest, about 23 per link (the failure path's Choice and Pass
-    // states, and ListFailures' iteration) against 16 for a success.
-    expect(failing.moto.history.length).toBe(86);
+    // Measured: 91 events for 3 links failing at Ingest, about 23 per link (the failure path's Choice and Pass
+    // states, and ListFailures' iteration) against 16 for a success, PublishCurated's 5 included.
+    expect(failing.moto.history.length).toBe(91);
   });
 
   it("runs at most MaxConcurrency (2) links at a time, and does run two at once", async () => {
@@ -778,7 +917,7 @@ describe.skipIf(typeof moto === "string")(title, () => {
     if (typeof moto === "string") throw new Error(moto);
     const definition = await loadDefinition();
     definition.TimeoutSeconds = 1;
-    resources = stateByResource(definition);
+    resources = statesByResource(definition);
     const script: Script = { Ingest: { Late: [{ ok: true, delayMs: 1_800 }] } };
     const onMoto = scripted(script);
     lambdaTasks = onMoto.tasks;

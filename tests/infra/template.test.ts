@@ -4,7 +4,12 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { DEFAULT_DOWNLOAD_MAX_BYTES, loadDeathsConfig, loadDownloadConfig } from "../../src/config.js";
+import {
+  DEFAULT_DOWNLOAD_MAX_BYTES,
+  loadApiConfig,
+  loadDeathsConfig,
+  loadDownloadConfig,
+} from "../../src/config.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "../../src/pipeline/reject-gate.js";
 import { bundleLikeDockerfile, dockerfileBundleCommand, shellWords } from "./bundle.js";
 import {
@@ -70,9 +75,13 @@ const GENERATED_TYPE: Record<string, string> = {
 /**
  * Properties newer than the @aws-cdk/cfnspec snapshot (frozen in 2023), by resource type, each checked against
  * the current CloudFormation or SAM documentation by hand; anything listed here escapes the spelling check.
- * Empty today. Custom resources need no entry: their properties are free-form (ServiceTimeout included).
+ * Custom resources need no entry: their properties are free-form (ServiceTimeout included).
  */
-const PROPERTIES_MISSING_FROM_SPEC: Record<string, string[]> = {};
+const PROPERTIES_MISSING_FROM_SPEC: Record<string, string[]> = {
+  // SAM's documented name (the translator reads it and sets the stage's AccessLogSettings); the snapshot's SAM
+  // section spells it AccessLogSetting, which is AWS::Serverless::Api's.
+  "AWS::Serverless::HttpApi": ["AccessLogSettings"],
+};
 
 function resource(name: string): JsonObject {
   const found = resources[name];
@@ -340,8 +349,13 @@ describe("template.yaml: functions and images", () => {
   const bundleDir = mkdtempSync(join(tmpdir(), "roadtoll-bundle-"));
   afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
 
-  it("declares the three functions of the contract", () => {
-    expect(functionNames.sort()).toEqual(["DeathsFunction", "IngestFunction", "MigrateFunction"]);
+  it("declares the four functions of the contract", () => {
+    expect(functionNames.sort()).toEqual([
+      "ApiFunction",
+      "DeathsFunction",
+      "IngestFunction",
+      "MigrateFunction",
+    ]);
   });
 
   it.each(functionNames)("%s is an x86_64 image built from its Dockerfile", (name) => {
@@ -425,9 +439,10 @@ describe("template.yaml: functions and images", () => {
     }
   });
 
-  it("keeps the ingest function out of the VPC and the database functions inside it", () => {
+  it("keeps the ingest and API functions out of the VPC and the database functions inside it", () => {
     const props = (name: string) => resources[name]?.Properties as JsonObject;
     expect(props("IngestFunction").VpcConfig).toBeUndefined();
+    expect(props("ApiFunction").VpcConfig).toBeUndefined();
     expect(globalsFunction.VpcConfig).toBeUndefined();
     for (const name of ["DeathsFunction", "MigrateFunction"]) {
       const vpc = props(name).VpcConfig as JsonObject;
@@ -470,6 +485,8 @@ describe("template.yaml: state machine", () => {
       ListLinks: "IngestFunction",
       Ingest: "IngestFunction",
       ComputeDeaths: "DeathsFunction",
+      // Once per execution, after every link: the deaths function rebuilds curated/ from the database.
+      PublishCurated: "DeathsFunction",
     };
     const tasks = [...states(definition)].filter(([, state]) => state.Type === "Task");
     expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(expected).sort());
@@ -556,10 +573,15 @@ describe("template.yaml: least privilege and secrets", () => {
     );
   });
 
-  it("lets deaths read clean/, write rejects/ and runs/, and read the app user's secret, not the administrator's", () => {
+  it("lets deaths read clean/ and rejects/, write rejects/, runs/, state/ and curated/, and read the app user's secret, not the administrator's", () => {
     const deaths = grants("DeathsFunction");
-    expect([...(deaths.get("s3:GetObject") ?? [])]).toEqual([`${bucketArn}/clean/*`]);
+    // rejects/: the curated report's reasons (PublishCurated); tests/infra/analytics.test.ts checks those two.
+    expect([...(deaths.get("s3:GetObject") ?? [])].sort()).toEqual([
+      `${bucketArn}/clean/*`,
+      `${bucketArn}/rejects/*`,
+    ]);
     expect([...(deaths.get("s3:PutObject") ?? [])].sort()).toEqual([
+      `${bucketArn}/curated/*`,
       `${bucketArn}/rejects/*`,
       `${bucketArn}/runs/*`,
       `${bucketArn}/state/*`,
@@ -762,5 +784,156 @@ describe("template.yaml: link safety", () => {
       DOWNLOAD_ALLOW_PRIVATE_HOSTS: String((parameters.AllowPrivateDownloadHosts as JsonObject).Default),
     });
     expect(config).toMatchObject({ addressPolicy: "public", allowedHosts: [] });
+  });
+});
+
+describe("template.yaml: HTTP API", () => {
+  const api = propertiesOf("HttpApi");
+  const body = api.DefinitionBody as JsonObject;
+  const paths = body.paths as Record<string, Record<string, JsonObject>>;
+  const routeKeys = (entries: Array<[string, string]>) =>
+    entries.map(([method, path]) => `${method.toUpperCase()} ${path}`).sort();
+  const apiEvents = Object.values(propertiesOf("ApiFunction").Events as Record<string, JsonObject>);
+  const documented = JSON.parse(readFileSync(join(root, "docs/openapi.json"), "utf8")) as {
+    paths: Record<string, Record<string, unknown>>;
+  };
+
+  it("routes exactly the API's documented operations, plus its OpenAPI document, to the API function", () => {
+    const inTemplate = routeKeys(
+      Object.entries(paths).flatMap(([path, methods]) =>
+        Object.keys(methods).map((method): [string, string] => [method, path]),
+      ),
+    );
+    const inDocument = routeKeys(
+      Object.entries(documented.paths).flatMap(([path, methods]) =>
+        Object.keys(methods).map((method): [string, string] => [method, path]),
+      ),
+    );
+    expect(inTemplate).toEqual([...inDocument, "GET /openapi.json"].sort());
+    expect(apiEvents.every((event) => event.Type === "HttpApi")).toBe(true);
+    const events = apiEvents.map((event) => event.Properties as JsonObject);
+    expect(events.every((event) => str(event.ApiId) === str({ Ref: "HttpApi" }))).toBe(true);
+    expect(
+      routeKeys(events.map((event): [string, string] => [String(event.Method), String(event.Path)])),
+    ).toEqual(inTemplate);
+  });
+
+  it("authorizes every route with IAM (SigV4) by default, or with the issuer's JWTs when one is given", () => {
+    expect(conditions.HasApiJwtIssuer).toEqual({
+      "Fn::Not": [{ "Fn::Equals": [{ Ref: "ApiJwtIssuer" }, ""] }],
+    });
+    expect((parameters.ApiJwtIssuer as JsonObject).Default).toBe("");
+    const pattern = new RegExp(String((parameters.ApiJwtIssuer as JsonObject).AllowedPattern));
+    expect(
+      ["", "https://cognito-idp.sa-east-1.amazonaws.com/sa-east-1_abc"].every((v) => pattern.test(v)),
+    ).toBe(true);
+    expect(["http://issuer.example", "issuer.example", "https://a b"].some((v) => pattern.test(v))).toBe(
+      false,
+    );
+    for (const [path, methods] of Object.entries(paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        expect(operation.security, `${method} ${path}`).toEqual({
+          "Fn::If": ["HasApiJwtIssuer", [{ Jwt: [] }], [{ AwsIam: [] }]],
+        });
+      }
+    }
+    const [condition, withIssuer, byDefault] = (
+      (body.components as JsonObject).securitySchemes as JsonObject
+    )["Fn::If"] as [string, JsonObject, JsonObject];
+    expect(condition).toBe("HasApiJwtIssuer");
+    expect(byDefault).toEqual({
+      AwsIam: {
+        type: "apiKey",
+        name: "Authorization",
+        in: "header",
+        "x-amazon-apigateway-authtype": "awsSigv4",
+      },
+    });
+    expect(withIssuer.Jwt).toEqual({
+      type: "oauth2",
+      "x-amazon-apigateway-authorizer": {
+        type: "jwt",
+        identitySource: "$request.header.Authorization",
+        jwtConfiguration: { issuer: { Ref: "ApiJwtIssuer" }, audience: { Ref: "ApiJwtAudience" } },
+      },
+    });
+    // No route may be left open by the other branch: neither scheme list is empty.
+    expect(Object.keys(withIssuer)).toEqual(["Jwt"]);
+  });
+
+  it("throttles every route from parameters, and logs each request without headers or query strings", () => {
+    const settings = api.DefaultRouteSettings as JsonObject;
+    expect(settings.ThrottlingRateLimit).toEqual({ Ref: "ApiThrottlingRateLimit" });
+    expect(settings.ThrottlingBurstLimit).toEqual({ Ref: "ApiThrottlingBurstLimit" });
+    for (const name of ["ApiThrottlingRateLimit", "ApiThrottlingBurstLimit"]) {
+      const parameter = parameters[name] as JsonObject;
+      expect(parameter.MinValue, name).toBeGreaterThanOrEqual(1);
+      expect(Number(parameter.Default), name).toBeGreaterThan(0);
+    }
+    expect(api.FailOnWarnings).toBe(true);
+    const logs = api.AccessLogSettings as JsonObject;
+    expect(logs.DestinationArn).toEqual({ "Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"] });
+    expect((resource("HttpApiAccessLogGroup").Properties as JsonObject).RetentionInDays).toEqual({
+      Ref: "LogRetentionDays",
+    });
+    const format = JSON.parse(String(logs.Format)) as Record<string, string>;
+    expect(format.requestId).toBe("$context.requestId");
+    expect(format.status).toBe("$context.status");
+    expect(
+      Object.values(format).filter((value) =>
+        /header|querystring|path\b|authorizer\.claims\.(?!sub)/i.test(value),
+      ),
+    ).toEqual([]);
+  });
+
+  it("lets the API function sign uploads into landing/ only, list the run index only, and start and describe this machine's executions", () => {
+    const statements = inlineStatements(propertiesOf("ApiFunction").Policies);
+    const raw = (propertiesOf("ApiFunction").Policies as JsonObject[]).flatMap(
+      (policy) => policy.Statement as JsonObject[],
+    );
+    expect(statements.every((statement) => statement.Effect === "Allow")).toBe(true);
+    const grant = grants("ApiFunction");
+    expect([...grant.keys()].sort()).toEqual([
+      "s3:ListBucket",
+      "s3:PutObject",
+      "states:DescribeExecution",
+      "states:StartExecution",
+    ]);
+    expect([...(grant.get("s3:PutObject") ?? [])]).toEqual(["${DataBucket.Arn}/landing/*"]);
+    expect([...(grant.get("states:StartExecution") ?? [])]).toEqual(["${PipelineStateMachine}"]);
+    expect([...(grant.get("states:DescribeExecution") ?? [])]).toEqual([
+      "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${PipelineStateMachine.Name}:*",
+    ]);
+    expect([...(grant.get("s3:ListBucket") ?? [])]).toEqual(["${DataBucket.Arn}"]);
+    const list = raw.find((statement) => str(statement.Action).includes("s3:ListBucket")) as JsonObject;
+    expect(list.Condition).toEqual({ StringLike: { "s3:prefix": "run-index/*" } });
+  });
+
+  it("hands the API function its machine, bucket and upload limits, in ranges the function accepts", () => {
+    const env = (propertiesOf("ApiFunction").Environment as JsonObject).Variables as JsonObject;
+    expect(env).toEqual({
+      ROADTOLL_BUCKET: { Ref: "DataBucket" },
+      STATE_MACHINE_ARN: { Ref: "PipelineStateMachine" },
+      UPLOAD_URL_TTL_SECONDS: { Ref: "UploadUrlTtlSeconds" },
+      UPLOAD_MAX_BYTES: { Ref: "DownloadMaxBytes" },
+    });
+    const ttl = parameters.UploadUrlTtlSeconds as JsonObject;
+    const machine = "arn:aws:states:us-east-1:123456789012:stateMachine:roadtoll";
+    for (const value of [ttl.MinValue, ttl.Default, ttl.MaxValue]) {
+      expect(
+        loadApiConfig({ STATE_MACHINE_ARN: machine, UPLOAD_URL_TTL_SECONDS: String(value) })
+          .uploadUrlTtlSeconds,
+      ).toBe(Number(value));
+    }
+    for (const value of [Number(ttl.MinValue) - 1, Number(ttl.MaxValue) + 1]) {
+      expect(() =>
+        loadApiConfig({ STATE_MACHINE_ARN: machine, UPLOAD_URL_TTL_SECONDS: String(value) }),
+      ).toThrow(/UPLOAD_URL_TTL_SECONDS/);
+    }
+    // API Gateway gives up on an integration after 30 s; the function's own timeout must come first.
+    expect(propertiesOf("ApiFunction").Timeout).toBeLessThan(30);
+    expect(subString(outputs.ApiUrl?.Value as Json)).toBe(
+      "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+    );
   });
 });

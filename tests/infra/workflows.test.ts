@@ -157,8 +157,8 @@ describe("release.yml", () => {
     expect(script).toContain('--tag "$repo:$VERSION"');
     expect(script).toContain('--tag "$repo:$GITHUB_SHA"');
     // Every function of the template has an image, built from the Dockerfile the template names.
-    expect(script).toMatch(/for fn in ingest deaths migrate; do/);
-    expect(functions.sort()).toEqual(["DeathsFunction", "IngestFunction", "MigrateFunction"]);
+    expect(script).toMatch(/for fn in ingest deaths migrate api; do/);
+    expect(functions.sort()).toEqual(["ApiFunction", "DeathsFunction", "IngestFunction", "MigrateFunction"]);
   });
 
   it("deploys the prod configuration with an image repository for every function", () => {
