@@ -169,6 +169,9 @@ describe("release.yml", () => {
       expect(script).toContain(`.Resources.${fn}.Properties.ImageUri`);
     }
     expect(script).toContain("MigrationsVersion=$GITHUB_SHA");
+    // After the deploy: the bucket's links file, seeded once and never overwritten (tests/infra/seed-links-file.test.ts).
+    expect(script.indexOf("scripts/seed-links-file.sh")).toBeGreaterThan(script.indexOf("sam deploy"));
+    expect(script).toContain('["prod"]["global"]["parameters"]["stack_name"]');
     expect(script).toContain('["prod"]["deploy"]["parameters"]["parameter_overrides"]');
   });
 });
