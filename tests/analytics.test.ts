@@ -6,11 +6,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listNamedQueries } from "../src/analytics/named-queries.js";
-import { runRoadtoll } from "../src/cli/commands/index.js";
-import { runCli } from "../src/cli/run.js";
 import { lockDataDir } from "../src/local/data-dir-lock.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
-import { captureCliIo } from "./support/cli-io.js";
+import { cliOnTestDatabase } from "./support/cli-io.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { type ReferenceResult, referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
 
@@ -44,17 +42,8 @@ let database: TestDatabase | undefined;
 /** Each loaded source's figures, computed by the tests' own reference from its file. */
 const reference = new Map<string, ReferenceResult>();
 
-const capture = () => captureCliIo(ROOT);
-
-function databaseArgs(): string[] {
-  return ["--data-dir", dataDir, ...(database?.url ? ["--database-url", database.url] : [])];
-}
-
-async function roadtoll(...argv: string[]) {
-  const { out, io } = capture();
-  const code = await runRoadtoll([...argv, ...databaseArgs()], io);
-  return { code, ...out };
-}
+/** `roadtoll …` as the bin runs it, and the default run, on the test's data dir and database. */
+const { roadtoll, pipeline } = cliOnTestDatabase(ROOT, () => ({ dataDir, databaseUrl: database?.url }));
 
 async function query<T>(name: string): Promise<T[]> {
   const { code, stdout, stderr } = await roadtoll("sql", "--query", name, "--format", "json");
@@ -72,9 +61,8 @@ beforeAll(async () => {
   if (process.env.DATABASE_URL) database = await openTestDatabase({ migrate: false });
   // The real pipeline: the bundled samples (the default run), then the fixture under its own name.
   for (const argv of [[], ["--link", `${MULTI_YEAR}=${files.baseUrl}/${MULTI_YEAR}.csv`]]) {
-    const { out, io } = capture();
-    const code = await runCli([...argv, ...databaseArgs()], io);
-    expect(code, out.stderr + out.stdout).toBe(0);
+    const out = await pipeline(...argv);
+    expect(out.code, out.stderr + out.stdout).toBe(0);
   }
   for (const source of SAMPLE_SOURCES) {
     reference.set(source, referenceDeaths(await readFile(join(ROOT, "samples", `${source}.csv`))));

@@ -5,10 +5,9 @@ import { fileURLToPath } from "node:url";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runRoadtoll } from "../src/cli/commands/index.js";
-import { runCli } from "../src/cli/run.js";
 import { lockDataDir } from "../src/local/data-dir-lock.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
-import { captureCliIo } from "./support/cli-io.js";
+import { captureCliIo, cliOnTestDatabase } from "./support/cli-io.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
 
@@ -31,16 +30,8 @@ interface ResultRow {
 
 const capture = () => captureCliIo(ROOT);
 
-function databaseArgs(): string[] {
-  return ["--data-dir", dataDir, ...(database?.url ? ["--database-url", database.url] : [])];
-}
-
-/** `roadtoll …` as the bin runs it, on the test's database. */
-async function roadtoll(...argv: string[]) {
-  const { out, io } = capture();
-  const code = await runRoadtoll([...argv, ...databaseArgs()], io);
-  return { code, ...out };
-}
+/** `roadtoll …` as the bin runs it, and the default run, on the test's data dir and database. */
+const { roadtoll, pipeline } = cliOnTestDatabase(ROOT, () => ({ dataDir, databaseUrl: database?.url }));
 
 async function expected(source: string) {
   return referenceDeaths(await readFile(join(SAMPLES, `${source}.csv`)));
@@ -56,9 +47,8 @@ beforeAll(async () => {
     .sort();
   // The real pipeline, twice for one source: the commands must show one snapshot per source, never the sum.
   for (const argv of [[], ["--link", `${files.baseUrl}/amostra_via_sul_bom.csv`]]) {
-    const { out, io } = capture();
-    const code = await runCli([...argv, ...databaseArgs()], io);
-    expect(code, out.stderr + out.stdout).toBe(0);
+    const out = await pipeline(...argv);
+    expect(out.code, out.stderr + out.stdout).toBe(0);
   }
 }, 240_000);
 
