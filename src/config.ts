@@ -2,6 +2,7 @@ import * as z from "zod";
 import type { AddressPolicy } from "./adapters/link-safety.js";
 import { RoadtollError } from "./errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "./pipeline/reject-gate.js";
+import { describeIssues } from "./zod-issues.js";
 
 const flag = z
   .enum(["true", "false", "1", "0"])
@@ -245,10 +246,11 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
 function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
-  const problems = result.error.issues.map(
-    (issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`,
+  throw new RoadtollError(
+    "ConfigError",
+    `invalid configuration: ${describeIssues(result.error, "environment")}`,
+    {
+      cause: result.error,
+    },
   );
-  throw new RoadtollError("ConfigError", `invalid configuration: ${problems.join("; ")}`, {
-    cause: result.error,
-  });
 }

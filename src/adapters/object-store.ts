@@ -181,7 +181,7 @@ export class ObjectStore {
         notModified: false,
       };
     } catch (error) {
-      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 304) {
+      if (httpStatus(error) === 304) {
         return { body: Readable.from([]), etag: options.ifNoneMatch ?? "", notModified: true };
       }
       if (error instanceof NoSuchKey) {
@@ -239,8 +239,7 @@ export class ObjectStore {
       await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return true;
     } catch (error) {
-      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
-        return false;
+      if (httpStatus(error) === 404) return false;
       throw storageError(`cannot read s3://${this.bucket}/${key}`, error, key);
     }
   }
@@ -290,7 +289,7 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<"found
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
     return "found";
   } catch (error) {
-    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) {
+    if (httpStatus(error) !== 404) {
       throw bucketError(bucket, error);
     }
   }
@@ -321,7 +320,7 @@ function bucketError(bucket: string, cause: unknown): RoadtollError {
       { cause },
     );
   }
-  const status = (cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const status = httpStatus(cause);
   const why =
     status === 403 ? ": access denied (it may be someone else's bucket, or the keys are wrong)" : "";
   return storageError(`cannot use bucket s3://${bucket}${why}`, cause, bucket);
@@ -374,4 +373,9 @@ function storageError(message: string, cause: unknown, key: string): RoadtollErr
   const attempts = (cause as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts;
   if (attempts !== undefined) detail += `; ${attempts} attempt${attempts === 1 ? "" : "s"}`;
   return new RoadtollError("StorageError", `${message} (${detail})`, { cause, where: { file: key } });
+}
+
+/** The HTTP status of an S3 error (the SDK's `$metadata`), when the server answered at all. */
+function httpStatus(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }

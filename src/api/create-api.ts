@@ -5,6 +5,7 @@ import { isRoadtollError } from "../errors.js";
 import { mapLimited } from "../map-limited.js";
 import { LANDING_PREFIX, sourceFromKey } from "../pipeline/keys.js";
 import { listRunsOfSource } from "../pipeline/run-index.js";
+import { describeIssues } from "../zod-issues.js";
 import type { Executions } from "./executions.js";
 import { HttpError } from "./http-error.js";
 import { buildOpenApiDocument } from "./openapi.js";
@@ -186,11 +187,7 @@ function parseBody<T extends z.ZodType>(schema: T, body: string | undefined): z.
 function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const path = issue.path.length > 0 ? `${where}.${issue.path.join(".")}` : where;
-    return `${path}: ${issue.message}`;
-  });
-  throw new HttpError(400, "InvalidRequest", problems.join("; "));
+  throw new HttpError(400, "InvalidRequest", describeIssues(result.error, where, { qualify: true }));
 }
 
 /**

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { RoadtollError } from "../errors.js";
+import { describeIssues } from "../zod-issues.js";
 
 export const sourceName = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "a source is letters, digits, _ and -");
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
@@ -115,10 +116,11 @@ export type PublishCuratedEvent = z.infer<typeof publishCuratedEventSchema>;
 export function parseEvent<T extends z.ZodType>(schema: T, event: unknown, step: string): z.output<T> {
   const result = schema.safeParse(event);
   if (result.success) return result.data;
-  const problems = result.error.issues.map(
-    (issue) => `${issue.path.join(".") || "(event)"}: ${issue.message}`,
+  throw new RoadtollError(
+    "InvalidEventError",
+    `invalid ${step} event: ${describeIssues(result.error, "(event)")}`,
+    {
+      cause: result.error,
+    },
   );
-  throw new RoadtollError("InvalidEventError", `invalid ${step} event: ${problems.join("; ")}`, {
-    cause: result.error,
-  });
 }

@@ -13,6 +13,7 @@ import type { SourceEncoding } from "../domain/encoding.js";
 import { RoadtollError } from "../errors.js";
 import {
   cleanKey,
+  executionName,
   LANDING_FILE,
   LANDING_PREFIX,
   rawKey,
@@ -20,7 +21,7 @@ import {
   sourceFromKey,
   sourceFromUrl,
 } from "./keys.js";
-import { executionName, recordRunStart } from "./run-index.js";
+import { recordRunStart } from "./run-index.js";
 import type { LastRunLookup, SourceState } from "./source-state.js";
 
 export type LinkRef =

@@ -69,7 +69,14 @@ export function summaryKey(source: string, runId: string, execution?: string | u
   return `runs/${runSegment(execution) ?? runId}/${source}.json`;
 }
 
+/** The name of an execution (`arn:aws:states:…:execution:<machine>:<name>`): what the API calls the run's id. */
+export function executionName(execution: string): string {
+  return execution.split(":").at(-1) ?? execution;
+}
+
 function runSegment(execution: string | undefined): string | undefined {
-  const name = (execution?.split(":").at(-1) ?? "").replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 128);
+  const name = executionName(execution ?? "")
+    .replace(/[^A-Za-z0-9_.-]+/g, "_")
+    .slice(0, 128);
   return name === "" || /^\.+$/.test(name) ? undefined : name;
 }

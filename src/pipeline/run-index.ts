@@ -27,11 +27,6 @@ export const RUN_INDEX_PREFIX = "run-index/";
 /** Later than any execution start this index will see (year 2286): the inverted time stays 13 digits. */
 const LATEST = 9_999_999_999_999;
 
-/** The name of an execution (`arn:aws:states:…:execution:<machine>:<name>`): what the API calls the run's id. */
-export function executionName(execution: string): string {
-  return execution.split(":").at(-1) ?? execution;
-}
-
 export function runIndexKey(source: string, startedAt: string, id: string): string {
   const inverted = String(LATEST - Date.parse(startedAt)).padStart(13, "0");
   return `${RUN_INDEX_PREFIX}${source}/${inverted}-${id}.json`;
