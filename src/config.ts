@@ -218,11 +218,22 @@ export function loadAppUserConfig(
   return { secretArn: parsed.DATABASE_APP_SECRET_ARN, region: env.AWS_REGION ?? "us-east-1" };
 }
 
+/**
+ * How long a presigned upload URL may work: short, since whoever holds it can put a file that starts a run. The
+ * Lambda reads it from UPLOAD_URL_TTL_SECONDS, `roadtoll serve` from --upload-ttl.
+ */
+export const UPLOAD_URL_TTL = { minSeconds: 60, maxSeconds: 3600, defaultSeconds: 900 } as const;
+
 const apiSchema = z.object({
   STATE_MACHINE_ARN: z
     .string()
     .regex(/^arn:[\w-]+:states:[\w-]+:\d{12}:stateMachine:[\w-]+$/, "must be a state machine's ARN"),
-  UPLOAD_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+  UPLOAD_URL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(UPLOAD_URL_TTL.minSeconds)
+    .max(UPLOAD_URL_TTL.maxSeconds)
+    .default(UPLOAD_URL_TTL.defaultSeconds),
   UPLOAD_MAX_BYTES: byteCountSchema.optional(),
 });
 

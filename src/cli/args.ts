@@ -142,6 +142,16 @@ function maxRejectShare(flag: string | undefined, fromEnv: string | undefined): 
   );
 }
 
+/** The storage, database and limit flags the pipeline command shares with `roadtoll serve`. */
+export const ENVIRONMENT_OPTIONS = {
+  "s3-endpoint": { type: "string" },
+  "database-url": { type: "string" },
+  "data-dir": { type: "string" },
+  bucket: { type: "string" },
+  "max-reject-share": { type: "string" },
+  "max-download-bytes": { type: "string" },
+} as const;
+
 function parse(argv: readonly string[]) {
   return parseArgs({
     args: [...argv],
@@ -154,12 +164,7 @@ function parse(argv: readonly string[]) {
       json: { type: "boolean" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
-      "s3-endpoint": { type: "string" },
-      "database-url": { type: "string" },
-      "data-dir": { type: "string" },
-      bucket: { type: "string" },
-      "max-reject-share": { type: "string" },
-      "max-download-bytes": { type: "string" },
+      ...ENVIRONMENT_OPTIONS,
     },
   });
 }

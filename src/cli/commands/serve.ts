@@ -2,9 +2,9 @@ import { once } from "node:events";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadLinks } from "../../adapters/links.js";
-import { loadDownloadConfig } from "../../config.js";
+import { loadDownloadConfig, UPLOAD_URL_TTL } from "../../config.js";
 import { startServe } from "../../local/serve.js";
-import { parseCliArgs, UsageError } from "../args.js";
+import { ENVIRONMENT_OPTIONS, parseCliArgs, UsageError } from "../args.js";
 import type { CliIo } from "../run.js";
 
 export const SERVE_USAGE = `Usage: roadtoll serve [--port N] [options]     (npm start -- serve [options])
@@ -21,7 +21,7 @@ starts a run, as the EventBridge rule does in AWS.
 
 Options:
   --port N            the API's port on 127.0.0.1 (default: 8080; 0 picks a free one)
-  --upload-ttl S      seconds a presigned upload URL works, 60 to 3600 (default: 900)
+  --upload-ttl S      seconds a presigned upload URL works, ${UPLOAD_URL_TTL.minSeconds} to ${UPLOAD_URL_TTL.maxSeconds} (default: ${UPLOAD_URL_TTL.defaultSeconds})
   --s3-endpoint URL   use this S3-compatible server (no landing/ events: uploads then start no run)
   --database-url URL  use this Postgres instead of PGlite (default: $DATABASE_URL if set)
   --data-dir DIR      where s3rver, PGlite and the runs' records are kept (default: .roadtoll)
@@ -45,12 +45,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       options: {
         port: { type: "string" },
         "upload-ttl": { type: "string" },
-        "s3-endpoint": { type: "string" },
-        "database-url": { type: "string" },
-        "data-dir": { type: "string" },
-        bucket: { type: "string" },
-        "max-reject-share": { type: "string" },
-        "max-download-bytes": { type: "string" },
+        ...ENVIRONMENT_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
     });
@@ -59,18 +54,15 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       return 0;
     }
     port = integer("--port", values.port ?? "8080", 0, 65_535);
-    ttl = integer("--upload-ttl", values["upload-ttl"] ?? "900", 60, 3600);
+    ttl = integer(
+      "--upload-ttl",
+      values["upload-ttl"] ?? String(UPLOAD_URL_TTL.defaultSeconds),
+      UPLOAD_URL_TTL.minSeconds,
+      UPLOAD_URL_TTL.maxSeconds,
+    );
     // The flags the pipeline command shares are read (and checked) the way it reads them.
-    const shared = [
-      "s3-endpoint",
-      "database-url",
-      "data-dir",
-      "bucket",
-      "max-reject-share",
-      "max-download-bytes",
-    ];
     common = parseCliArgs(
-      shared.flatMap((name) => {
+      Object.keys(ENVIRONMENT_OPTIONS).flatMap((name) => {
         const value = values[name as keyof typeof values];
         return typeof value === "string" ? [`--${name}`, value] : [];
       }),
