@@ -43,7 +43,7 @@ beforeAll(async () => {
         : { status: "SUCCEEDED", output: { status: "succeeded", results: [] } };
     },
   });
-  api = createApi({ executions, store: storage.store, uploadUrlTtlSeconds: 300, uploadMaxBytes: 1000 });
+  api = createApi({ executions, store: storage.api.store, uploadUrlTtlSeconds: 300, uploadMaxBytes: 1000 });
 });
 
 afterAll(async () => {
@@ -191,7 +191,7 @@ describe("runs", () => {
           },
           describe: async () => undefined,
         },
-        store: storage.store,
+        store: storage.api.store,
         uploadUrlTtlSeconds: 60,
         uploadMaxBytes: 10,
       });

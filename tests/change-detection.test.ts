@@ -61,12 +61,12 @@ describe(`change detection (database: ${process.env.DATABASE_URL ? "PostgreSQL" 
     });
     tasks = {
       Ingest: createIngestHandler({
-        store: storage.store,
+        store: storage.ingest.store,
         download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
         links: {},
-        lastRun: stateObjectLookup(storage.store),
+        lastRun: stateObjectLookup(storage.ingest.store),
       }),
-      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.store, db: database.db })),
+      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db })),
     };
   });
 

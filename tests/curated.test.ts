@@ -78,7 +78,7 @@ afterAll(async () => {
 
 describe(`publishCurated (${process.env.DATABASE_URL ? "Postgres" : "PGlite"})`, () => {
   it("writes the report and each source's current figures as CSV and JSON lines, partitioned by source", async () => {
-    const { keys } = await publishCurated(storage.store, database.db, {
+    const { keys } = await publishCurated(storage.deaths.store, database.db, {
       now: new Date("2025-03-01T00:00:00Z"),
     });
     const expected = [
@@ -117,7 +117,7 @@ describe(`publishCurated (${process.env.DATABASE_URL ? "Postgres" : "PGlite"})`,
   });
 
   it("puts the reasons from the rejects objects in the report, escapes names, and fetches nothing", async () => {
-    await publishCurated(storage.store, database.db);
+    await publishCurated(storage.deaths.store, database.db);
     const html = (await storage.bytes(CURATED_REPORT_KEY)).toString("utf8");
     expect(html).toContain("2 × mortos: negative count");
     expect(html).toContain("1 × expected 23 fields, found 22");
@@ -129,9 +129,9 @@ describe(`publishCurated (${process.env.DATABASE_URL ? "Postgres" : "PGlite"})`,
 
   it("writes the same objects when run again", async () => {
     const now = new Date("2025-03-01T00:00:00Z");
-    await publishCurated(storage.store, database.db, { now });
+    await publishCurated(storage.deaths.store, database.db, { now });
     const first = await Promise.all((await storage.keys("curated/")).map((key) => storage.bytes(key)));
-    await publishCurated(storage.store, database.db, { now });
+    await publishCurated(storage.deaths.store, database.db, { now });
     const second = await Promise.all((await storage.keys("curated/")).map((key) => storage.bytes(key)));
     expect(second).toEqual(first);
   });
@@ -141,7 +141,7 @@ describe(`publishCurated (${process.env.DATABASE_URL ? "Postgres" : "PGlite"})`,
     const unreachable = await createDatabase({ kind: "url", url: "postgres://postgres@127.0.0.1:1/none" });
     try {
       await expect(
-        publishCurated(storage.store, unreachable, { retry: { delaysMs: [0] } }),
+        publishCurated(storage.deaths.store, unreachable, { retry: { delaysMs: [0] } }),
       ).rejects.toMatchObject({
         name: "DatabaseUnavailableError",
         message: expect.stringContaining("cannot read the figures to publish under curated/"),
@@ -156,7 +156,7 @@ describe("the deaths function's second task, PublishCurated", () => {
   const execution = "arn:aws:states:us-east-1:123456789012:execution:roadtoll-pipeline:run-1";
 
   it("publishes curated/ for {publishCurated: {execution}} and answers with the report's key and a count", async () => {
-    const handler = createDeathsFunctionHandler({ store: storage.store, db: database.db });
+    const handler = createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db });
     // Two sources: the report and two files each.
     await expect(handler({ publishCurated: { execution } })).resolves.toEqual({
       report: CURATED_REPORT_KEY,
@@ -164,7 +164,7 @@ describe("the deaths function's second task, PublishCurated", () => {
     });
     // A direct invocation needs no execution.
     await expect(
-      createPublishCuratedHandler({ store: storage.store, db: database.db })({ publishCurated: {} }),
+      createPublishCuratedHandler({ store: storage.deaths.store, db: database.db })({ publishCurated: {} }),
     ).resolves.toEqual({
       report: CURATED_REPORT_KEY,
       objects: 5,
@@ -178,7 +178,7 @@ describe("the deaths function's second task, PublishCurated", () => {
     [{ publishCurated: {}, key: "clean/x.csv" }, "(event)"],
     [{ publishCurated: true }, "publishCurated"],
   ])("refuses a malformed curated event %j as one (never as a deaths event)", async (event, path) => {
-    const handler = createDeathsFunctionHandler({ store: storage.store, db: database.db });
+    const handler = createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db });
     await expect(handler(event)).rejects.toMatchObject({
       name: "InvalidEventError",
       message: expect.stringMatching(
@@ -188,7 +188,7 @@ describe("the deaths function's second task, PublishCurated", () => {
   });
 
   it("still hands any other event to the deaths step", async () => {
-    const handler = createDeathsFunctionHandler({ store: storage.store, db: database.db });
+    const handler = createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db });
     await expect(handler({ key: "not-clean/x.csv" })).rejects.toMatchObject({
       name: "InvalidEventError",
       message: expect.stringMatching(/^invalid deaths event: /),

@@ -31,11 +31,11 @@ beforeAll(async () => {
     startFileServer(SAMPLES),
   ]);
   ingest = createIngestHandler({
-    store: storage.store,
+    store: storage.ingest.store,
     download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
     links: {},
   });
-  deaths = createDeathsHandler({ store: storage.store, db: database.db });
+  deaths = createDeathsHandler({ store: storage.deaths.store, db: database.db });
   norte = await ingest({ url: `${files.baseUrl}/amostra_via_norte.csv`, source: "Norte" });
 });
 
@@ -260,7 +260,7 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
     // Port 1 on loopback refuses connections: the same failure as a database that is restarting.
     const unreachable = await createDatabase({ kind: "url", url: "postgres://postgres@127.0.0.1:1/none" });
     try {
-      const handler = createDeathsHandler({ store: storage.store, db: unreachable });
+      const handler = createDeathsHandler({ store: storage.deaths.store, db: unreachable });
       await expect(handler(norte)).rejects.toMatchObject({
         name: "DatabaseUnavailableError",
         message: expect.stringContaining("cannot write deaths_by_vehicle for Norte"),
@@ -400,7 +400,7 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
   });
 
   it("fails it even when MAX_REJECT_SHARE=1 allows any share: no usable row never ends succeeded", async () => {
-    const lenient = createDeathsHandler({ store: storage.store, db: database.db, maxRejectShare: 1 });
+    const lenient = createDeathsHandler({ store: storage.deaths.store, db: database.db, maxRejectShare: 1 });
     const event = await cleanObject("AllRejectedLenient", ["negative", "negative"]);
     await expect(lenient(event)).rejects.toMatchObject({
       name: "TooManyRejectsError",
@@ -433,7 +433,7 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
   });
 
   it("takes the limit from its dependencies: 0 allows no reject at all", async () => {
-    const strict = createDeathsHandler({ store: storage.store, db: database.db, maxRejectShare: 0 });
+    const strict = createDeathsHandler({ store: storage.deaths.store, db: database.db, maxRejectShare: 0 });
     await expect(
       strict(await cleanObject("Strict", ["good", "good", "good", "negative"])),
     ).rejects.toMatchObject({

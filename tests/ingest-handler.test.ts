@@ -119,7 +119,7 @@ beforeAll(async () => {
     }
   });
   ingest = createIngestHandler({
-    store: storage.store,
+    store: storage.ingest.store,
     // Short enough that the stalled-server case is quick, long enough for a loaded 2-core CI machine.
     download: createDownloader({
       ...loadDownloadConfig({}),
@@ -245,7 +245,7 @@ describe("ingest handler", () => {
     let limited: IngestHandler;
     beforeAll(() => {
       limited = createIngestHandler({
-        store: storage.store,
+        store: storage.ingest.store,
         download: createDownloader({
           ...loadDownloadConfig({}),
           addressPolicy: "loopback",

@@ -45,12 +45,12 @@ describe(`a run from an object under landing/ (database: ${process.env.DATABASE_
     sample = await readFile(`${SAMPLES}amostra_via_norte.csv`);
     tasks = {
       Ingest: createIngestHandler({
-        store: storage.store,
+        store: storage.ingest.store,
         // Never called: these runs start from objects.
         download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
         links: {},
       }),
-      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.store, db: database.db })),
+      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db })),
     };
   });
 

@@ -140,11 +140,11 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     });
     tasks = {
       Ingest: createIngestHandler({
-        store: storage.store,
+        store: storage.ingest.store,
         download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
         links: { Sul: `${files.baseUrl}/amostra_via_sul_bom.csv` },
       }),
-      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.store, db: database.db })),
+      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db })),
     };
   });
 
@@ -245,7 +245,7 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
     // newest first (earlier tests ran Sul too).
     const startedAt = (seen.Ingest[0] as { started: string }).started;
     for (const source of ["Sul", "amostra_via_norte"]) {
-      const [newest] = await listRunsOfSource(storage.store, source, 10);
+      const [newest] = await listRunsOfSource(storage.api.store, source, 10);
       expect(newest).toEqual({ id: "run-1", source, startedAt: new Date(startedAt).toISOString() });
     }
     expect(seen.ComputeDeaths).toHaveLength(2);
@@ -384,7 +384,7 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
         Body: `Norte: "${files.baseUrl}/amostra_via_norte.csv"\nSul: "${files.baseUrl}/amostra_via_sul_bom.csv"\n`,
       }),
     );
-    const links = linksFromStore(storage.store, "config/link.yml", "/nonexistent/link.yml");
+    const links = linksFromStore(storage.ingest.store, "config/link.yml", "/nonexistent/link.yml");
     const download = createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" });
     const outcome = await runStateMachine({
       input: { all: true },
@@ -392,7 +392,7 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
         ...tasks,
         // As src/lambda/ingest.ts composes them: both tasks read the same links.
         Ingest: async (event) =>
-          createIngestHandler({ store: storage.store, download, links: await links() })(event),
+          createIngestHandler({ store: storage.ingest.store, download, links: await links() })(event),
         ListLinks: createListLinksHandler(links),
       },
       retryIntervalMs: 0,

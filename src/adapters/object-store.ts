@@ -22,6 +22,7 @@ import { RoadtollError } from "../errors.js";
 export function createS3Client(
   config: StorageConfig,
   credentials?: { accessKeyId: string; secretAccessKey: string },
+  options: { purpose?: "requests" | "presign" } = {},
 ): S3Client {
   const maxAttempts = config.maxAttempts ?? DEFAULT_S3_MAX_ATTEMPTS;
   const timeoutMs = config.timeoutMs ?? DEFAULT_S3_TIMEOUT_MS;
@@ -52,9 +53,28 @@ export function createS3Client(
     // (aws-chunked, the CRC32 in a trailer) s3rver stores framing and all ("3\r\nabc\r\n0\r\nx-amz-checksum-
     // crc32:…" for "abc"), a corrupt object and no error. lib-storage's buffered parts never stream, but the
     // form every server reads alike is the one without the newer checksums.
-    ...(config.endpoint
+    //
+    // A presigned URL is another matter: with the SDK's default (WHEN_SUPPORTED, since 3.729) a PutObject URL
+    // carries x-amz-checksum-crc32 and x-amz-sdk-checksum-algorithm, signed, holding the CRC32 of the *empty*
+    // body the signer saw. Whoever then PUTs a file through it sends bytes that do not match, and S3 (and other
+    // servers, aws-sdk-js-v3#6994) can refuse them. The uploader computes no checksum the URL could name, so a
+    // presigning client never signs one, whatever the endpoint.
+    ...(config.endpoint || options.purpose === "presign"
       ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" }
       : {}),
+  });
+}
+
+/**
+ * The store over the bucket `config` names: one client for requests, and one (which never sends a request) to
+ * sign upload URLs with, without a checksum (see createS3Client).
+ */
+export function openObjectStore(
+  config: StorageConfig,
+  credentials?: { accessKeyId: string; secretAccessKey: string },
+): ObjectStore {
+  return new ObjectStore(createS3Client(config, credentials), config.bucket, {
+    presigner: createS3Client(config, credentials, { purpose: "presign" }),
   });
 }
 
@@ -82,10 +102,15 @@ export interface PendingUpload {
  * failed step never leaves a half-written object.
  */
 export class ObjectStore {
+  private readonly presigner: S3Client | undefined;
+
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
-  ) {}
+    options: { presigner?: S3Client } = {},
+  ) {
+    this.presigner = options.presigner;
+  }
 
   openUpload(key: string, contentType: string, metadata: Record<string, string> = {}): PendingUpload {
     const body = new PassThrough();
@@ -203,8 +228,15 @@ export class ObjectStore {
     key: string,
     options: { expiresInSeconds: number; contentLength?: number },
   ): Promise<string> {
+    if (!this.presigner) {
+      // Signing with the request client would put its checksum default into the URL (see createS3Client).
+      throw new RoadtollError(
+        "ConfigError",
+        "this object store has no presigning client: make it with openObjectStore()",
+      );
+    }
     return getSignedUrl(
-      this.s3,
+      this.presigner,
       new PutObjectCommand({
         Bucket: this.bucket,
         Key: key,

@@ -1,4 +1,4 @@
-import { createS3Client, ObjectStore } from "../adapters/object-store.js";
+import { openObjectStore } from "../adapters/object-store.js";
 import { createSfnClient, stepFunctionsExecutions } from "../adapters/step-functions.js";
 import { createApi } from "../api/create-api.js";
 import { loadApiConfig, loadStorageConfig } from "../config.js";
@@ -9,7 +9,7 @@ import { logger } from "./logger.js";
 // Cold start: configuration is validated and clients are created once, then reused by every invocation.
 const storage = loadStorageConfig();
 const config = loadApiConfig();
-const store = new ObjectStore(createS3Client(storage), storage.bucket);
+const store = openObjectStore(storage);
 const executions = stepFunctionsExecutions(
   createSfnClient({ region: storage.region }),
   config.stateMachineArn,

@@ -70,16 +70,15 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
     } else {
       log(`s3: ${s3Endpoint}`);
     }
-    const s3Client = createS3Client(
-      {
-        bucket: options.bucket,
-        region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
-        endpoint: s3Endpoint,
-        forcePathStyle: true,
-      },
-      // s3rver accepts any signature; a given endpoint may need real keys: the caller's, or the SDK's chain.
-      options.s3Endpoint ? options.s3Credentials : LOCAL_CREDENTIALS,
-    );
+    const storageConfig = {
+      bucket: options.bucket,
+      region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
+      endpoint: s3Endpoint,
+      forcePathStyle: true,
+    };
+    // s3rver accepts any signature; a given endpoint may need real keys: the caller's, or the SDK's chain.
+    const credentials = options.s3Endpoint ? options.s3Credentials : LOCAL_CREDENTIALS;
+    const s3Client = createS3Client(storageConfig, credentials);
     closers.push(async () => s3Client.destroy());
     // s3rver was started with the bucket; another server gets it created when missing.
     const bucket = await ensureBucket(s3Client, options.bucket);
@@ -105,7 +104,9 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
     await migrateToLatest(db, log);
 
     return {
-      store: new ObjectStore(s3Client, options.bucket),
+      store: new ObjectStore(s3Client, options.bucket, {
+        presigner: createS3Client(storageConfig, credentials, { purpose: "presign" }),
+      }),
       db,
       s3Endpoint,
       databaseLabel,

@@ -556,6 +556,14 @@ describe("template.yaml: least privilege and secrets", () => {
     expect(
       [...(ingest.get("s3:GetObject") ?? [])].filter((r) => !/\/(config|landing|state)\/\*$/.test(r)),
     ).toEqual([]);
+    // So that a missing state/ or config/ object reads as missing (404), not refused (403): tests/first-deployment.
+    expect([...(ingest.get("s3:ListBucket") ?? [])]).toEqual([bucketArn]);
+    expect([...ingest.keys()].sort()).toEqual([
+      "s3:AbortMultipartUpload",
+      "s3:GetObject",
+      "s3:ListBucket",
+      "s3:PutObject",
+    ]);
   });
 
   it("runs every configured link on a schedule, named per stack, that can be disabled", () => {
@@ -588,7 +596,9 @@ describe("template.yaml: least privilege and secrets", () => {
     ]);
     expect([...(deaths.get("s3:AbortMultipartUpload") ?? [])]).toEqual([`${bucketArn}/rejects/*`]);
     expect([...(deaths.get("secretsmanager:GetSecretValue") ?? [])]).toEqual(appSecret);
-    expect(deaths.size).toBe(4);
+    // So that a rejects object the lifecycle rule expired reads as missing (404), not refused (403).
+    expect([...(deaths.get("s3:ListBucket") ?? [])]).toEqual([bucketArn]);
+    expect(deaths.size).toBe(5);
   });
 
   it("lets migrate read the administrator's and the app user's secrets, and nothing else", () => {

@@ -1,19 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { answerS3Error, closeFront, parseS3Request, type S3Operation } from "./s3-requests.js";
 
-/** The S3 call a request is, told from its method and query as S3's REST API defines them (path-style URLs). */
-export type S3Operation =
-  | "CreateMultipartUpload"
-  | "UploadPart"
-  | "CompleteMultipartUpload"
-  | "AbortMultipartUpload"
-  | "PutObject"
-  | "GetObject"
-  | "HeadObject"
-  | "DeleteObject"
-  | "ListObjects"
-  | "Other";
+export type { S3Operation };
 
 /**
  * What a matching request gets instead of S3's answer:
@@ -89,7 +78,7 @@ export async function startFaultyS3(upstream: string): Promise<FaultyS3> {
       inFlight--;
       lastActivity = Date.now();
     });
-    const { operation, key } = classify(incoming);
+    const { operation, key } = parseS3Request(incoming);
     const rule = rules.find(
       (candidate) =>
         candidate.remaining > 0 &&
@@ -107,7 +96,15 @@ export async function startFaultyS3(upstream: string): Promise<FaultyS3> {
     } else if (fault?.kind === "InternalError" || fault?.kind === "SlowDown") {
       // Read the request to its end first, as S3 does, so the client sees the answer rather than a write error.
       incoming.resume();
-      incoming.once("end", () => answerError(outgoing, fault.kind, incoming.url ?? "/"));
+      incoming.once("end", () =>
+        answerS3Error(
+          outgoing,
+          ERRORS[fault.kind].status,
+          fault.kind,
+          ERRORS[fault.kind].message,
+          incoming.url ?? "/",
+        ),
+      );
     } else {
       forward(incoming, outgoing, fault?.kind === "cut-body" ? fault.afterBytes : undefined);
     }
@@ -190,51 +187,6 @@ export async function startFaultyS3(upstream: string): Promise<FaultyS3> {
           seen.key.startsWith(options.keyPrefix ?? "") &&
           (options.fault === undefined || seen.fault === (options.fault ?? undefined)),
       ).length,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          agent.destroy();
-          resolve();
-        });
-      }),
+    close: () => closeFront(server, agent),
   };
-}
-
-function classify(incoming: IncomingMessage): { operation: S3Operation; key: string } {
-  const url = new URL(incoming.url ?? "/", "http://front");
-  const [, ...rest] = url.pathname.split("/").filter(Boolean);
-  const key = rest.map(decodeURIComponent).join("/");
-  const has = (name: string) => url.searchParams.has(name);
-  const method = incoming.method ?? "GET";
-  let operation: S3Operation = "Other";
-  if (key === "") {
-    if (method === "GET") operation = "ListObjects";
-  } else if (method === "POST" && has("uploads")) operation = "CreateMultipartUpload";
-  else if (method === "POST" && has("uploadId")) operation = "CompleteMultipartUpload";
-  else if (method === "PUT" && has("uploadId") && has("partNumber")) operation = "UploadPart";
-  else if (method === "DELETE" && has("uploadId")) operation = "AbortMultipartUpload";
-  else if (method === "PUT" && !incoming.headers["x-amz-copy-source"]) operation = "PutObject";
-  else if (method === "GET" && !has("uploadId")) operation = "GetObject";
-  else if (method === "HEAD") operation = "HeadObject";
-  else if (method === "DELETE") operation = "DeleteObject";
-  return { operation, key };
-}
-
-function answerError(outgoing: ServerResponse, code: "InternalError" | "SlowDown", resource: string): void {
-  const requestId = randomBytes(8).toString("hex").toUpperCase();
-  const body =
-    '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<Error><Code>${code}</Code><Message>${ERRORS[code].message}</Message>` +
-    `<Resource>${escapeXml(resource)}</Resource><RequestId>${requestId}</RequestId></Error>`;
-  outgoing.writeHead(ERRORS[code].status, {
-    "content-type": "application/xml",
-    "content-length": Buffer.byteLength(body),
-    "x-amz-request-id": requestId,
-  });
-  outgoing.end(body);
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }

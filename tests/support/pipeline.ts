@@ -27,11 +27,11 @@ export async function startTestPipeline(directory: string): Promise<TestPipeline
     database,
     files,
     ingest: createIngestHandler({
-      store: storage.store,
+      store: storage.ingest.store,
       download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
       links: {},
     }),
-    deaths: createDeathsHandler({ store: storage.store, db: database.db }),
+    deaths: createDeathsHandler({ store: storage.deaths.store, db: database.db }),
     close: async () => {
       await files.close();
       await database.close();

@@ -7,6 +7,8 @@ import { createS3Client, ensureBucket, ObjectStore } from "../../src/adapters/ob
 import { LOCAL_CREDENTIALS } from "../../src/local/environment.js";
 import { startS3Server } from "../../src/local/s3-server.js";
 import { startMotoS3 } from "./moto-s3.js";
+import { type StrictS3, startStrictS3 } from "./strict-s3.js";
+import { type FunctionName, functionRole, type RoleOptions } from "./template-roles.js";
 
 /** Which S3-compatible server the tests run against: `ROADTOLL_TEST_S3=moto` for moto_server, else s3rver. */
 export type S3Backend = "s3rver" | "moto";
@@ -21,7 +23,17 @@ export function testS3Backend(): S3Backend {
 export interface TestStorage {
   /** The server the bucket lives on, for test names and backend-specific checks. */
   backend: S3Backend;
+  /** The bucket with no policy in the way: for a test's own setup and checks. */
   store: ObjectStore;
+  /**
+   * The bucket as one function sees it on AWS: through a strict S3 front (strict-s3.ts) that allows only what
+   * the function's role in template.yaml allows, and answers a missing key as S3 answers that role.
+   */
+  as(name: FunctionName, options?: Omit<RoleOptions, "bucket">): Promise<RoleStorage>;
+  /** The bucket as each function's role sees it (`as` with the template's policies), for its handler. */
+  ingest: RoleStorage;
+  deaths: RoleStorage;
+  api: RoleStorage;
   s3: S3Client;
   endpoint: string;
   bucket: string;
@@ -36,6 +48,12 @@ export interface TestStorage {
    */
   pendingUploads(): Promise<string[]>;
   close(): Promise<void>;
+}
+
+export interface RoleStorage {
+  store: ObjectStore;
+  s3: S3Client;
+  front: StrictS3;
 }
 
 /**
@@ -77,10 +95,41 @@ export async function startTestStorage(bucket = "roadtoll-test"): Promise<TestSt
     await stop();
     throw error;
   }
-  const store = new ObjectStore(s3, bucket);
+  const presigner = createS3Client(
+    { bucket, region: "us-east-1", endpoint, forcePathStyle: true },
+    LOCAL_CREDENTIALS,
+    {
+      purpose: "presign",
+    },
+  );
+  const store = new ObjectStore(s3, bucket, { presigner });
+  const roles: RoleStorage[] = [];
+  const as = async (name: FunctionName, options: Omit<RoleOptions, "bucket"> = {}): Promise<RoleStorage> => {
+    const front = await startStrictS3(endpoint, functionRole(name, { ...options, bucket }));
+    const config = { bucket, region: "us-east-1", endpoint: front.endpoint, forcePathStyle: true };
+    const roleS3 = createS3Client(config, LOCAL_CREDENTIALS);
+    const role = {
+      front,
+      s3: roleS3,
+      store: new ObjectStore(roleS3, bucket, {
+        presigner: createS3Client(config, LOCAL_CREDENTIALS, { purpose: "presign" }),
+      }),
+    };
+    roles.push(role);
+    return role;
+  };
+  const [ingest, deaths, api] = await Promise.all([
+    as("IngestFunction"),
+    as("DeathsFunction"),
+    as("ApiFunction"),
+  ]);
   return {
     backend,
     store,
+    as,
+    ingest,
+    deaths,
+    api,
     s3,
     endpoint,
     bucket,
@@ -99,6 +148,10 @@ export async function startTestStorage(bucket = "roadtoll-test"): Promise<TestSt
       return (listed.Uploads ?? []).map((upload) => upload.Key ?? "").sort();
     },
     close: async () => {
+      for (const role of roles) {
+        role.s3.destroy();
+        await role.front.close();
+      }
       s3.destroy();
       await stop();
     },
