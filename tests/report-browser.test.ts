@@ -11,6 +11,7 @@ import { type RunningFileServer, startFileServer } from "../src/local/file-serve
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { colourStats, decodePng } from "./support/png.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
+import { skipNote, skipWithout } from "./support/tools.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SAMPLES = join(ROOT, "samples");
@@ -44,188 +45,184 @@ interface Cell {
   text: string;
 }
 
-describe.skipIf(!chromium)(
-  `the report in headless Chromium${chromium ? "" : " (skipped: no chromium on PATH; .ci/run installs it with apt-get)"}`,
-  () => {
-    let dataDir: string;
-    let files: RunningFileServer;
-    let database: TestDatabase | undefined;
-    let browser: Browser;
-    let page: Page;
-    let reportPath: string;
-    const requests: string[] = [];
-    const pageErrors: string[] = [];
+const noChromium = !chromium && "no chromium on PATH; .ci/run installs it with apt-get";
+describe.skipIf(skipWithout(noChromium))(`the report in headless Chromium${skipNote(noChromium)}`, () => {
+  let dataDir: string;
+  let files: RunningFileServer;
+  let database: TestDatabase | undefined;
+  let browser: Browser;
+  let page: Page;
+  let reportPath: string;
+  const requests: string[] = [];
+  const pageErrors: string[] = [];
 
-    function io() {
-      const out = { stdout: "", stderr: "" };
-      return {
-        out,
-        io: {
-          stdout: (text: string) => {
-            out.stdout += text;
-          },
-          stderr: (text: string) => {
-            out.stderr += text;
-          },
-          env: {},
-          root: ROOT,
+  function io() {
+    const out = { stdout: "", stderr: "" };
+    return {
+      out,
+      io: {
+        stdout: (text: string) => {
+          out.stdout += text;
         },
-      };
-    }
-    const databaseArgs = () => [
-      "--data-dir",
-      dataDir,
-      ...(database?.url ? ["--database-url", database.url] : []),
-    ];
+        stderr: (text: string) => {
+          out.stderr += text;
+        },
+        env: {},
+        root: ROOT,
+      },
+    };
+  }
+  const databaseArgs = () => [
+    "--data-dir",
+    dataDir,
+    ...(database?.url ? ["--database-url", database.url] : []),
+  ];
 
-    beforeAll(async () => {
-      dataDir = await mkdtemp(join(tmpdir(), "roadtoll-report-"));
-      // A third source whose first road is named by HOSTILE_ROAD.
-      const hostile = join(dataDir, "files");
-      await mkdir(hostile);
-      const lines = (await readFile(join(SAMPLES, "amostra_via_sul_bom.csv"), "utf8")).split("\n");
-      lines[1] = (lines[1] ?? "").replace("BR-101/SC;", `${HOSTILE_ROAD};`);
-      await writeFile(join(hostile, "hostile.csv"), lines.join("\n"));
-      files = await startFileServer(hostile);
-      if (process.env.DATABASE_URL) database = await openTestDatabase({ migrate: false });
-      for (const argv of [[], ["--link", `amostra_hostil=${files.baseUrl}/hostile.csv`]]) {
-        const { out, io: cli } = io();
-        expect(await runCli([...argv, ...databaseArgs()], cli), out.stderr + out.stdout).toBe(0);
-      }
-      reportPath = join(dataDir, "out", "report.html");
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "roadtoll-report-"));
+    // A third source whose first road is named by HOSTILE_ROAD.
+    const hostile = join(dataDir, "files");
+    await mkdir(hostile);
+    const lines = (await readFile(join(SAMPLES, "amostra_via_sul_bom.csv"), "utf8")).split("\n");
+    lines[1] = (lines[1] ?? "").replace("BR-101/SC;", `${HOSTILE_ROAD};`);
+    await writeFile(join(hostile, "hostile.csv"), lines.join("\n"));
+    files = await startFileServer(hostile);
+    if (process.env.DATABASE_URL) database = await openTestDatabase({ migrate: false });
+    for (const argv of [[], ["--link", `amostra_hostil=${files.baseUrl}/hostile.csv`]]) {
       const { out, io: cli } = io();
-      expect(await runRoadtoll(["report", "--out", reportPath, ...databaseArgs()], cli), out.stderr).toBe(0);
-      expect(out.stdout).toBe(`${reportPath}\n`);
-      expect(out.stderr).toBe("");
+      expect(await runCli([...argv, ...databaseArgs()], cli), out.stderr + out.stdout).toBe(0);
+    }
+    reportPath = join(dataDir, "out", "report.html");
+    const { out, io: cli } = io();
+    expect(await runRoadtoll(["report", "--out", reportPath, ...databaseArgs()], cli), out.stderr).toBe(0);
+    expect(out.stdout).toBe(`${reportPath}\n`);
+    expect(out.stderr).toBe("");
 
-      browser = await puppeteer.launch({
-        executablePath: chromium,
-        // No user namespaces in a container: Chromium's sandbox cannot start there.
-        args: ["--no-sandbox", "--disable-dev-shm-usage"],
-      });
-      page = await browser.newPage();
-      await page.setRequestInterception(true);
-      page.on("request", (request) => {
-        requests.push(request.url());
-        if (request.url().startsWith("file:")) void request.continue();
-        else void request.abort();
-      });
-      page.on("pageerror", (error) => pageErrors.push(String(error)));
-      await page.setViewport({ width: 1200, height: 900 });
-      await page.goto(pathToFileURL(reportPath).href, { waitUntil: "load" });
-    }, 240_000);
-
-    afterAll(async () => {
-      await browser?.close();
-      await files?.close();
-      await database?.close();
-      await rm(dataDir, { recursive: true, force: true });
+    browser = await puppeteer.launch({
+      executablePath: chromium,
+      // No user namespaces in a container: Chromium's sandbox cannot start there.
+      args: ["--no-sandbox", "--disable-dev-shm-usage"],
     });
-
-    it("loads the file and nothing else, and runs no script", async () => {
-      expect(requests).toEqual([pathToFileURL(reportPath).href]);
-      expect(pageErrors).toEqual([]);
-      expect(await page.title()).toBe("roadtoll report");
-      expect(await page.$$eval("script, img, link, iframe, object", (found) => found.length)).toBe(0);
-      // The hostile name is shown as text, whole, where the road is listed.
-      const roads = await page.$$eval("#roads tbody th", (cells) =>
-        cells.map((cell) => cell.firstChild?.textContent?.trim()),
-      );
-      expect(roads).toContain(HOSTILE_ROAD.toUpperCase());
+    page = await browser.newPage();
+    await page.setRequestInterception(true);
+    page.on("request", (request) => {
+      requests.push(request.url());
+      if (request.url().startsWith("file:")) void request.continue();
+      else void request.abort();
     });
+    page.on("pageerror", (error) => pageErrors.push(String(error)));
+    await page.setViewport({ width: 1200, height: 900 });
+    await page.goto(pathToFileURL(reportPath).href, { waitUntil: "load" });
+  }, 240_000);
 
-    it("renders a screenshot that is not blank", async () => {
-      const png = Buffer.from(await page.screenshot({ fullPage: true, type: "png" }));
-      await writeFile(join(dataDir, "report.png"), png);
-      const image = decodePng(png);
-      expect(image.width).toBe(1200);
-      const { colours, nonBackground } = colourStats(image);
-      // Text antialiasing alone gives dozens of colours; the five bar colours cover a good part of the page.
-      expect(colours).toBeGreaterThan(50);
-      expect(nonBackground).toBeGreaterThan(0.05);
-    });
+  afterAll(async () => {
+    await browser?.close();
+    await files?.close();
+    await database?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
 
-    it("draws every bar at the length the table's number gives it", async () => {
-      const bars: Bar[] = await page.$$eval("svg rect[data-chart]", (rects) =>
-        rects.map((rect) => ({
-          chart: rect.getAttribute("data-chart") ?? "",
-          row: rect.getAttribute("data-row") ?? "",
-          series: rect.getAttribute("data-series") ?? "",
-          value: Number(rect.getAttribute("data-value")),
-          width: rect.getBoundingClientRect().width,
-        })),
-      );
-      const cells: Cell[] = await page.$$eval("td[data-chart]", (tds) =>
-        tds.map((td) => ({
-          chart: td.getAttribute("data-chart") ?? "",
-          row: td.getAttribute("data-row") ?? "",
-          series: td.getAttribute("data-series") ?? "",
-          text: td.textContent ?? "",
-        })),
-      );
-      expect(new Set(bars.map((bar) => bar.chart))).toEqual(new Set(["vehicles", "sources", "roads"]));
-      const sameKey = (a: Omit<Cell, "text">, b: Omit<Cell, "text">) =>
-        a.chart === b.chart && a.row === b.row && a.series === b.series;
-      expect(cells).toHaveLength(bars.length);
-      for (const chart of ["vehicles", "sources", "roads"]) {
-        const ofChart = bars.filter((bar) => bar.chart === chart);
-        const max = ofChart.reduce((best, bar) => (bar.value > best.value ? bar : best));
-        const pixelsPerDeath = max.width / max.value;
-        expect(pixelsPerDeath, chart).toBeGreaterThan(1);
-        for (const bar of ofChart) {
-          const cell = cells.find((candidate) => sameKey(candidate, bar));
-          const label = `${chart} ${bar.row} ${bar.series}`;
-          expect(cell, label).toBeDefined();
-          expect(Number(cell?.text.replaceAll(",", "")), label).toBe(bar.value);
-          expect(bar.width, label).toBeCloseTo(bar.value * pixelsPerDeath, 0);
-        }
+  it("loads the file and nothing else, and runs no script", async () => {
+    expect(requests).toEqual([pathToFileURL(reportPath).href]);
+    expect(pageErrors).toEqual([]);
+    expect(await page.title()).toBe("roadtoll report");
+    expect(await page.$$eval("script, img, link, iframe, object", (found) => found.length)).toBe(0);
+    // The hostile name is shown as text, whole, where the road is listed.
+    const roads = await page.$$eval("#roads tbody th", (cells) =>
+      cells.map((cell) => cell.firstChild?.textContent?.trim()),
+    );
+    expect(roads).toContain(HOSTILE_ROAD.toUpperCase());
+  });
+
+  it("renders a screenshot that is not blank", async () => {
+    const png = Buffer.from(await page.screenshot({ fullPage: true, type: "png" }));
+    await writeFile(join(dataDir, "report.png"), png);
+    const image = decodePng(png);
+    expect(image.width).toBe(1200);
+    const { colours, nonBackground } = colourStats(image);
+    // Text antialiasing alone gives dozens of colours; the five bar colours cover a good part of the page.
+    expect(colours).toBeGreaterThan(50);
+    expect(nonBackground).toBeGreaterThan(0.05);
+  });
+
+  it("draws every bar at the length the table's number gives it", async () => {
+    const bars: Bar[] = await page.$$eval("svg rect[data-chart]", (rects) =>
+      rects.map((rect) => ({
+        chart: rect.getAttribute("data-chart") ?? "",
+        row: rect.getAttribute("data-row") ?? "",
+        series: rect.getAttribute("data-series") ?? "",
+        value: Number(rect.getAttribute("data-value")),
+        width: rect.getBoundingClientRect().width,
+      })),
+    );
+    const cells: Cell[] = await page.$$eval("td[data-chart]", (tds) =>
+      tds.map((td) => ({
+        chart: td.getAttribute("data-chart") ?? "",
+        row: td.getAttribute("data-row") ?? "",
+        series: td.getAttribute("data-series") ?? "",
+        text: td.textContent ?? "",
+      })),
+    );
+    expect(new Set(bars.map((bar) => bar.chart))).toEqual(new Set(["vehicles", "sources", "roads"]));
+    const sameKey = (a: Omit<Cell, "text">, b: Omit<Cell, "text">) =>
+      a.chart === b.chart && a.row === b.row && a.series === b.series;
+    expect(cells).toHaveLength(bars.length);
+    for (const chart of ["vehicles", "sources", "roads"]) {
+      const ofChart = bars.filter((bar) => bar.chart === chart);
+      const max = ofChart.reduce((best, bar) => (bar.value > best.value ? bar : best));
+      const pixelsPerDeath = max.width / max.value;
+      expect(pixelsPerDeath, chart).toBeGreaterThan(1);
+      for (const bar of ofChart) {
+        const cell = cells.find((candidate) => sameKey(candidate, bar));
+        const label = `${chart} ${bar.row} ${bar.series}`;
+        expect(cell, label).toBeDefined();
+        expect(Number(cell?.text.replaceAll(",", "")), label).toBe(bar.value);
+        expect(bar.width, label).toBeCloseTo(bar.value * pixelsPerDeath, 0);
       }
-      // The overall chart against an independent computation over the source files.
-      const expected = Object.fromEntries(VEHICLE_NAMES.map((name) => [name, 0]));
-      const sources = [
-        ...(await readdir(SAMPLES))
-          .filter((file) => file.endsWith(".csv"))
-          .map((file) => join(SAMPLES, file)),
-        join(dataDir, "files", "hostile.csv"),
-      ];
-      for (const file of sources) {
-        const reference = referenceDeaths(await readFile(file));
-        for (const name of VEHICLE_NAMES) expected[name] = (expected[name] ?? 0) + reference.byVehicle[name];
-      }
-      const overall = Object.fromEntries(
-        bars.filter((bar) => bar.chart === "vehicles").map((bar) => [bar.row, bar.value]),
-      );
-      expect(overall).toEqual(expected);
-    });
+    }
+    // The overall chart against an independent computation over the source files.
+    const expected = Object.fromEntries(VEHICLE_NAMES.map((name) => [name, 0]));
+    const sources = [
+      ...(await readdir(SAMPLES)).filter((file) => file.endsWith(".csv")).map((file) => join(SAMPLES, file)),
+      join(dataDir, "files", "hostile.csv"),
+    ];
+    for (const file of sources) {
+      const reference = referenceDeaths(await readFile(file));
+      for (const name of VEHICLE_NAMES) expected[name] = (expected[name] ?? 0) + reference.byVehicle[name];
+    }
+    const overall = Object.fromEntries(
+      bars.filter((bar) => bar.chart === "vehicles").map((bar) => [bar.row, bar.value]),
+    );
+    expect(overall).toEqual(expected);
+  });
 
-    it("lists the rejects' reasons and each source's newest run", async () => {
-      const rejects = await page.$eval("#rejects", (section) => section.textContent ?? "");
-      expect(rejects).toContain("caminhao: negative count");
-      expect(rejects).toContain("caminhao: not a whole number");
-      expect(rejects).toMatch(/expected \d+ fields, found \d+/);
-      const lineage = await page.$$eval("#lineage tbody tr", (rows) =>
-        rows.map((row) => [...row.children].map((cell) => cell.textContent?.trim())),
-      );
-      expect(lineage.map((row) => row[0])).toEqual([
-        "amostra_hostil",
-        "amostra_via_norte",
-        "amostra_via_sul_bom",
-      ]);
-      for (const row of lineage) {
-        expect(row[1]).toBe("succeeded");
-        expect(row[5]).toMatch(/^[0-9a-f]{64}$/);
-        expect(row[10]).toBe("this run's");
-      }
-    });
+  it("lists the rejects' reasons and each source's newest run", async () => {
+    const rejects = await page.$eval("#rejects", (section) => section.textContent ?? "");
+    expect(rejects).toContain("caminhao: negative count");
+    expect(rejects).toContain("caminhao: not a whole number");
+    expect(rejects).toMatch(/expected \d+ fields, found \d+/);
+    const lineage = await page.$$eval("#lineage tbody tr", (rows) =>
+      rows.map((row) => [...row.children].map((cell) => cell.textContent?.trim())),
+    );
+    expect(lineage.map((row) => row[0])).toEqual([
+      "amostra_hostil",
+      "amostra_via_norte",
+      "amostra_via_sul_bom",
+    ]);
+    for (const row of lineage) {
+      expect(row[1]).toBe("succeeded");
+      expect(row[5]).toMatch(/^[0-9a-f]{64}$/);
+      expect(row[10]).toBe("this run's");
+    }
+  });
 
-    it("fits a phone's width (wide tables scroll inside their box) and prints", async () => {
-      await page.setViewport({ width: 390, height: 844 });
-      expect(await page.$eval("html", (html) => html.scrollWidth)).toBeLessThanOrEqual(390);
-      await page.emulateMediaType("print");
-      const pdf = await page.pdf({ format: "A4" });
-      expect(Buffer.from(pdf).subarray(0, 5).toString()).toBe("%PDF-");
-      await page.emulateMediaType(undefined);
-      await page.setViewport({ width: 1200, height: 900 });
-    });
-  },
-);
+  it("fits a phone's width (wide tables scroll inside their box) and prints", async () => {
+    await page.setViewport({ width: 390, height: 844 });
+    expect(await page.$eval("html", (html) => html.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.emulateMediaType("print");
+    const pdf = await page.pdf({ format: "A4" });
+    expect(Buffer.from(pdf).subarray(0, 5).toString()).toBe("%PDF-");
+    await page.emulateMediaType(undefined);
+    await page.setViewport({ width: 1200, height: 900 });
+  });
+});

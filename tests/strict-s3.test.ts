@@ -2,6 +2,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStorage, type TestStorage } from "./support/storage.js";
 import { type FunctionName, functionRole, samTranslatorAvailable } from "./support/template-roles.js";
+import { skipNote, skipWithout } from "./support/tools.js";
 
 /** The strict S3 front itself (tests/support/strict-s3.ts): it must refuse what S3 would, and only that. */
 
@@ -94,7 +95,9 @@ describe(`the strict S3 front (${process.env.ROADTOLL_TEST_S3 || "s3rver"} behin
   });
 });
 
-describe.runIf(samTranslatorAvailable() || process.env.CI)("the roles the front enforces", () => {
+const noTranslator =
+  !samTranslatorAvailable() && "python3 has no samtranslator (pip install aws-sam-translator)";
+describe.skipIf(skipWithout(noTranslator))(`the roles the front enforces${skipNote(noTranslator)}`, () => {
   const functions: FunctionName[] = ["IngestFunction", "DeathsFunction", "ApiFunction", "MigrateFunction"];
 
   it.each(functions)(

@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { type Diagnostic, getLanguageService } from "amazon-states-language-service";
 import { describe, expect, it } from "vitest";
 import { TextDocument } from "vscode-languageserver-textdocument";
+import { skipNote, skipWithout } from "../support/tools.js";
 import { root } from "./bundle.js";
 
 /**
@@ -50,44 +51,43 @@ describe("AWS Toolkit's ASL language service (amazon-states-language-service)", 
   });
 });
 
-describe.skipIf(!cfnLint)(
-  `cfn-lint on template.yaml${cfnLint ? "" : " (skipped: cfn-lint is not installed)"}`,
-  () => {
-    it("finds nothing, informational checks included", async () => {
-      const result = await run("cfn-lint", ["--include-checks", "I", "--", "template.yaml"], {
-        cwd: root,
-        timeout: 120_000,
-      }).then(
-        () => "",
-        (error: { stdout?: string }) => error.stdout ?? String(error),
-      );
-      expect(result).toBe("");
-    });
+const noCfnLint = !cfnLint && "cfn-lint is not installed";
+describe.skipIf(skipWithout(noCfnLint))(`cfn-lint on template.yaml${skipNote(noCfnLint)}`, () => {
+  it("finds nothing, informational checks included", async () => {
+    const result = await run("cfn-lint", ["--include-checks", "I", "--", "template.yaml"], {
+      cwd: root,
+      timeout: 120_000,
+    }).then(
+      () => "",
+      (error: { stdout?: string }) => error.stdout ?? String(error),
+    );
+    expect(result).toBe("");
+  });
 
-    it("is checking for real: an empty default reaching a typed property is reported (W1030)", async () => {
-      const folder = mkdtempSync(join(tmpdir(), "roadtoll-lint-"));
-      const mutated = join(folder, "template.yaml");
-      writeFileSync(
-        mutated,
-        readFileSync(join(root, "template.yaml"), "utf8").replaceAll(
-          "!If [HasExistingSecurityGroups, !Ref ExistingSecurityGroupIds, !Ref AWS::NoValue]",
-          "!Ref ExistingSecurityGroupIds",
-        ),
-      );
-      const output = await run("cfn-lint", ["--", mutated], { timeout: 120_000 }).then(
-        () => "",
-        (error: { stdout?: string }) => error.stdout ?? "",
-      );
-      rmSync(folder, { recursive: true, force: true });
-      expect(output).toMatch(/W1030/);
-    });
-  },
-);
+  it("is checking for real: an empty default reaching a typed property is reported (W1030)", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "roadtoll-lint-"));
+    const mutated = join(folder, "template.yaml");
+    writeFileSync(
+      mutated,
+      readFileSync(join(root, "template.yaml"), "utf8").replaceAll(
+        "!If [HasExistingSecurityGroups, !Ref ExistingSecurityGroupIds, !Ref AWS::NoValue]",
+        "!Ref ExistingSecurityGroupIds",
+      ),
+    );
+    const output = await run("cfn-lint", ["--", mutated], { timeout: 120_000 }).then(
+      () => "",
+      (error: { stdout?: string }) => error.stdout ?? "",
+    );
+    rmSync(folder, { recursive: true, force: true });
+    expect(output).toMatch(/W1030/);
+  });
+});
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
-describe.skipIf(!samTranslator)(
-  `the SAM transform (aws-sam-translator) on template.yaml${samTranslator ? "" : " (skipped: python3 has no samtranslator)"}`,
+const noSamTranslator = !samTranslator && "python3 has no samtranslator";
+describe.skipIf(skipWithout(noSamTranslator))(
+  `the SAM transform (aws-sam-translator) on template.yaml${skipNote(noSamTranslator)}`,
   () => {
     const transformed = async (): Promise<Record<string, Resource>> => {
       const { stdout } = await run("python3", [join(root, "tests/infra/sam-transform.py"), "template.yaml"], {

@@ -34,14 +34,21 @@ export function shellWords(line: string): string[] {
   return words;
 }
 
-/** The function the one `RUN node scripts/bundle-lambda.ts <fn>` line of images/<fn>/Dockerfile bundles. */
+/** The one Dockerfile of every function's image; the build argument FUNCTION names the function. */
+export const DOCKERFILE = "images/Dockerfile";
+
+/** The Dockerfile as the builder reads it for `fn`: `$FUNCTION` and `${FUNCTION}` replaced by its name. */
+function dockerfileFor(fn: string): string {
+  return readFileSync(join(root, DOCKERFILE), "utf8").replace(/\$\{FUNCTION\}|\$FUNCTION\b/g, fn);
+}
+
+/** The command of the Dockerfile's one `RUN node scripts/bundle-lambda.ts …` line, built for `fn`. */
 export function dockerfileBundleCommand(fn: string): string[] {
-  const dockerfile = readFileSync(join(root, "images", fn, "Dockerfile"), "utf8");
-  const runLines = dockerfile
+  const runLines = dockerfileFor(fn)
     .split("\n")
     .filter((line) => line.startsWith("RUN node scripts/bundle-lambda.ts "));
   if (runLines.length !== 1) {
-    throw new Error(`images/${fn}/Dockerfile must have exactly one "RUN node scripts/bundle-lambda.ts" line`);
+    throw new Error(`${DOCKERFILE} must have exactly one "RUN node scripts/bundle-lambda.ts" line`);
   }
   return shellWords((runLines[0] as string).slice("RUN ".length));
 }
@@ -65,11 +72,11 @@ export function bundleLikeDockerfile(
 }
 
 /**
- * What the final stage of images/<fn>/Dockerfile adds to the Lambda base image: the names of the files it copies
- * from the build stage's dist/<fn>/ into LAMBDA_TASK_ROOT, and its `ENV KEY=VALUE` settings.
+ * What the Dockerfile's final stage adds to the Lambda base image for `fn`: the names of the files it copies from
+ * the build stage's dist/<fn>/ into LAMBDA_TASK_ROOT, and its `ENV KEY=VALUE` settings.
  */
 export function dockerfileFinalStage(fn: string): { fromBuild: string[]; env: Record<string, string> } {
-  const dockerfile = readFileSync(join(root, "images", fn, "Dockerfile"), "utf8");
+  const dockerfile = dockerfileFor(fn);
   const lines = dockerfile.slice(dockerfile.lastIndexOf("\nFROM ")).split("\n");
   const fromBuild: string[] = [];
   const env: Record<string, string> = {};
@@ -77,13 +84,13 @@ export function dockerfileFinalStage(fn: string): { fromBuild: string[]; env: Re
     if (line.startsWith("COPY --from=build ")) {
       for (const source of shellWords(line).slice(2, -1)) {
         if (!source.startsWith(`/build/dist/${fn}/`))
-          throw new Error(`images/${fn}/Dockerfile copies ${source}, outside dist/${fn}/`);
+          throw new Error(`${DOCKERFILE} copies ${source}, outside dist/${fn}/`);
         fromBuild.push(basename(source));
       }
     } else if (line.startsWith("ENV ")) {
       for (const word of shellWords(line).slice(1)) {
         const at = word.indexOf("=");
-        if (at < 1) throw new Error(`images/${fn}/Dockerfile: only ENV KEY=VALUE is supported: ${line}`);
+        if (at < 1) throw new Error(`${DOCKERFILE}: only ENV KEY=VALUE is supported: ${line}`);
         env[word.slice(0, at)] = word.slice(at + 1);
       }
     }

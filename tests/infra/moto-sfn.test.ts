@@ -64,6 +64,7 @@ import { CURATED_REPORT_KEY } from "../../src/pipeline/curated.js";
 import type { DeathsResult } from "../../src/pipeline/deaths-step.js";
 import type { IngestResult } from "../../src/pipeline/ingest-link.js";
 import { summaryKey } from "../../src/pipeline/keys.js";
+import { skipNote, skipWithout } from "../support/tools.js";
 
 const REGION = "us-east-1";
 /** History events of a link that succeeds without a retry, and of the rest of the execution (measured on moto). */
@@ -599,335 +600,334 @@ const retried = (events: ExecutionEvent[]) =>
     .map((event) => event.state)
     .sort();
 
-const title =
-  typeof moto === "string"
-    ? `pipeline.asl.json on moto's Step Functions: SKIPPED, ${moto}`
-    : "pipeline.asl.json on moto's Step Functions agrees with the local runner";
+const noMoto = typeof moto === "string" && moto;
+describe.skipIf(skipWithout(noMoto))(
+  `pipeline.asl.json on moto's Step Functions agrees with the local runner${skipNote(noMoto)}`,
+  () => {
+    it("runs a single link (States.Array wraps it) through both steps", async () => {
+      const both = await runBoth({ source: "Norte" }, {});
+      expectSameBehaviour(both);
+      expect(both.moto.outcome).toEqual({
+        status: "SUCCEEDED",
+        output: {
+          status: "succeeded",
+          results: [
+            {
+              link: { index: 0, source: "Norte" },
+              status: "succeeded",
+              // Counts and the full summary's key, named after the execution (moto names it run-N).
+              summary: {
+                key: `runs/${both.moto.executionArn.split(":").at(-1)}/Norte.json`,
+                rowsRead: 10,
+                rowsRejected: 0,
+                totalDeaths: 6,
+              },
+            },
+          ],
+          // PublishCurated's answer, after the link.
+          curated: { report: CURATED_REPORT_KEY, objects: 3 },
+        },
+      });
+      expect(both.moto.attempts).toEqual({
+        Ingest: { Norte: 1 },
+        ComputeDeaths: { Norte: 1 },
+        PublishCurated: { [ALL_SOURCES]: 1 },
+      });
+      // Once, after every link: the last call.
+      expect(both.moto.calls.at(-1)?.state).toBe("PublishCurated");
+    });
 
-describe.skipIf(typeof moto === "string")(title, () => {
-  it("runs a single link (States.Array wraps it) through both steps", async () => {
-    const both = await runBoth({ source: "Norte" }, {});
-    expectSameBehaviour(both);
-    expect(both.moto.outcome).toEqual({
-      status: "SUCCEEDED",
-      output: {
-        status: "succeeded",
-        results: [
+    it("runs two links, handing both functions $$.Execution.Id (the execution's ARN)", async () => {
+      const both = await runBoth(
+        { links: [{ source: "Norte" }, { url: "https://example.test/x.csv", source: "Sul" }] },
+        {},
+      );
+      expectSameBehaviour(both);
+      const output = (both.moto.outcome as { output: { results: LinkResult[] } }).output;
+      expect(output.results.map((result) => [result.link, result.status])).toEqual([
+        [{ index: 0, source: "Norte" }, "succeeded"],
+        [{ index: 1, source: "Sul" }, "succeeded"],
+      ]);
+      expect(both.moto.executionArn).toMatch(
+        /^arn:aws:states:us-east-1:\d{12}:execution:roadtoll-pipeline:run-\d+$/,
+      );
+      for (const call of both.moto.calls.filter((call) => call.state !== "PublishCurated")) {
+        expect(call.input).toMatchObject({ execution: both.moto.executionArn });
+      }
+      expect(
+        both.moto.calls.filter((call) => call.state === "PublishCurated").map((call) => call.input),
+      ).toEqual([{ publishCurated: { execution: both.moto.executionArn } }]);
+      expect(both.moto.calls.filter((call) => call.state === "Ingest").map((call) => call.input)).toEqual(
+        expect.arrayContaining([
+          { link: { source: "Norte" }, execution: both.moto.executionArn, started: expect.any(String) },
           {
-            link: { index: 0, source: "Norte" },
-            status: "succeeded",
-            // Counts and the full summary's key, named after the execution (moto names it run-N).
-            summary: {
-              key: `runs/${both.moto.executionArn.split(":").at(-1)}/Norte.json`,
-              rowsRead: 10,
-              rowsRejected: 0,
-              totalDeaths: 6,
-            },
+            link: { url: "https://example.test/x.csv", source: "Sul" },
+            execution: both.moto.executionArn,
+            started: expect.any(String),
           },
-        ],
-        // PublishCurated's answer, after the link.
-        curated: { report: CURATED_REPORT_KEY, objects: 3 },
-      },
+        ]),
+      );
     });
-    expect(both.moto.attempts).toEqual({
-      Ingest: { Norte: 1 },
-      ComputeDeaths: { Norte: 1 },
-      PublishCurated: { [ALL_SOURCES]: 1 },
-    });
-    // Once, after every link: the last call.
-    expect(both.moto.calls.at(-1)?.state).toBe("PublishCurated");
-  });
 
-  it("runs two links, handing both functions $$.Execution.Id (the execution's ARN)", async () => {
-    const both = await runBoth(
-      { links: [{ source: "Norte" }, { url: "https://example.test/x.csv", source: "Sul" }] },
-      {},
-    );
-    expectSameBehaviour(both);
-    const output = (both.moto.outcome as { output: { results: LinkResult[] } }).output;
-    expect(output.results.map((result) => [result.link, result.status])).toEqual([
-      [{ index: 0, source: "Norte" }, "succeeded"],
-      [{ index: 1, source: "Sul" }, "succeeded"],
-    ]);
-    expect(both.moto.executionArn).toMatch(
-      /^arn:aws:states:us-east-1:\d{12}:execution:roadtoll-pipeline:run-\d+$/,
-    );
-    for (const call of both.moto.calls.filter((call) => call.state !== "PublishCurated")) {
-      expect(call.input).toMatchObject({ execution: both.moto.executionArn });
-    }
-    expect(
-      both.moto.calls.filter((call) => call.state === "PublishCurated").map((call) => call.input),
-    ).toEqual([{ publishCurated: { execution: both.moto.executionArn } }]);
-    expect(both.moto.calls.filter((call) => call.state === "Ingest").map((call) => call.input)).toEqual(
-      expect.arrayContaining([
-        { link: { source: "Norte" }, execution: both.moto.executionArn, started: expect.any(String) },
+    it("retries transient errors in either step, then succeeds", async () => {
+      const both = await runBoth(
+        { source: "Flaky" },
         {
-          link: { url: "https://example.test/x.csv", source: "Sul" },
-          execution: both.moto.executionArn,
-          started: expect.any(String),
+          Ingest: {
+            Flaky: [
+              {
+                error: "DownloadUnavailableError",
+                message: "https://example.test/Flaky.csv: server answered HTTP 503",
+              },
+              {
+                error: "DownloadUnavailableError",
+                message: "https://example.test/Flaky.csv: connection reset",
+              },
+              { ok: true },
+            ],
+          },
+          ComputeDeaths: {
+            Flaky: [{ error: "DatabaseUnavailableError", message: "database restarting" }, { ok: true }],
+          },
         },
-      ]),
-    );
-  });
+      );
+      expectSameBehaviour(both);
+      expect(both.moto.outcome.status).toBe("SUCCEEDED");
+      expect(both.moto.attempts).toEqual({
+        Ingest: { Flaky: 3 },
+        ComputeDeaths: { Flaky: 2 },
+        PublishCurated: { [ALL_SOURCES]: 1 },
+      });
+      expect(retried(both.local.events)).toEqual(["ComputeDeaths", "Ingest", "Ingest"]);
+      expect(lambdaFailures(both.moto.history)).toEqual([
+        "DatabaseUnavailableError",
+        "DownloadUnavailableError",
+        "DownloadUnavailableError",
+      ]);
+    });
 
-  it("retries transient errors in either step, then succeeds", async () => {
-    const both = await runBoth(
-      { source: "Flaky" },
-      {
-        Ingest: {
-          Flaky: [
-            {
-              error: "DownloadUnavailableError",
-              message: "https://example.test/Flaky.csv: server answered HTTP 503",
-            },
-            {
-              error: "DownloadUnavailableError",
-              message: "https://example.test/Flaky.csv: connection reset",
-            },
-            { ok: true },
-          ],
+    it("gives up on a transient error after the retry budget (1 + MaxAttempts 3) and fails the execution", async () => {
+      const down = {
+        error: "DownloadUnavailableError",
+        message: "https://example.test/Down.csv: timed out",
+      } as const;
+      const both = await runBoth({ source: "Down" }, { Ingest: { Down: [down] } });
+      expectSameBehaviour(both);
+      // PublishCurated runs all the same (whatever the links did), and succeeds: the failure is the link's.
+      expect(both.moto.attempts).toEqual({ Ingest: { Down: 4 }, PublishCurated: { [ALL_SOURCES]: 1 } });
+      expect(causeOf(both.moto.outcome)).toEqual([
+        { link: { index: 0 }, status: "failed", error: down.error, cause: down.message },
+      ]);
+    });
+
+    it("catches a permanent error at once, without a retry, and fails with LinkFailed listing the link", async () => {
+      const gone = {
+        error: "DownloadError",
+        message: "https://example.test/Gone.csv: server answered HTTP 404",
+      } as const;
+      const both = await runBoth({ links: [{ source: "Gone" }] }, { Ingest: { Gone: [gone] } });
+      expectSameBehaviour(both);
+      expect(both.moto.attempts).toEqual({ Ingest: { Gone: 1 }, PublishCurated: { [ALL_SOURCES]: 1 } });
+      expect(retried(both.local.events)).toEqual([]);
+      expect(lambdaFailures(both.moto.history)).toEqual(["DownloadError"]);
+      expect(causeOf(both.local.outcome)).toEqual([
+        { link: { index: 0 }, status: "failed", error: gone.error, cause: gone.message },
+      ]);
+      // Step Functions' cause of a failed Lambda is its whole error response (stack trace and all); the ASL keeps
+      // only the message, so the failure cause stays small.
+      expect(causeOf(both.moto.outcome)).toEqual([
+        { link: { index: 0 }, status: "failed", error: gone.error, cause: gone.message },
+      ]);
+    });
+
+    it("lets the other links finish when one fails, then fails the execution listing them all", async () => {
+      const junk = {
+        error: "TooManyRejectsError",
+        message: "clean/Junk/x.csv: 2 of 2 rows rejected (100.0%); nothing written",
+      } as const;
+      const both = await runBoth(
+        { links: [{ source: "Norte" }, { source: "Junk" }, { source: "Sul" }] },
+        { ComputeDeaths: { Junk: [junk] } },
+      );
+      expectSameBehaviour(both);
+      expect(both.moto.attempts).toEqual({
+        Ingest: { Norte: 1, Junk: 1, Sul: 1 },
+        ComputeDeaths: { Norte: 1, Junk: 1, Sul: 1 },
+        PublishCurated: { [ALL_SOURCES]: 1 },
+      });
+      expect(causeOf(both.moto.outcome)).toEqual([
+        { link: { index: 0, source: "Norte" }, status: "succeeded" },
+        {
+          link: { index: 1, source: "Junk", url: "https://example.test/Junk.csv" },
+          status: "failed",
+          error: junk.error,
+          cause: junk.message,
         },
-        ComputeDeaths: {
-          Flaky: [{ error: "DatabaseUnavailableError", message: "database restarting" }, { ok: true }],
+        { link: { index: 2, source: "Sul" }, status: "succeeded" },
+      ]);
+    });
+
+    it("fails with CuratedPublishFailed when the publication fails for good, though the link succeeded", async () => {
+      const refused = {
+        error: "DatabaseError",
+        message:
+          'cannot read the figures to publish under curated/: relation "deaths_by_vehicle" does not exist',
+      } as const;
+      const both = await runBoth({ source: "Norte" }, { PublishCurated: { [ALL_SOURCES]: [refused] } });
+      expectSameBehaviour(both);
+      // The function's error and message, not Lambda's whole error response (ReadCuratedCause, as ReadCause does).
+      expect(both.moto.outcome).toEqual({
+        status: "FAILED",
+        error: "CuratedPublishFailed",
+        cause: `${refused.error}: ${refused.message}`,
+      });
+      expect(both.moto.attempts).toEqual({
+        Ingest: { Norte: 1 },
+        ComputeDeaths: { Norte: 1 },
+        PublishCurated: { [ALL_SOURCES]: 1 },
+      });
+      expect(lambdaFailures(both.moto.history)).toEqual(["DatabaseError"]);
+    });
+
+    it("retries a transient publication failure like the deaths step's, then succeeds", async () => {
+      const both = await runBoth(
+        { source: "Norte" },
+        {
+          PublishCurated: {
+            [ALL_SOURCES]: [
+              {
+                error: "StorageError",
+                message: "cannot write s3://roadtoll-test/curated/report.html (SlowDown)",
+              },
+              { error: "DatabaseUnavailableError", message: "database restarting" },
+              { ok: true },
+            ],
+          },
         },
-      },
-    );
-    expectSameBehaviour(both);
-    expect(both.moto.outcome.status).toBe("SUCCEEDED");
-    expect(both.moto.attempts).toEqual({
-      Ingest: { Flaky: 3 },
-      ComputeDeaths: { Flaky: 2 },
-      PublishCurated: { [ALL_SOURCES]: 1 },
+      );
+      expectSameBehaviour(both);
+      expect(both.moto.outcome).toMatchObject({
+        status: "SUCCEEDED",
+        output: { curated: { report: CURATED_REPORT_KEY, objects: 3 } },
+      });
+      expect(both.moto.attempts.PublishCurated).toEqual({ [ALL_SOURCES]: 3 });
+      expect(retried(both.local.events)).toEqual(["PublishCurated", "PublishCurated"]);
     });
-    expect(retried(both.local.events)).toEqual(["ComputeDeaths", "Ingest", "Ingest"]);
-    expect(lambdaFailures(both.moto.history)).toEqual([
-      "DatabaseUnavailableError",
-      "DownloadUnavailableError",
-      "DownloadUnavailableError",
-    ]);
-  });
 
-  it("gives up on a transient error after the retry budget (1 + MaxAttempts 3) and fails the execution", async () => {
-    const down = {
-      error: "DownloadUnavailableError",
-      message: "https://example.test/Down.csv: timed out",
-    } as const;
-    const both = await runBoth({ source: "Down" }, { Ingest: { Down: [down] } });
-    expectSameBehaviour(both);
-    // PublishCurated runs all the same (whatever the links did), and succeeds: the failure is the link's.
-    expect(both.moto.attempts).toEqual({ Ingest: { Down: 4 }, PublishCurated: { [ALL_SOURCES]: 1 } });
-    expect(causeOf(both.moto.outcome)).toEqual([
-      { link: { index: 0 }, status: "failed", error: down.error, cause: down.message },
-    ]);
-  });
-
-  it("catches a permanent error at once, without a retry, and fails with LinkFailed listing the link", async () => {
-    const gone = {
-      error: "DownloadError",
-      message: "https://example.test/Gone.csv: server answered HTTP 404",
-    } as const;
-    const both = await runBoth({ links: [{ source: "Gone" }] }, { Ingest: { Gone: [gone] } });
-    expectSameBehaviour(both);
-    expect(both.moto.attempts).toEqual({ Ingest: { Gone: 1 }, PublishCurated: { [ALL_SOURCES]: 1 } });
-    expect(retried(both.local.events)).toEqual([]);
-    expect(lambdaFailures(both.moto.history)).toEqual(["DownloadError"]);
-    expect(causeOf(both.local.outcome)).toEqual([
-      { link: { index: 0 }, status: "failed", error: gone.error, cause: gone.message },
-    ]);
-    // Step Functions' cause of a failed Lambda is its whole error response (stack trace and all); the ASL keeps
-    // only the message, so the failure cause stays small.
-    expect(causeOf(both.moto.outcome)).toEqual([
-      { link: { index: 0 }, status: "failed", error: gone.error, cause: gone.message },
-    ]);
-  });
-
-  it("lets the other links finish when one fails, then fails the execution listing them all", async () => {
-    const junk = {
-      error: "TooManyRejectsError",
-      message: "clean/Junk/x.csv: 2 of 2 rows rejected (100.0%); nothing written",
-    } as const;
-    const both = await runBoth(
-      { links: [{ source: "Norte" }, { source: "Junk" }, { source: "Sul" }] },
-      { ComputeDeaths: { Junk: [junk] } },
-    );
-    expectSameBehaviour(both);
-    expect(both.moto.attempts).toEqual({
-      Ingest: { Norte: 1, Junk: 1, Sul: 1 },
-      ComputeDeaths: { Norte: 1, Junk: 1, Sul: 1 },
-      PublishCurated: { [ALL_SOURCES]: 1 },
-    });
-    expect(causeOf(both.moto.outcome)).toEqual([
-      { link: { index: 0, source: "Norte" }, status: "succeeded" },
-      {
-        link: { index: 1, source: "Junk", url: "https://example.test/Junk.csv" },
-        status: "failed",
-        error: junk.error,
-        cause: junk.message,
-      },
-      { link: { index: 2, source: "Sul" }, status: "succeeded" },
-    ]);
-  });
-
-  it("fails with CuratedPublishFailed when the publication fails for good, though the link succeeded", async () => {
-    const refused = {
-      error: "DatabaseError",
-      message:
-        'cannot read the figures to publish under curated/: relation "deaths_by_vehicle" does not exist',
-    } as const;
-    const both = await runBoth({ source: "Norte" }, { PublishCurated: { [ALL_SOURCES]: [refused] } });
-    expectSameBehaviour(both);
-    // The function's error and message, not Lambda's whole error response (ReadCuratedCause, as ReadCause does).
-    expect(both.moto.outcome).toEqual({
-      status: "FAILED",
-      error: "CuratedPublishFailed",
-      cause: `${refused.error}: ${refused.message}`,
-    });
-    expect(both.moto.attempts).toEqual({
-      Ingest: { Norte: 1 },
-      ComputeDeaths: { Norte: 1 },
-      PublishCurated: { [ALL_SOURCES]: 1 },
-    });
-    expect(lambdaFailures(both.moto.history)).toEqual(["DatabaseError"]);
-  });
-
-  it("retries a transient publication failure like the deaths step's, then succeeds", async () => {
-    const both = await runBoth(
-      { source: "Norte" },
-      {
-        PublishCurated: {
-          [ALL_SOURCES]: [
-            {
-              error: "StorageError",
-              message: "cannot write s3://roadtoll-test/curated/report.html (SlowDown)",
-            },
-            { error: "DatabaseUnavailableError", message: "database restarting" },
-            { ok: true },
-          ],
+    it("reports failed links first (LinkFailed) when the publication fails too", async () => {
+      const gone = {
+        error: "DownloadError",
+        message: "https://example.test/Gone.csv: server answered HTTP 404",
+      } as const;
+      const both = await runBoth(
+        { links: [{ source: "Gone" }, { source: "Norte" }] },
+        {
+          Ingest: { Gone: [gone] },
+          PublishCurated: { [ALL_SOURCES]: [{ error: "DatabaseError", message: "permission denied" }] },
         },
-      },
-    );
-    expectSameBehaviour(both);
-    expect(both.moto.outcome).toMatchObject({
-      status: "SUCCEEDED",
-      output: { curated: { report: CURATED_REPORT_KEY, objects: 3 } },
+      );
+      expectSameBehaviour(both);
+      expect(causeOf(both.moto.outcome)).toEqual([
+        { link: { index: 0 }, status: "failed", error: gone.error, cause: gone.message },
+        { link: { index: 1, source: "Norte" }, status: "succeeded" },
+      ]);
+      expect(both.moto.attempts.PublishCurated).toEqual({ [ALL_SOURCES]: 1 });
     });
-    expect(both.moto.attempts.PublishCurated).toEqual({ [ALL_SOURCES]: 3 });
-    expect(retried(both.local.events)).toEqual(["PublishCurated", "PublishCurated"]);
-  });
 
-  it("reports failed links first (LinkFailed) when the publication fails too", async () => {
-    const gone = {
-      error: "DownloadError",
-      message: "https://example.test/Gone.csv: server answered HTTP 404",
-    } as const;
-    const both = await runBoth(
-      { links: [{ source: "Gone" }, { source: "Norte" }] },
-      {
-        Ingest: { Gone: [gone] },
-        PublishCurated: { [ALL_SOURCES]: [{ error: "DatabaseError", message: "permission denied" }] },
-      },
-    );
-    expectSameBehaviour(both);
-    expect(causeOf(both.moto.outcome)).toEqual([
-      { link: { index: 0 }, status: "failed", error: gone.error, cause: gone.message },
-      { link: { index: 1, source: "Norte" }, status: "succeeded" },
-    ]);
-    expect(both.moto.attempts.PublishCurated).toEqual({ [ALL_SOURCES]: 1 });
-  });
+    it("keeps a failure message with quotes and backslashes intact: moto does, the local runner does not", async () => {
+      // HeaderError's own wording (src/domain/header.ts), and a backslash as a Windows path would have.
+      const twice = {
+        error: "HeaderError",
+        message: 'C:\\data\\x.csv: header has column "mortos" twice',
+      } as const;
+      const both = await runBoth({ source: "Twice" }, { Ingest: { Twice: [twice] } });
+      expect(both.moto.attempts).toEqual(both.local.attempts);
+      expect(causeOf(both.moto.outcome)).toEqual([
+        { link: { index: 0 }, status: "failed", error: twice.error, cause: twice.message },
+      ]);
+      // aws-local-stepfunctions 3.0.0 deletes every backslash from an intrinsic function's string result
+      // (BaseIntrinsicFunction.call: `result.replaceAll("\\", "")`), so States.JsonToString loses the escapes: the
+      // local cause is not JSON, and `npm start` prints it raw instead of one line per link. When this assertion
+      // fails, the library is fixed: compare the two with expectSameBehaviour instead.
+      const local = both.local.outcome as { error: string; cause: string };
+      expect(local.error).toBe("LinkFailed");
+      expect(local.cause).toContain('"cause":"C:datax.csv: header has column "mortos" twice"');
+      expect(() => JSON.parse(local.cause)).toThrow(SyntaxError);
+    });
 
-  it("keeps a failure message with quotes and backslashes intact: moto does, the local runner does not", async () => {
-    // HeaderError's own wording (src/domain/header.ts), and a backslash as a Windows path would have.
-    const twice = {
-      error: "HeaderError",
-      message: 'C:\\data\\x.csv: header has column "mortos" twice',
-    } as const;
-    const both = await runBoth({ source: "Twice" }, { Ingest: { Twice: [twice] } });
-    expect(both.moto.attempts).toEqual(both.local.attempts);
-    expect(causeOf(both.moto.outcome)).toEqual([
-      { link: { index: 0 }, status: "failed", error: twice.error, cause: twice.message },
-    ]);
-    // aws-local-stepfunctions 3.0.0 deletes every backslash from an intrinsic function's string result
-    // (BaseIntrinsicFunction.call: `result.replaceAll("\\", "")`), so States.JsonToString loses the escapes: the
-    // local cause is not JSON, and `npm start` prints it raw instead of one line per link. When this assertion
-    // fails, the library is fixed: compare the two with expectSameBehaviour instead.
-    const local = both.local.outcome as { error: string; cause: string };
-    expect(local.error).toBe("LinkFailed");
-    expect(local.cause).toContain('"cause":"C:datax.csv: header has column "mortos" twice"');
-    expect(() => JSON.parse(local.cause)).toThrow(SyntaxError);
-  });
+    it("fails an empty links list as NoLinksError, before the Map (whose status list needs an item)", async () => {
+      const both = await runBoth({ links: [] }, {});
+      expectSameBehaviour(both);
+      expect(both.moto.outcome).toMatchObject({ status: "FAILED", error: "NoLinksError" });
+      expect(both.moto.calls).toEqual([]);
+    });
 
-  it("fails an empty links list as NoLinksError, before the Map (whose status list needs an item)", async () => {
-    const both = await runBoth({ links: [] }, {});
-    expectSameBehaviour(both);
-    expect(both.moto.outcome).toMatchObject({ status: "FAILED", error: "NoLinksError" });
-    expect(both.moto.calls).toEqual([]);
-  });
+    it("costs a fixed number of history events per link: 25,000 per execution bound the links one can hold", async () => {
+      const links = (n: number) => ({ links: Array.from({ length: n }, (_, i) => ({ source: `L${i}` })) });
+      const [one, three] = [await runBoth(links(1), {}), await runBoth(links(3), {})];
+      expectSameBehaviour(three);
+      const perLink = (three.moto.history.length - one.moto.history.length) / 2;
+      const fixed = one.moto.history.length - perLink;
+      // Per link: MapIterationStarted/Succeeded, and Entered/Exited of each state it passes, each Task with its
+      // LambdaFunctionScheduled/Started/Succeeded besides. The fixed part includes PublishCurated's 5 (Entered,
+      // Exited and its Lambda's 3). See docs/performance.md.
+      expect({ perLink, fixed }).toEqual({ perLink: PER_LINK_EVENTS, fixed: FIXED_EVENTS });
+      // A failed link costs its iteration's events, then another iteration in ListFailures.
+      const fail = { error: "DownloadError", message: "gone" } as const;
+      const failing = await runBoth(links(3), { Ingest: { L0: [fail], L1: [fail], L2: [fail] } });
+      expectSameBehaviour(failing);
+      // Measured: 91 events for 3 links failing at Ingest, about 23 per link (the failure path's Choice and Pass
+      // states, and ListFailures' iteration) against 16 for a success, PublishCurated's 5 included.
+      expect(failing.moto.history.length).toBe(91);
+    });
 
-  it("costs a fixed number of history events per link: 25,000 per execution bound the links one can hold", async () => {
-    const links = (n: number) => ({ links: Array.from({ length: n }, (_, i) => ({ source: `L${i}` })) });
-    const [one, three] = [await runBoth(links(1), {}), await runBoth(links(3), {})];
-    expectSameBehaviour(three);
-    const perLink = (three.moto.history.length - one.moto.history.length) / 2;
-    const fixed = one.moto.history.length - perLink;
-    // Per link: MapIterationStarted/Succeeded, and Entered/Exited of each state it passes, each Task with its
-    // LambdaFunctionScheduled/Started/Succeeded besides. The fixed part includes PublishCurated's 5 (Entered,
-    // Exited and its Lambda's 3). See docs/performance.md.
-    expect({ perLink, fixed }).toEqual({ perLink: PER_LINK_EVENTS, fixed: FIXED_EVENTS });
-    // A failed link costs its iteration's events, then another iteration in ListFailures.
-    const fail = { error: "DownloadError", message: "gone" } as const;
-    const failing = await runBoth(links(3), { Ingest: { L0: [fail], L1: [fail], L2: [fail] } });
-    expectSameBehaviour(failing);
-    // Measured: 91 events for 3 links failing at Ingest, about 23 per link (the failure path's Choice and Pass
-    // states, and ListFailures' iteration) against 16 for a success, PublishCurated's 5 included.
-    expect(failing.moto.history.length).toBe(91);
-  });
+    it("runs at most MaxConcurrency (2) links at a time, and does run two at once", async () => {
+      const slow: Reply[] = [{ ok: true, delayMs: 300 }];
+      const both = await runBoth(
+        { links: [{ source: "A" }, { source: "B" }, { source: "C" }, { source: "D" }] },
+        { Ingest: { A: slow, B: slow, C: slow, D: slow } },
+      );
+      expectSameBehaviour(both);
+      expect(both.moto.inFlight.max).toBe(2);
+      expect(both.local.inFlight.max).toBe(2);
+    });
 
-  it("runs at most MaxConcurrency (2) links at a time, and does run two at once", async () => {
-    const slow: Reply[] = [{ ok: true, delayMs: 300 }];
-    const both = await runBoth(
-      { links: [{ source: "A" }, { source: "B" }, { source: "C" }, { source: "D" }] },
-      { Ingest: { A: slow, B: slow, C: slow, D: slow } },
-    );
-    expectSameBehaviour(both);
-    expect(both.moto.inFlight.max).toBe(2);
-    expect(both.local.inFlight.max).toBe(2);
-  });
+    it("times a task out after its TimeoutSeconds as States.Timeout, caught like any error (causes differ)", async () => {
+      const both = await runBoth(
+        { source: "Slow" },
+        { Ingest: { Slow: [{ ok: true, delayMs: 1_800 }] } },
+        (d) => {
+          (taskStates(d).Ingest as TaskState).TimeoutSeconds = 1;
+        },
+      );
+      expect(attemptsInHistory(both.moto.history)).toEqual(both.moto.attempts);
+      expect(both.moto.attempts).toEqual(both.local.attempts);
+      expect(lambdaFailures(both.moto.history)).toEqual(["States.Timeout"]);
+      // The one difference: moto binds "" when a failure has no cause (as AWS does, by LocalStack's snapshots); the
+      // local runner uses the error's message.
+      const expected = (cause: string) => [
+        { link: { index: 0 }, status: "failed", error: "States.Timeout", cause },
+      ];
+      expect(causeOf(both.moto.outcome)).toEqual(expected(""));
+      expect(causeOf(both.local.outcome)).toEqual(expected("States.Timeout"));
+    });
 
-  it("times a task out after its TimeoutSeconds as States.Timeout, caught like any error (causes differ)", async () => {
-    const both = await runBoth(
-      { source: "Slow" },
-      { Ingest: { Slow: [{ ok: true, delayMs: 1_800 }] } },
-      (d) => {
-        (taskStates(d).Ingest as TaskState).TimeoutSeconds = 1;
-      },
-    );
-    expect(attemptsInHistory(both.moto.history)).toEqual(both.moto.attempts);
-    expect(both.moto.attempts).toEqual(both.local.attempts);
-    expect(lambdaFailures(both.moto.history)).toEqual(["States.Timeout"]);
-    // The one difference: moto binds "" when a failure has no cause (as AWS does, by LocalStack's snapshots); the
-    // local runner uses the error's message.
-    const expected = (cause: string) => [
-      { link: { index: 0 }, status: "failed", error: "States.Timeout", cause },
-    ];
-    expect(causeOf(both.moto.outcome)).toEqual(expected(""));
-    expect(causeOf(both.local.outcome)).toEqual(expected("States.Timeout"));
-  });
-
-  it("ends an execution that outlives its TimeoutSeconds: TIMED_OUT on moto, a rejection from the local runner", async () => {
-    if (typeof moto === "string") throw new Error(moto);
-    const definition = await loadDefinition();
-    definition.TimeoutSeconds = 1;
-    resources = statesByResource(definition);
-    const script: Script = { Ingest: { Late: [{ ok: true, delayMs: 1_800 }] } };
-    const onMoto = scripted(script);
-    lambdaTasks = onMoto.tasks;
-    const motoRun = await runOnMoto(moto, definition, { source: "Late" });
-    expect(motoRun.outcome).toEqual({ status: "TIMED_OUT" });
-    while (onMoto.inFlight.now > 0) await sleep(50);
-    const onLocal = scripted(script);
-    await expect(
-      runStateMachine({ input: { source: "Late" }, tasks: onLocal.tasks, definition }),
-    ).rejects.toThrow(expect.objectContaining({ name: "ExecutionTimeoutError" }));
-    while (onLocal.inFlight.now > 0) await sleep(50);
-  });
-});
+    it("ends an execution that outlives its TimeoutSeconds: TIMED_OUT on moto, a rejection from the local runner", async () => {
+      if (typeof moto === "string") throw new Error(moto);
+      const definition = await loadDefinition();
+      definition.TimeoutSeconds = 1;
+      resources = statesByResource(definition);
+      const script: Script = { Ingest: { Late: [{ ok: true, delayMs: 1_800 }] } };
+      const onMoto = scripted(script);
+      lambdaTasks = onMoto.tasks;
+      const motoRun = await runOnMoto(moto, definition, { source: "Late" });
+      expect(motoRun.outcome).toEqual({ status: "TIMED_OUT" });
+      while (onMoto.inFlight.now > 0) await sleep(50);
+      const onLocal = scripted(script);
+      await expect(
+        runStateMachine({ input: { source: "Late" }, tasks: onLocal.tasks, definition }),
+      ).rejects.toThrow(expect.objectContaining({ name: "ExecutionTimeoutError" }));
+      while (onLocal.inFlight.now > 0) await sleep(50);
+    });
+  },
+);

@@ -11,7 +11,13 @@ import {
   loadDownloadConfig,
 } from "../../src/config.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "../../src/pipeline/reject-gate.js";
-import { bundleLikeDockerfile, dockerfileBundleCommand, shellWords } from "./bundle.js";
+import {
+  bundleLikeDockerfile,
+  DOCKERFILE,
+  dockerfileBundleCommand,
+  dockerfileFinalStage,
+  shellWords,
+} from "./bundle.js";
 import {
   isObject,
   type Json,
@@ -358,7 +364,7 @@ describe("template.yaml: functions and images", () => {
     ]);
   });
 
-  it.each(functionNames)("%s is an x86_64 image built from its Dockerfile", (name) => {
+  it.each(functionNames)("%s is an x86_64 image built from the one Dockerfile, for itself", (name) => {
     const resource = resources[name] as JsonObject;
     const properties = resource.Properties as JsonObject;
     const metadata = resource.Metadata as JsonObject;
@@ -368,7 +374,9 @@ describe("template.yaml: functions and images", () => {
     expect(properties.MemorySize).toBeTypeOf("number");
     expect(metadata.DockerContext).toBe(".");
     expect(metadata.DockerTag).toBeTypeOf("string");
-    expect(existsSync(join(root, String(metadata.Dockerfile)))).toBe(true);
+    expect(metadata.Dockerfile).toBe(DOCKERFILE);
+    expect(existsSync(join(root, DOCKERFILE))).toBe(true);
+    expect(metadata.DockerBuildArgs).toEqual({ FUNCTION: name.replace(/Function$/, "").toLowerCase() });
   });
 
   it.each(functionNames)("%s: the Dockerfile bundles its own entry point with the shared script", (name) => {
@@ -378,15 +386,13 @@ describe("template.yaml: functions and images", () => {
     expect(existsSync(join(root, `src/lambda/${fn}.ts`)), `src/lambda/${fn}.ts exists`).toBe(true);
     expect(dockerfile).toContain("COPY scripts/bundle-lambda.ts ./scripts/");
 
-    // The final stage: the Lambda base image, only the bundle (and link.yml for ingest), the ESM handler.
+    // The final stage: the Lambda base image, only the bundle and link.yml (which ingest reads), the ESM handler.
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
-    expect(finalStage).toMatch(/^\nFROM public\.ecr\.aws\/lambda\/nodejs:22\n/);
-    expect(finalStage).toContain(`COPY --from=build /build/dist/${fn}/index.mjs \${LAMBDA_TASK_ROOT}/`);
+    expect(finalStage).toMatch(/^\nFROM \$\{LAMBDA_IMAGE\}\nARG FUNCTION\n/);
+    expect(dockerfileFinalStage(fn).fromBuild).toEqual(["index.mjs", "index.mjs.map"]);
     expect(finalStage).toMatch(/\nCMD \["index\.handler"\]\n?$/);
-    if (fn === "ingest") {
-      expect(finalStage).toContain("COPY link.yml ${LAMBDA_TASK_ROOT}/");
-      expect(existsSync(join(root, "link.yml"))).toBe(true);
-    }
+    expect(finalStage).toContain("COPY link.yml ${LAMBDA_TASK_ROOT}/");
+    expect(existsSync(join(root, "link.yml"))).toBe(true);
 
     // Re-run the same command into a scratch directory, with a metafile to see what stayed external.
     const outfile = bundleLikeDockerfile(fn, bundleDir, { metafile: true });

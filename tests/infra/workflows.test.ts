@@ -109,16 +109,35 @@ describe("ci.yml", () => {
     expect(Object.keys(workflow.on).sort()).toEqual(["pull_request", "push"]);
   });
 
-  it("type-checks, lints and tests against a Postgres 16 service with Node 22", () => {
+  it("runs .ci/run (type-check, lint, the tests) against a Postgres 16 service with Node 22", () => {
     const test = workflow.jobs.test as Job;
     expect(test.services?.postgres?.image).toBe("postgres:16");
-    expect(test.env?.DATABASE_URL).toMatch(/^postgres:\/\/.+@localhost:5432\//);
+    expect(test.env?.CI_DATABASE_URL).toMatch(/^postgres:\/\/.+@localhost:5432\//);
     const setupNode = test.steps.find((step) => step.uses?.startsWith("actions/setup-node@"));
     expect(String(setupNode?.with?.["node-version"])).toBe("22");
     const commands = test.steps.map((step) => step.run).filter(Boolean);
-    expect(commands).toEqual(expect.arrayContaining(["npm run typecheck", "npm run lint", "npm test"]));
-    expect(commands.some((command) => command?.startsWith("npm ci"))).toBe(true);
+    expect(commands.at(-1)).toBe("bash .ci/run");
+    const ciRun = readFileSync(join(root, ".ci/run"), "utf8");
+    for (const command of ["npm ci", "npm run typecheck", "npm run lint", "npm test"]) {
+      expect(ciRun).toContain(command);
+    }
     for (const script of ["typecheck", "lint", "test"]) expect(scripts).toContain(script);
+  });
+
+  it("installs every tool a test needs, so that none is skipped (CI=true fails a test whose tool is missing)", () => {
+    const test = workflow.jobs.test as Job;
+    const setup = test.steps
+      .map((step) => step.run ?? "")
+      .slice(0, -1)
+      .join("\n");
+    for (const tool of ["cfn-lint", "aws-sam-translator", "moto[server]", "awscli"])
+      expect(setup).toContain(tool);
+    expect(setup).toMatch(/\/usr\/local\/bin\/chromium/);
+    // .ci/run checks the same list before it runs anything.
+    const ciRun = readFileSync(join(root, ".ci/run"), "utf8");
+    for (const check of ["chromium", "cfn-lint", "samtranslator", "moto_server", "command -v aws"]) {
+      expect(ciRun).toContain(check);
+    }
   });
 
   it("validates and builds the SAM application", () => {
@@ -158,6 +177,9 @@ describe("release.yml", () => {
     expect(script).toContain('--tag "$repo:$GITHUB_SHA"');
     // Every function of the template has an image, built from the Dockerfile the template names.
     expect(script).toMatch(/for fn in ingest deaths migrate api; do/);
+    // One Dockerfile, the function named by a build argument as template.yaml's DockerBuildArgs name it.
+    expect(script).toContain('--file "images/Dockerfile"');
+    expect(script).toContain('--build-arg "FUNCTION=$fn"');
     expect(functions.sort()).toEqual(["ApiFunction", "DeathsFunction", "IngestFunction", "MigrateFunction"]);
   });
 
