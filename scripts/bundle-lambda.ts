@@ -1,5 +1,5 @@
 /**
- * Bundles the Lambda entry points exactly as their images ship them; every images/<fn>/Dockerfile runs it, so the
+ * Bundles the Lambda entry points exactly as their images ship them; images/Dockerfile runs it for each, so the
  * esbuild settings live here once. Plain Node runs it (type stripping, Node ≥ 22.18): no tsx in the image build.
  *
  *   node scripts/bundle-lambda.ts [--outdir dist] [--metafile] ingest deaths migrate

@@ -53,7 +53,7 @@ afterAll(async () => {
 
 describe("POST /uploads", () => {
   it("signs a short-lived PUT into landing/<source>/, the file name made safe for a key and the rule", async () => {
-    const response = await request("POST", "/uploads", { name: "Relatório São Paulo.CSV" });
+    const response = await request("POST", "/uploads", { name: "Relatório São Paulo.CSV", bytes: 10 });
     expect(response.status).toBe(201);
     const upload = uploadResponseSchema.parse(response.body);
     expect(upload.source).toBe("Relatorio_Sao_Paulo");
@@ -65,11 +65,11 @@ describe("POST /uploads", () => {
     expect(url.searchParams.get("X-Amz-Expires")).toBe("300");
     expect(Date.parse(upload.expiresAt) - Date.now()).toBeGreaterThan(290_000);
     expect(Date.parse(upload.expiresAt) - Date.now()).toBeLessThanOrEqual(300_000);
-    // Without a size, only the host is signed; the ingest step's cap bounds what is read.
-    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
+    // The size is signed: S3 refuses a body of any other length.
+    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;host");
   });
 
-  it("signs Content-Length when the size is given (S3 then refuses another size; s3rver checks no signature)", async () => {
+  it("signs the Content-Length given (S3 then refuses another size; s3rver checks no signature)", async () => {
     const response = await request("POST", "/uploads", { name: "a.csv.gz", source: "Via_Sul", bytes: 999 });
     const upload = uploadResponseSchema.parse(response.body);
     expect(upload.key).toMatch(/^landing\/Via_Sul\/.*-a\.csv\.gz$/);
@@ -81,10 +81,23 @@ describe("POST /uploads", () => {
   it("refuses a size over the limit, a name that is no CSV or has a folder, and unknown fields", async () => {
     const cases: Array<[unknown, number, string, RegExp]> = [
       [{ name: "a.csv", bytes: 1001 }, 413, "UploadTooLarge", /1001 is over the 1000-byte limit/],
-      [{ name: "a.xlsx" }, 400, "InvalidRequest", /body\.name: must end in \.csv or \.csv\.gz/],
-      [{ name: "../../raw/x.csv" }, 400, "InvalidRequest", /body\.name: a file name, without folders/],
-      [{ name: "a.csv", source: "../x" }, 400, "InvalidRequest", /body\.source: a source is letters/],
-      [{ name: "a.csv", bucket: "other" }, 400, "InvalidRequest", /Unrecognized key: "bucket"/],
+      // Without a size the PUT would be unbounded (up to S3's 5 GB).
+      [{ name: "a.csv" }, 400, "InvalidRequest", /body\.bytes: /],
+      [{ name: "a.csv", bytes: 0 }, 400, "InvalidRequest", /body\.bytes: /],
+      [{ name: "a.xlsx", bytes: 1 }, 400, "InvalidRequest", /body\.name: must end in \.csv or \.csv\.gz/],
+      [
+        { name: "../../raw/x.csv", bytes: 1 },
+        400,
+        "InvalidRequest",
+        /body\.name: a file name, without folders/,
+      ],
+      [
+        { name: "a.csv", bytes: 1, source: "../x" },
+        400,
+        "InvalidRequest",
+        /body\.source: a source is letters/,
+      ],
+      [{ name: "a.csv", bytes: 1, bucket: "other" }, 400, "InvalidRequest", /Unrecognized key: "bucket"/],
       ["{not json", 400, "InvalidJson", /the body is not JSON/],
       [undefined, 400, "InvalidRequest", /needs a JSON body/],
     ];

@@ -72,7 +72,7 @@ async function api(path: string, init?: { method: string; body?: unknown }) {
 async function upload(bytes: Buffer): Promise<string> {
   const issued = await api("/uploads", {
     method: "POST",
-    body: { name: "VIA SUL (bom).csv", source: SOURCE },
+    body: { name: "VIA SUL (bom).csv", source: SOURCE, bytes: bytes.length },
   });
   expect(issued.status).toBe(201);
   const { uploadUrl, key } = uploadResponseSchema.parse(issued.body);

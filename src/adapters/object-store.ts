@@ -226,7 +226,7 @@ export class ObjectStore {
    */
   async presignPut(
     key: string,
-    options: { expiresInSeconds: number; contentLength?: number },
+    options: { expiresInSeconds: number; contentLength: number },
   ): Promise<string> {
     if (!this.presigner) {
       // Signing with the request client would put its checksum default into the URL (see createS3Client).
@@ -240,11 +240,11 @@ export class ObjectStore {
       new PutObjectCommand({
         Bucket: this.bucket,
         Key: key,
-        ...(options.contentLength === undefined ? {} : { ContentLength: options.contentLength }),
+        ContentLength: options.contentLength,
       }),
       {
         expiresIn: options.expiresInSeconds,
-        ...(options.contentLength === undefined ? {} : { signableHeaders: new Set(["content-length"]) }),
+        signableHeaders: new Set(["content-length"]),
       },
     );
   }

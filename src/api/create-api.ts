@@ -64,7 +64,7 @@ export function createApi(deps: ApiDeps): Api {
       path: /^\/uploads$/,
       async handle(request) {
         const body = parseBody(uploadRequestSchema, request.body);
-        if (body.bytes !== undefined && body.bytes > deps.uploadMaxBytes) {
+        if (body.bytes > deps.uploadMaxBytes) {
           throw new HttpError(
             413,
             "UploadTooLarge",
@@ -79,7 +79,7 @@ export function createApi(deps: ApiDeps): Api {
         const key = `${LANDING_PREFIX}${source}/${upload}-${name}`;
         const uploadUrl = await deps.store.presignPut(key, {
           expiresInSeconds: deps.uploadUrlTtlSeconds,
-          ...(body.bytes === undefined ? {} : { contentLength: body.bytes }),
+          contentLength: body.bytes,
         });
         const response: UploadResponse = {
           key,

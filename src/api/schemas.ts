@@ -21,9 +21,11 @@ export const uploadRequestSchema = z
     source: sourceName.optional().meta({
       description: "The source the file feeds (letters, digits, _ and -); default: the file name.",
     }),
-    bytes: z.number().int().min(1).optional().meta({
+    // Required: a presigned PUT is bounded only by a signed Content-Length (S3 takes up to 5 GB in one PUT), and
+    // whoever uploads knows the file's size.
+    bytes: z.number().int().min(1).meta({
       description:
-        "The file's exact size. When given, the URL is signed for that Content-Length and S3 refuses any other.",
+        "The file's exact size in bytes. The URL is signed for that Content-Length: S3 refuses any other.",
     }),
   })
   .meta({ id: "UploadRequest" });

@@ -140,7 +140,8 @@ describe(`Lambda bundles invoked like the nodejs:22 base image (database: ${proc
   it("api: POST /uploads in an API Gateway event signs a URL that puts the file under landing/", async () => {
     const api = await importHandler("api");
     const request = await event("api-gateway-post-runs.json");
-    const body = { name: "Via Costeira 2026.csv", source: "Via_Costeira" };
+    const file = await readFile(join(root, "samples", "amostra_via_norte.csv"));
+    const body = { name: "Via Costeira 2026.csv", source: "Via_Costeira", bytes: file.length };
     const response = (await api({
       ...request,
       routeKey: "POST /uploads",
@@ -156,7 +157,6 @@ describe(`Lambda bundles invoked like the nodejs:22 base image (database: ${proc
     const upload = JSON.parse(response.body) as { key: string; uploadUrl: string; source: string };
     expect(upload.source).toBe("Via_Costeira");
     expect(upload.key).toMatch(/^landing\/Via_Costeira\/.+\.csv$/);
-    const file = await readFile(join(root, "samples", "amostra_via_norte.csv"));
     const put = await fetch(upload.uploadUrl, { method: "PUT", body: file });
     expect(put.status).toBe(200);
     expect((await storage.bytes(upload.key)).equals(file)).toBe(true);

@@ -13,7 +13,7 @@ Runs the HTTP API of the AWS deployment on 127.0.0.1, over the embedded S3 (s3rv
 Ctrl-C. A CSV put under landing/ in the embedded S3 (through a presigned URL from POST /uploads, or any S3 client)
 starts a run, as the EventBridge rule does in AWS.
 
-  POST /uploads  {"name": "VIA_SUL.csv", "source"?: "VIA_SUL", "bytes"?: N}  → 201 {key, uploadUrl, …}
+  POST /uploads  {"name": "VIA_SUL.csv", "bytes": N, "source"?: "VIA_SUL"}  → 201 {key, uploadUrl, …}
   POST /runs     {"links": [{"source": "Via_Bahia"}, {"url": "https://…"}]} or {"all": true}  → 202 {id}
   GET  /runs/ID  → {id, status, startedAt, stoppedAt?, output? | error?}
   GET  /runs?source=NAME[&limit=N]  → {runs: [...]}, newest first
