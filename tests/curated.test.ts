@@ -11,6 +11,7 @@ let storage: TestStorage;
 let database: TestDatabase;
 
 const HOSTILE = "<script>alert(1)</script>";
+const FORMULA = "=cmd|' /C calc'!A0";
 const deaths = (automovel: number, moto: number) => ({
   automovel,
   bicicleta: 0,
@@ -59,6 +60,7 @@ beforeAll(async () => {
     [
       ["BR-101/SC", 3, 1],
       [HOSTILE, 2, 0],
+      [FORMULA, 1, 1],
     ],
     3,
   );
@@ -106,7 +108,12 @@ describe(`publishCurated (${process.env.DATABASE_URL ? "Postgres" : "PGlite"})`,
     const csv = (await storage.bytes(curatedFiguresKey("VIA_A", "csv"))).toString("utf8");
     expect(csv.startsWith("road_name,vehicle,number_deaths,created_at\r\n")).toBe(true);
     expect(csv.endsWith("\r\n")).toBe(true);
-    expect(parse(csv, { columns: true, record_delimiter: "\r\n" })).toEqual(asText);
+    // A name a spreadsheet would run as a formula gets a leading ' in the CSV, and only there.
+    const spreadsheetSafe = asText.map((row) =>
+      row.road_name === FORMULA ? { ...row, road_name: `'${FORMULA}` } : row,
+    );
+    expect(asText.some((row) => row.road_name === FORMULA)).toBe(true);
+    expect(parse(csv, { columns: true, record_delimiter: "\r\n" })).toEqual(spreadsheetSafe);
 
     const json = (await storage.bytes(curatedFiguresKey("VIA_A", "json"))).toString("utf8");
     const lines = json.split("\n");

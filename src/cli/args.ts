@@ -19,7 +19,8 @@ export interface CliOptions {
   verbose: boolean;
   s3Endpoint: string | undefined;
   databaseUrl: string | undefined;
-  dataDir: string;
+  /** As given; src/cli/user-paths.ts resolves it (undefined: the repository's .roadtoll). */
+  dataDir: string | undefined;
   bucket: string;
   /** Rejected / read above this fails a link's deaths step (TooManyRejectsError). */
   maxRejectShare: number;
@@ -46,7 +47,7 @@ Options:
   --s3-endpoint URL   use this S3-compatible server instead of starting s3rver (keys from $AWS_ACCESS_KEY_ID and
                       $AWS_SECRET_ACCESS_KEY, else the AWS SDK's chain; the bucket is created if missing)
   --database-url URL  use this Postgres instead of PGlite (default: $DATABASE_URL if set)
-  --data-dir DIR      where s3rver and PGlite keep their files (default: .roadtoll)
+  --data-dir DIR      where s3rver and PGlite keep their files (default: .roadtoll in the repository)
   --bucket NAME       bucket name (default: roadtoll-local)
   --max-reject-share N
                       fail a link whose rejected rows exceed this share of its rows, 0 to 1 (default:
@@ -90,7 +91,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     verbose: values.verbose ?? false,
     s3Endpoint: values["s3-endpoint"],
     databaseUrl: values["database-url"] ?? (env.DATABASE_URL || undefined),
-    dataDir: values["data-dir"] ?? ".roadtoll",
+    dataDir: values["data-dir"],
     bucket: values.bucket ?? "roadtoll-local",
     maxRejectShare: maxRejectShare(values["max-reject-share"], env.MAX_REJECT_SHARE),
     maxDownloadBytes: maxDownloadBytes(values["max-download-bytes"]),

@@ -1,4 +1,5 @@
 import { VEHICLES } from "../domain/columns.js";
+import { displayText } from "../domain/safe-text.js";
 import type { DeathsSummary } from "../pipeline/deaths-step.js";
 
 /** Renders rows as an aligned text table; numbers right-aligned. */
@@ -6,7 +7,8 @@ export function table(
   headers: readonly string[],
   rows: ReadonlyArray<ReadonlyArray<string | number>>,
 ): string {
-  const cells = [headers, ...rows].map((row) => row.map(String));
+  // Names come from the files: shown with hidden characters visible and long ones cut (src/domain/safe-text.ts).
+  const cells = [headers, ...rows].map((row) => row.map((cell) => displayText(String(cell))));
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? "").length)));
   const numeric = headers.map(
     (_, column) => rows.length > 0 && rows.every((row) => typeof row[column] === "number"),

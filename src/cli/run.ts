@@ -1,5 +1,5 @@
 import { readdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createDownloader } from "../adapters/http-download.js";
 import { type Links, loadLinks } from "../adapters/links.js";
 import type { ObjectStore } from "../adapters/object-store.js";
@@ -20,13 +20,16 @@ import { type LinkRef, resolveLink } from "../pipeline/ingest-link.js";
 import { type CliOptions, parseCliArgs, USAGE, USAGE_HINT } from "./args.js";
 import { downloadProgress } from "./download-progress.js";
 import { renderResults } from "./report.js";
+import { dataDirPath } from "./user-paths.js";
 
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
-  /** Repository root: link.yml and samples/ are found there. */
+  /** Repository root: link.yml, samples/ and the default data directory are found there. */
   root: string;
+  /** The user's working directory, which the paths they give resolve against (default: process.cwd()). */
+  cwd?: string;
   /**
    * Whether stderr is a terminal: a download progress line is drawn only then. Default: true only for the process's
    * own environment (`env` is `process.env`, as main.ts passes it) on a TTY stderr, so captured output never has it.
@@ -81,7 +84,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     env = await startLocalEnvironment({
       bucket: options.bucket,
-      dataDir: resolve(io.root, options.dataDir),
+      dataDir: dataDirPath(io, options.dataDir),
       ...(options.s3Endpoint ? { s3Endpoint: options.s3Endpoint } : {}),
       ...s3Settings(io.env),
       ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),

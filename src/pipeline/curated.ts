@@ -3,6 +3,7 @@ import type { ObjectStore } from "../adapters/object-store.js";
 import { DEFAULT_RETRY, databaseFailure, type RetryPolicy, retryTransient } from "../db/retry.js";
 import type { Database } from "../db/schema.js";
 import { formatCsvRow } from "../domain/csv-format.js";
+import { spreadsheetCell } from "../domain/safe-text.js";
 import { loadReportData } from "../report/load-report-data.js";
 import { type ReportData, renderReport } from "../report/render-report.js";
 
@@ -86,9 +87,13 @@ function figuresBySource(data: ReportData): Map<string, CuratedRow[]> {
   return bySource;
 }
 
-/** RFC 4180 with a header row and CRLF line ends (what Athena's OpenCSVSerDe and spreadsheets read). */
+/**
+ * RFC 4180 with a header row and CRLF line ends (what Athena's OpenCSVSerDe and spreadsheets read). A name a
+ * spreadsheet would run as a formula gets a leading `'` (spreadsheetCell); the JSON copy keeps it as read.
+ */
 function figuresCsv(rows: readonly CuratedRow[]): string {
-  const lines = [CURATED_COLUMNS, ...rows.map((row) => CURATED_COLUMNS.map((column) => String(row[column])))];
+  const cell = (value: unknown) => (typeof value === "string" ? spreadsheetCell(value) : String(value));
+  const lines = [CURATED_COLUMNS, ...rows.map((row) => CURATED_COLUMNS.map((column) => cell(row[column])))];
   return lines.map((fields) => formatCsvRow(fields).replace(/\n$/, "\r\n")).join("");
 }
 

@@ -1,4 +1,5 @@
 import type { Vehicle } from "../domain/columns.js";
+import { displayText } from "../domain/safe-text.js";
 import { escapeHtml, formatCount } from "./html.js";
 
 export interface BarSegment {
@@ -29,6 +30,7 @@ const VALUE = 56;
 const ROW = 28;
 const BAR = 18;
 const PAD = 6;
+// Longer labels would run into the bars; the table next to the chart has the name.
 const MAX_LABEL = 22;
 
 /**
@@ -58,7 +60,7 @@ export function renderBarChart(spec: BarChartSpec): string {
     });
     const total = totals[i] ?? 0;
     return (
-      `<g><text class="label" x="${LABEL - 8}" y="${middle}">${escapeHtml(shorten(row.label))}</text>` +
+      `<g><text class="label" x="${LABEL - 8}" y="${middle}">${escapeHtml(displayText(row.label, MAX_LABEL))}</text>` +
       segments.join("") +
       `<text class="total" x="${round(LABEL + total * scale + 6)}" y="${middle}">${formatCount(total)}</text></g>`
     );
@@ -73,11 +75,6 @@ export function renderBarChart(spec: BarChartSpec): string {
     `<line class="axis" x1="${LABEL}" y1="0" x2="${LABEL}" y2="${height}"/>` +
     `${rows.join("")}</svg>`
   );
-}
-
-/** Long road names would run into the bars; the table next to the chart has them whole. */
-function shorten(label: string): string {
-  return label.length > MAX_LABEL ? `${label.slice(0, MAX_LABEL - 1)}…` : label;
 }
 
 function round(value: number): number {

@@ -1,9 +1,23 @@
+import { displayText, NAME_DISPLAY_MAX, visibleText } from "../domain/safe-text.js";
+
 /**
  * Text for HTML: every value in the report comes from outside (source and road names from the files, origins
- * from links), so each one is escaped, in text and in attributes alike.
+ * from links), so each one is escaped, in text and in attributes alike, and its hidden characters (bidi
+ * overrides, controls) are shown as `<U+XXXX>` rather than allowed to reorder what is around them.
  */
 export function escapeHtml(value: string | number): string {
-  return String(value).replace(/[&<>"']/g, (char) => ENTITIES[char] ?? char);
+  return visibleText(String(value)).replace(/[&<>"']/g, (char) => ENTITIES[char] ?? char);
+}
+
+/**
+ * A name as a table shows it: escaped, and cut to `max` characters when longer (a road name without spaces would
+ * otherwise stretch its table), the whole name then kept in the cell's title.
+ */
+export function nameHtml(name: string, max = NAME_DISPLAY_MAX): string {
+  const shown = displayText(name, max);
+  return shown === visibleText(name)
+    ? escapeHtml(shown)
+    : `<span title="${escapeHtml(name)}">${escapeHtml(shown)}</span>`;
 }
 
 const ENTITIES: Record<string, string> = {

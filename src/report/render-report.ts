@@ -1,7 +1,7 @@
 import { VEHICLES, type Vehicle } from "../domain/columns.js";
 import { type VehicleDeaths, zeroDeaths } from "../domain/deaths-aggregator.js";
 import { type BarRow, renderBarChart } from "./bar-chart.js";
-import { escapeHtml, formatCount, formatTime } from "./html.js";
+import { escapeHtml, formatCount, formatTime, nameHtml } from "./html.js";
 import { REPORT_STYLE } from "./report-style.js";
 
 /** One row of deaths_by_vehicle (the current figures). */
@@ -183,7 +183,7 @@ function stackedSection(options: {
   const chart = renderBarChart({ id, title: options.heading, description: options.description, rows });
   const lines = groups.map(
     ([key, deaths]) =>
-      `<tr><th scope="row">${escapeHtml(key)}${options.note ? ` ${options.note(key)}` : ""}</th>` +
+      `<tr><th scope="row">${nameHtml(key)}${options.note ? ` ${options.note(key)}` : ""}</th>` +
       VEHICLES.map((vehicle) => cell(id, key, vehicle, deaths[vehicle])).join("") +
       `<td class="num sum">${formatCount(total(deaths))}</td></tr>`,
   );
@@ -204,7 +204,7 @@ function rejects(data: ReportData): string {
   const rows = data.runs.map((run) => {
     const share = run.rowsRead > 0 ? `${((100 * run.rowsRejected) / run.rowsRead).toFixed(1)}%` : "–";
     return (
-      `<tr><th scope="row">${escapeHtml(run.source)}</th><td class="num">${formatCount(run.rowsRead)}</td>` +
+      `<tr><th scope="row">${nameHtml(run.source)}</th><td class="num">${formatCount(run.rowsRead)}</td>` +
       `<td class="num">${formatCount(run.rowsRejected)}</td><td class="num">${share}</td>` +
       `<td>${reasons(run)}</td><td class="wrap"><code>${escapeHtml(objectUri(data.bucket, run.rejectsKey))}</code></td></tr>`
     );
@@ -252,10 +252,10 @@ function lineage(data: ReportData): string {
         : `from ${formatTime(snapshot)}`
       : "none";
     if (!run) {
-      return `<tr><th scope="row">${escapeHtml(source)}</th><td colspan="9">no run recorded</td><td>${figures}</td></tr>`;
+      return `<tr><th scope="row">${nameHtml(source)}</th><td colspan="9">no run recorded</td><td>${figures}</td></tr>`;
     }
     return (
-      `<tr><th scope="row">${escapeHtml(source)}</th>` +
+      `<tr><th scope="row">${nameHtml(source)}</th>` +
       `<td><span class="status ${run.status}">${run.status}</span>` +
       `${run.error ? `<br><span class="gloss">${escapeHtml(run.error)}</span>` : ""}</td>` +
       `<td>${formatTime(run.ingestedAt)}</td><td>${formatTime(run.finishedAt)}</td>` +

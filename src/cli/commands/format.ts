@@ -1,3 +1,5 @@
+import { displayText, spreadsheetCell } from "../../domain/safe-text.js";
+
 /** How the read commands print rows: an aligned table for people, JSON or CSV (RFC 4180) for programs. */
 export const FORMATS = ["table", "json", "csv"] as const;
 export type Format = (typeof FORMATS)[number];
@@ -47,11 +49,15 @@ export function cellText(value: unknown): string {
   return String(value);
 }
 
-/** RFC 4180: CRLF line ends; a field with a comma, quote, CR or LF is quoted, quotes doubled. */
+/**
+ * RFC 4180: CRLF line ends; a field with a comma, quote, CR or LF is quoted, quotes doubled. Text that a
+ * spreadsheet would run as a formula gets a leading `'` (spreadsheetCell); numbers are written as they are.
+ */
 function csv(rows: readonly Row[], columns: readonly string[]): string {
   const field = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+  const cell = (value: unknown) => (typeof value === "string" ? spreadsheetCell(value) : cellText(value));
   const lines = [columns.map(field).join(",")];
-  for (const row of rows) lines.push(columns.map((column) => field(cellText(row[column]))).join(","));
+  for (const row of rows) lines.push(columns.map((column) => field(cell(row[column]))).join(","));
   return `${lines.join("\r\n")}\r\n`;
 }
 
@@ -73,8 +79,9 @@ function numericColumns(rows: readonly Row[], columns: readonly string[]): strin
 
 function table(rows: readonly Row[], columns: readonly string[], numeric: ReadonlySet<string>): string {
   if (columns.length === 0) return `(${rows.length} rows)\n`;
-  // One line per cell: a newline inside a value would break the columns.
-  const cells = rows.map((row) => columns.map((column) => cellText(row[column]).replace(/\r?\n/g, "⏎")));
+  // One line per cell, as the terminal shows it: line breaks, escapes and bidi controls made visible (a newline
+  // would break the columns, an escape sequence could rewrite the screen), long values cut; JSON has them whole.
+  const cells = rows.map((row) => columns.map((column) => displayText(cellText(row[column]))));
   const widths = columns.map((column, i) =>
     Math.max(column.length, ...cells.map((line) => (line[i] ?? "").length)),
   );

@@ -1,9 +1,9 @@
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { VEHICLES } from "../../domain/columns.js";
 import { canonicalRoadName } from "../../domain/road-name.js";
 import { isRoadtollError } from "../../errors.js";
 import { type CliIo, runCli } from "../run.js";
+import { dataDirPath } from "../user-paths.js";
 import { type CommandDatabase, openCommandDatabase } from "./database.js";
 import { FORMATS, type Format, formatRows } from "./format.js";
 import { reportCommand } from "./report.js";
@@ -246,7 +246,7 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
   let database: CommandDatabase;
   try {
     database = await openCommandDatabase({
-      dataDir: resolve(io.root, (values["data-dir"] as string | undefined) ?? ".roadtoll"),
+      dataDir: dataDirPath(io, values["data-dir"] as string | undefined),
       databaseUrl: (values["database-url"] as string | undefined) ?? (io.env.DATABASE_URL || undefined),
     });
   } catch (error) {

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { createS3Client, ObjectStore } from "../../adapters/object-store.js";
 import { isRoadtollError } from "../../errors.js";
 import { lockDataDir } from "../../local/data-dir-lock.js";
@@ -9,6 +9,7 @@ import { startS3Server } from "../../local/s3-server.js";
 import { loadReportData, type ReportSources } from "../../report/load-report-data.js";
 import { renderReport } from "../../report/render-report.js";
 import type { CliIo } from "../run.js";
+import { dataDirPath, userPath } from "../user-paths.js";
 import type { CommandDatabase } from "./database.js";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -24,7 +25,7 @@ Writes one self-contained HTML file (inline CSS and SVG charts, no script, nothi
 type overall and per source, the worst roads, the rejected rows per source with their reasons, and each source's
 newest run (lineage). Prints the path written.
 
-  --out FILE          where to write it (default: report.html; relative to the repository, as --data-dir is)
+  --out FILE          where to write it (default: report.html in the current directory)
   --s3-endpoint URL   read the rejects objects (for their reasons) from this S3-compatible server; the keys come
                       from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else the AWS SDK's chain
   --bucket NAME       the pipeline's bucket (default: ${DEFAULT_BUCKET})
@@ -42,7 +43,7 @@ ${exit}`,
     formats: ["table"] as const,
     positionals: 0,
     async run({ db }: CommandDatabase, values: Values, _positionals: string[], _format: string, io: CliIo) {
-      const out = resolve(io.root, (values.out as string | undefined) ?? "report.html");
+      const out = userPath(io, (values.out as string | undefined) ?? "report.html");
       const rejects = await openRejectsStore(values, io);
       let html: string;
       try {
@@ -85,7 +86,7 @@ async function openRejectsStore(
     );
     return { store: new ObjectStore(s3, bucket), close: async () => s3.destroy() };
   }
-  const dataDir = resolve(io.root, (values["data-dir"] as string | undefined) ?? ".roadtoll");
+  const dataDir = dataDirPath(io, values["data-dir"] as string | undefined);
   const directory = join(dataDir, "s3");
   if (!existsSync(join(directory, bucket))) {
     return { noStore: `no bucket ${bucket} under ${directory} (give --s3-endpoint)`, close: async () => {} };

@@ -1,11 +1,11 @@
 import { once } from "node:events";
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadLinks } from "../../adapters/links.js";
 import { loadDownloadConfig, UPLOAD_URL_TTL } from "../../config.js";
 import { startServe } from "../../local/serve.js";
 import { ENVIRONMENT_OPTIONS, parseCliArgs, UsageError } from "../args.js";
 import type { CliIo } from "../run.js";
+import { dataDirPath } from "../user-paths.js";
 
 export const SERVE_USAGE = `Usage: roadtoll serve [--port N] [options]     (npm start -- serve [options])
 
@@ -85,7 +85,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
   const running = await startServe({
     port,
     bucket: common.bucket,
-    dataDir: resolve(io.root, common.dataDir),
+    dataDir: dataDirPath(io, common.dataDir),
     ...(common.s3Endpoint ? { s3Endpoint: common.s3Endpoint } : {}),
     ...(common.databaseUrl ? { databaseUrl: common.databaseUrl } : {}),
     links: await loadLinks(download.linksFile),
