@@ -127,11 +127,16 @@ describe.skipIf(skipWithout(noChromium))(`the report in headless Chromium${skipN
     expect(pageErrors).toEqual([]);
     expect(await page.title()).toBe("roadtoll report");
     expect(await page.$$eval("script, img, link, iframe, object", (found) => found.length)).toBe(0);
-    // The hostile name is shown as text, whole, where the road is listed.
+    // The hostile name is shown as text where the road is listed: cut at 60 characters, whole in the tooltip.
     const roads = await page.$$eval("#roads tbody th", (cells) =>
-      cells.map((cell) => cell.firstChild?.textContent?.trim()),
+      cells.map((cell) => ({
+        text: cell.firstChild?.textContent?.trim(),
+        title: (cell.firstChild as { title?: string } | null)?.title ?? "",
+      })),
     );
-    expect(roads).toContain(HOSTILE_ROAD.toUpperCase());
+    const hostile = HOSTILE_ROAD.toUpperCase();
+    expect(hostile.length).toBeGreaterThan(60);
+    expect(roads).toContainEqual({ text: `${hostile.slice(0, 59)}…`, title: hostile });
   });
 
   it("renders a screenshot that is not blank", async () => {

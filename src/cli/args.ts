@@ -57,6 +57,8 @@ Options:
                       $DOWNLOAD_MAX_BYTES if set, else ${DEFAULT_DOWNLOAD_MAX_BYTES}, 1 GiB)
   -h, --help          this text
 
+Two links with one source name in one run are bad usage. A --link URL that link.yml lists takes its link.yml name.
+
 Exit code: 0 when the execution succeeds, 1 when it fails, 2 on bad usage.`;
 
 /** The one line printed after a usage error, instead of the whole usage text. */

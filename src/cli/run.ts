@@ -73,6 +73,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   let samples: RunningFileServer | undefined;
   const requested = linkRefs(options, links);
+  // Two links under one name would each replace the other's figures in turn: which one counts would be chance.
+  const seen = new Set<string>();
+  for (const ref of requested) {
+    const name = displayName(ref, links);
+    if (seen.has(name)) {
+      io.stderr(
+        `roadtoll: two links are named ${JSON.stringify(name)} in one run; give each its own name (--link NAME=URL)\n${USAGE_HINT}\n`,
+      );
+      return 2;
+    }
+    seen.add(name);
+  }
   if (requested.length === 0) {
     samples = await startFileServer(join(io.root, "samples"));
     const files = (await readdir(join(io.root, "samples"))).filter((file) => file.endsWith(".csv")).sort();

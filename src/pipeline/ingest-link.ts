@@ -116,7 +116,9 @@ async function indexRun(deps: IngestDeps, source: string, origin: string, option
 
 export function resolveLink(ref: LinkRef, links: Links): { source: string; url: string } {
   if (ref.url !== undefined) {
-    const named = Object.entries(links).find(([, url]) => url === ref.url)?.[0];
+    // The same link spelt another way (a host's case, a default port, an escape) is still link.yml's.
+    const wanted = normalUrl(ref.url);
+    const named = Object.entries(links).find(([, url]) => normalUrl(url) === wanted)?.[0];
     return { url: ref.url, source: ref.source ?? named ?? sourceFromUrl(ref.url) };
   }
   const url = links[ref.source];
@@ -128,6 +130,15 @@ export function resolveLink(ref: LinkRef, links: Links): { source: string; url: 
     );
   }
   return { source: ref.source, url };
+}
+
+/** A URL as WHATWG URL parsing writes it (host lower-cased, default port dropped, escapes normalised). */
+function normalUrl(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
+  }
 }
 
 /**
