@@ -274,10 +274,12 @@ function checksumMismatch(
   query: URLSearchParams,
   body: Buffer,
 ): Mismatch | undefined {
+  // Query parameter names are matched without case, as S3 matches header names (X-Amz-Content-Sha256 in a URL).
+  const fromQuery = new Map([...query].map(([name, given]) => [name.toLowerCase(), given]));
   const value = (name: string): string | undefined => {
     const header = incoming.headers[name];
     if (typeof header === "string") return header;
-    return query.get(name) ?? undefined;
+    return fromQuery.get(name);
   };
   const contentSha = value("x-amz-content-sha256");
   if (contentSha?.startsWith("STREAMING-")) {
@@ -315,7 +317,7 @@ function checksumMismatch(
     }
   }
   const unknown = Object.keys(incoming.headers)
-    .concat([...query.keys()])
+    .concat([...fromQuery.keys()])
     .find(
       (name) =>
         /^x-amz-checksum-/i.test(name) &&
