@@ -71,7 +71,8 @@ beforeAll(async () => {
       links: {},
       lastRun: stateObjectLookup(store),
     }),
-    ...deathsFunctionTasks(createDeathsFunctionHandler({ store, db: database.db })),
+    // These tests run the same samples under many source names; tests/duplicates.test.ts covers refusing that.
+    ...deathsFunctionTasks(createDeathsFunctionHandler({ store, db: database.db, allowDuplicates: true })),
   };
 });
 

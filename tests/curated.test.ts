@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase } from "../src/db/database.js";
@@ -41,7 +42,8 @@ async function publish(
     {
       runId,
       origin: `https://example.org/${source}.csv`,
-      sha256: "ab".repeat(32),
+      // Each source its own file: the same digest under two sources would be refused as a duplicate.
+      sha256: createHash("sha256").update(source).digest("hex"),
       cleanKey: `clean/${source}/${runId}.csv`,
       rejectsKey: `rejects/${source}/${runId}.csv`,
       rowsRead: 10 + rejected,
@@ -163,7 +165,11 @@ describe("the deaths function's second task, PublishCurated", () => {
   const execution = "arn:aws:states:us-east-1:123456789012:execution:roadtoll-pipeline:run-1";
 
   it("publishes curated/ for {publishCurated: {execution}} and answers with the report's key and a count", async () => {
-    const handler = createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db });
+    const handler = createDeathsFunctionHandler({
+      store: storage.deaths.store,
+      db: database.db,
+      allowDuplicates: true,
+    });
     // Two sources: the report and two files each.
     await expect(handler({ publishCurated: { execution } })).resolves.toEqual({
       report: CURATED_REPORT_KEY,
@@ -185,7 +191,11 @@ describe("the deaths function's second task, PublishCurated", () => {
     [{ publishCurated: {}, key: "clean/x.csv" }, "(event)"],
     [{ publishCurated: true }, "publishCurated"],
   ])("refuses a malformed curated event %j as one (never as a deaths event)", async (event, path) => {
-    const handler = createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db });
+    const handler = createDeathsFunctionHandler({
+      store: storage.deaths.store,
+      db: database.db,
+      allowDuplicates: true,
+    });
     await expect(handler(event)).rejects.toMatchObject({
       name: "InvalidEventError",
       message: expect.stringMatching(
@@ -195,7 +205,11 @@ describe("the deaths function's second task, PublishCurated", () => {
   });
 
   it("still hands any other event to the deaths step", async () => {
-    const handler = createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db });
+    const handler = createDeathsFunctionHandler({
+      store: storage.deaths.store,
+      db: database.db,
+      allowDuplicates: true,
+    });
     await expect(handler({ key: "not-clean/x.csv" })).rejects.toMatchObject({
       name: "InvalidEventError",
       message: expect.stringMatching(/^invalid deaths event: /),

@@ -81,7 +81,7 @@ describe(`database faults (${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite o
         await throughFront(),
         { source: "Cut", createdAt, roads: [road("BR-101", 9)] },
         undefined,
-        QUICK,
+        { retry: QUICK },
       ),
     ).rejects.toMatchObject({
       name: "DatabaseUnavailableError",
@@ -100,7 +100,9 @@ describe(`database faults (${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite o
       /^insert into "deaths_by_vehicle"/i.test(text) && cuts++ === 0 ? "cut-before" : "pass";
     const roads = [road("BR-101", 3), road("BR-116", 4)];
     await expect(
-      publishSnapshot(await throughFront(), { source: "Blip", createdAt, roads }, undefined, QUICK),
+      publishSnapshot(await throughFront(), { source: "Blip", createdAt, roads }, undefined, {
+        retry: QUICK,
+      }),
     ).resolves.toMatchObject({ rowsWritten: 10, current: true });
     expect(cuts).toBe(2);
     const rows = await snapshotRows("Blip");
@@ -112,7 +114,9 @@ describe(`database faults (${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite o
     let cuts = 0;
     action = (text) => (/^commit/i.test(text) && cuts++ === 0 ? "cut-after-reply" : "pass");
     const roads = [road("BR-040", 5)];
-    await publishSnapshot(await throughFront(), { source: "Ack", createdAt, roads }, undefined, QUICK);
+    await publishSnapshot(await throughFront(), { source: "Ack", createdAt, roads }, undefined, {
+      retry: QUICK,
+    });
     expect(cuts).toBe(2);
     const rows = await snapshotRows("Ack");
     expect(rows).toHaveLength(5);
@@ -146,7 +150,7 @@ describe(`database faults (${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite o
       deaths: { automovel: 0, bicicleta: 0, caminhao: 0, moto: -1, onibus: 0 },
     };
     await expect(
-      publishSnapshot(db, { source: "Bad", createdAt, roads: [bad] }, undefined, QUICK),
+      publishSnapshot(db, { source: "Bad", createdAt, roads: [bad] }, undefined, { retry: QUICK }),
     ).rejects.toMatchObject({
       name: "DatabaseError",
     });
@@ -199,7 +203,9 @@ describe("a rotated database secret", () => {
       await sql.raw(`grant all on deaths_by_vehicle, accidents_by_road_year to roadtoll_app`).execute(direct);
     }
     const db = await secretDatabase();
-    await publishSnapshot(db, { source: "Rot", createdAt, roads: [road("BR-101", 1)] }, undefined, QUICK);
+    await publishSnapshot(db, { source: "Rot", createdAt, roads: [road("BR-101", 1)] }, undefined, {
+      retry: QUICK,
+    });
     expect(reads).toEqual(["first-pa55"]);
 
     // Rotation: the server and the secret move to a new password, and open sessions end (a failover or
@@ -207,7 +213,9 @@ describe("a rotated database secret", () => {
     serverPassword = "second-pa55";
     secret = { ...secret, password: "second-pa55" };
     guarded.dropAll();
-    await publishSnapshot(db, { source: "Rot", createdAt, roads: [road("BR-101", 2)] }, undefined, QUICK);
+    await publishSnapshot(db, { source: "Rot", createdAt, roads: [road("BR-101", 2)] }, undefined, {
+      retry: QUICK,
+    });
     expect(reads).toEqual(["first-pa55", "second-pa55"]);
     expect(guarded.logins.refused).toBe(1);
     expect((await snapshotRows("Rot")).find((row) => row.vehicle === "moto")?.number_deaths).toBe(2);
@@ -221,7 +229,7 @@ describe("a rotated database secret", () => {
       db,
       { source: "Rot", createdAt, roads: [road("BR-101", 3)] },
       undefined,
-      QUICK,
+      { retry: QUICK },
     ).catch((error: unknown) => error as Error);
     expect(failure).toMatchObject({
       name: "DatabaseUnavailableError",

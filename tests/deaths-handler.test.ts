@@ -35,7 +35,8 @@ beforeAll(async () => {
     download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
     links: {},
   });
-  deaths = createDeathsHandler({ store: storage.deaths.store, db: database.db });
+  // These tests run the same samples under many source names; tests/duplicates.test.ts covers refusing that.
+  deaths = createDeathsHandler({ store: storage.deaths.store, db: database.db, allowDuplicates: true });
   norte = await ingest({ url: `${files.baseUrl}/amostra_via_norte.csv`, source: "Norte" });
 });
 
@@ -400,7 +401,12 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
   });
 
   it("fails it even when MAX_REJECT_SHARE=1 allows any share: no usable row never ends succeeded", async () => {
-    const lenient = createDeathsHandler({ store: storage.deaths.store, db: database.db, maxRejectShare: 1 });
+    const lenient = createDeathsHandler({
+      store: storage.deaths.store,
+      db: database.db,
+      maxRejectShare: 1,
+      allowDuplicates: true,
+    });
     const event = await cleanObject("AllRejectedLenient", ["negative", "negative"]);
     await expect(lenient(event)).rejects.toMatchObject({
       name: "TooManyRejectsError",
@@ -433,7 +439,12 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
   });
 
   it("takes the limit from its dependencies: 0 allows no reject at all", async () => {
-    const strict = createDeathsHandler({ store: storage.deaths.store, db: database.db, maxRejectShare: 0 });
+    const strict = createDeathsHandler({
+      store: storage.deaths.store,
+      db: database.db,
+      maxRejectShare: 0,
+      allowDuplicates: true,
+    });
     await expect(
       strict(await cleanObject("Strict", ["good", "good", "good", "negative"])),
     ).rejects.toMatchObject({

@@ -45,7 +45,10 @@ function lambdaTasks(
         lastRun: stateObjectLookup(ingestStore),
       })(event),
     ListLinks: createListLinksHandler(links),
-    ...deathsFunctionTasks(createDeathsFunctionHandler({ store: deathsStore, db: database.db })),
+    // Every first run here reads the same sample under a new source name.
+    ...deathsFunctionTasks(
+      createDeathsFunctionHandler({ store: deathsStore, db: database.db, allowDuplicates: true }),
+    ),
   };
 }
 

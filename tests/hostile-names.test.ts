@@ -1,13 +1,10 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "csv-parse/sync";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runRoadtoll } from "../src/cli/commands/index.js";
-import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
-import { captureCliIo, cliOnTestDatabase } from "./support/cli-io.js";
-import { openTestDatabase, type TestDatabase } from "./support/database.js";
+import { captureCliIo, useCliSandbox } from "./support/cli-io.js";
 
 /**
  * Road names are whatever a file says. Run end to end (the pipeline, then the read commands), names that a
@@ -29,30 +26,21 @@ const ROADS = [...FORMULAS, BIDI, ESCAPES, LONG, "BR-116/BA"];
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for exactly these characters.
 const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
-let directory: string;
-let files: RunningFileServer;
-let database: TestDatabase | undefined;
-const { roadtoll, pipeline } = cliOnTestDatabase(ROOT, () => ({
-  dataDir: join(directory, "data"),
-  databaseUrl: database?.url,
-}));
+const sandbox = useCliSandbox(ROOT, {
+  // One accident per road, each with a car and 1 death (so every road has figures).
+  prepare: async (directory) => {
+    const rows = ROADS.map(
+      (road, i) => `01/01/2020;10:00;${i};x;1;${road};N;x;1;0;0;0;0;0;0;0;0;0;0;0;0;0;1`,
+    );
+    await writeFile(join(directory, "hostile.csv"), `${HEADER}\n${rows.join("\n")}\n`, "utf8");
+  },
+});
+const { roadtoll, pipeline } = sandbox;
 
 beforeAll(async () => {
-  directory = await mkdtemp(join(tmpdir(), "roadtoll-hostile-"));
-  // One accident per road, each with a car and 1 death (so every road has figures).
-  const rows = ROADS.map((road, i) => `01/01/2020;10:00;${i};x;1;${road};N;x;1;0;0;0;0;0;0;0;0;0;0;0;0;0;1`);
-  await writeFile(join(directory, "hostile.csv"), `${HEADER}\n${rows.join("\n")}\n`, "utf8");
-  files = await startFileServer(directory);
-  if (process.env.DATABASE_URL) database = await openTestDatabase({ migrate: false });
-  const out = await pipeline("--link", `HOSTILE=${files.baseUrl}/hostile.csv`);
+  const out = await pipeline("--link", `HOSTILE=${sandbox.baseUrl}/hostile.csv`);
   expect(out.code, out.stderr + out.stdout).toBe(0);
 }, 240_000);
-
-afterAll(async () => {
-  await files?.close();
-  await database?.close();
-  await rm(directory, { recursive: true, force: true });
-});
 
 describe("hostile road names", () => {
   it("are stored and given by --format json exactly as read", async () => {
@@ -86,7 +74,7 @@ describe("hostile road names", () => {
   });
 
   it("reach the HTML report escaped, visible and cut, the whole name kept in a title", async () => {
-    const out = join(directory, "report.html");
+    const out = join(sandbox.directory, "report.html");
     const { code, stderr } = await roadtoll("report", "--out", out);
     expect(code, stderr).toBe(0);
     const html = await readFile(out, "utf8");
@@ -103,18 +91,11 @@ describe("hostile road names", () => {
 
 describe("paths the user gives", () => {
   it("resolve against the directory the command is run in, not the repository", async () => {
-    const elsewhere = join(directory, "elsewhere");
+    const elsewhere = join(sandbox.directory, "elsewhere");
     await mkdir(elsewhere, { recursive: true });
     const { out, io } = captureCliIo(ROOT);
     const code = await runRoadtoll(
-      [
-        "report",
-        "--out",
-        "sub/report.html",
-        ...(database?.url ? ["--database-url", database.url] : []),
-        "--data-dir",
-        "../data",
-      ],
+      ["report", "--out", "sub/report.html", ...sandbox.databaseArgs(), "--data-dir", "../data"],
       { ...io, cwd: elsewhere },
     );
     expect(code, out.stderr).toBe(0);

@@ -50,7 +50,10 @@ describe(`a run from an object under landing/ (database: ${process.env.DATABASE_
         download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
         links: {},
       }),
-      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db })),
+      // These tests run the same samples under many source names; tests/duplicates.test.ts covers refusing that.
+      ...deathsFunctionTasks(
+        createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db, allowDuplicates: true }),
+      ),
     };
   });
 

@@ -99,7 +99,8 @@ function pipelineThroughFront(env: NodeJS.ProcessEnv = {}) {
       download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
       links: {},
     }),
-    deaths: createDeathsHandler({ store, db: database.db }),
+    // The same sample under many source names; tests/duplicates.test.ts covers refusing that.
+    deaths: createDeathsHandler({ store, db: database.db, allowDuplicates: true }),
   };
 }
 

@@ -144,7 +144,10 @@ describe(`pipeline execution (database: ${process.env.DATABASE_URL ? "PostgreSQL
         download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
         links: { Sul: `${files.baseUrl}/amostra_via_sul_bom.csv` },
       }),
-      ...deathsFunctionTasks(createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db })),
+      // These tests run the same samples under many source names; tests/duplicates.test.ts covers refusing that.
+      ...deathsFunctionTasks(
+        createDeathsFunctionHandler({ store: storage.deaths.store, db: database.db, allowDuplicates: true }),
+      ),
     };
   });
 

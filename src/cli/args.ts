@@ -26,6 +26,8 @@ export interface CliOptions {
   maxRejectShare: number;
   /** Overrides DOWNLOAD_MAX_BYTES when given. */
   maxDownloadBytes: number | undefined;
+  /** Write a file's figures even when another source's current figures came from the same bytes. */
+  allowDuplicates: boolean;
 }
 
 export const USAGE = `Usage: roadtoll [options]     (npm start -- [options])
@@ -55,6 +57,9 @@ Options:
   --max-download-bytes N
                       refuse a download larger than N bytes, counted as they arrive (default:
                       $DOWNLOAD_MAX_BYTES if set, else ${DEFAULT_DOWNLOAD_MAX_BYTES}, 1 GiB)
+  --allow-duplicates  write a file's figures even when another source's current ones came from the same bytes
+                      (the same SHA-256); by default such a link ends "duplicate" and writes nothing, so no
+                      death is counted twice in a sum over sources
   -h, --help          this text
 
 Two links with one source name in one run are bad usage. A --link URL that link.yml lists takes its link.yml name.
@@ -97,6 +102,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     bucket: values.bucket ?? "roadtoll-local",
     maxRejectShare: maxRejectShare(values["max-reject-share"], env.MAX_REJECT_SHARE),
     maxDownloadBytes: maxDownloadBytes(values["max-download-bytes"]),
+    allowDuplicates: values["allow-duplicates"] ?? false,
   };
 }
 
@@ -166,6 +172,7 @@ function parse(argv: readonly string[]) {
       all: { type: "boolean" },
       json: { type: "boolean" },
       verbose: { type: "boolean" },
+      "allow-duplicates": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       ...ENVIRONMENT_OPTIONS,
     },

@@ -146,6 +146,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             store: env.store,
             db: env.db,
             maxRejectShare: options.maxRejectShare,
+            allowDuplicates: options.allowDuplicates,
           }),
         ),
       },
@@ -207,6 +208,8 @@ async function report(
       curated?: CuratedResult;
     };
     io.stdout(`${renderResults(await readSummaries(store, summaryKeys(results)))}\n`);
+    const duplicates = describeDuplicates(results as LinkOutcome[], requested);
+    if (duplicates) io.stdout(`\n${duplicates}\n`);
     // PublishCurated rebuilt it from the whole database, this run's sources and every earlier one's.
     if (curated) io.stdout(`\ncurated report: s3://${store.bucket}/${curated.report}\n`);
     return;
@@ -248,6 +251,19 @@ interface LinkOutcome {
   status: string;
   error?: string;
   cause?: string;
+  duplicateOf?: string;
+}
+
+/** The links whose file another source's current figures already count: not in the table, and why. */
+function describeDuplicates(results: readonly LinkOutcome[], requested: readonly LinkRef[]): string {
+  const lines = results
+    .filter((item) => item?.status === "duplicate")
+    .map(
+      (item) =>
+        `  ${linkName(requested[item.link.index], item.link)}: the same file (SHA-256) as ${item.duplicateOf}'s ` +
+        "current figures; nothing written, so no death is counted twice (--allow-duplicates to write it anyway)",
+    );
+  return lines.length > 0 ? ["Duplicates (not counted again)", ...lines].join("\n") : "";
 }
 
 /**
@@ -273,8 +289,9 @@ function describeFailure(
   return outcomes
     .map((item) => {
       const name = linkName(requested[item.link.index], item.link);
-      return item.status === "failed"
-        ? `  ✘ ${name}: ${item.error}: ${item.cause}`
+      if (item.status === "failed") return `  ✘ ${name}: ${item.error}: ${item.cause}`;
+      return item.status === "duplicate"
+        ? `  ✔ ${name}: duplicate of ${item.duplicateOf}, nothing written`
         : `  ✔ ${name}: ${item.status}`;
     })
     .join("\n");

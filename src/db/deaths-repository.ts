@@ -40,6 +40,17 @@ export interface Publication {
   current: boolean;
   /** The snapshot this one replaced as current (moved to history), if there was one. */
   replaced: Date | undefined;
+  /**
+   * Another source whose current snapshot came from the same bytes (the same SHA-256): nothing was written, since
+   * the figures would be counted twice in every sum over sources.
+   */
+  duplicateOf?: string;
+}
+
+export interface PublishOptions {
+  /** Write the snapshot even when another source's current one has the same SHA-256. */
+  allowDuplicate?: boolean;
+  retry?: RetryPolicy;
 }
 
 /** Rows per INSERT: far below Postgres' 65,535 bind-parameter limit (11 per row at most) for any number of roads. */
@@ -84,8 +95,9 @@ export async function publishSnapshot(
   db: Kysely<Database>,
   snapshot: DeathsSnapshot,
   run?: RunRecord,
-  retry: RetryPolicy = DEFAULT_RETRY,
+  options: PublishOptions = {},
 ): Promise<Publication> {
+  const retry = options.retry ?? DEFAULT_RETRY;
   const { source, createdAt } = snapshot;
   const rows: NewDeathsRow[] = snapshot.roads.flatMap(({ road, deaths }) =>
     VEHICLES.map((vehicle) => ({
@@ -116,6 +128,23 @@ export async function publishSnapshot(
       () =>
         db.transaction().execute(async (trx) => {
           await sql`select pg_advisory_xact_lock(hashtext(${`roadtoll:${source}`}))`.execute(trx);
+          if (run?.sha256 && !options.allowDuplicate) {
+            // Two sources finishing the same bytes at once: the lock on the digest lets one see the other.
+            await sql`select pg_advisory_xact_lock(hashtext(${`roadtoll:sha256:${run.sha256}`}))`.execute(
+              trx,
+            );
+            const twin = await trx
+              .selectFrom("pipeline_runs")
+              .select("source")
+              .where("current", "=", true)
+              .where("sha256", "=", run.sha256)
+              .where("source", "<>", source)
+              .orderBy("source")
+              .limit(1)
+              .executeTakeFirst();
+            if (twin)
+              return { rowsWritten: 0, current: false, replaced: undefined, duplicateOf: twin.source };
+          }
           const newer = await trx
             .selectFrom("deaths_by_vehicle")
             .select("created_at")

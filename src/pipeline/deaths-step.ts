@@ -37,6 +37,11 @@ export interface DeathsDeps {
    * Lambda reads it from MAX_REJECT_SHARE at cold start, the CLI from --max-reject-share.
    */
   maxRejectShare?: number;
+  /**
+   * Write a file's figures even when another source's current figures came from the same bytes (the same
+   * SHA-256). Off by default: the two would be counted twice in every sum over sources (`--allow-duplicates`).
+   */
+  allowDuplicates?: boolean;
 }
 
 export interface WorstRoad {
@@ -73,6 +78,8 @@ export interface DeathsSummary {
   current: boolean;
   /** The snapshot this one replaced as current (now in deaths_by_vehicle_history). */
   replaced: string | null;
+  /** The source whose current figures came from the same bytes: nothing was written (see DeathsDeps). */
+  duplicateOf?: string;
   /** Deaths in accepted rows, each accident once. */
   totalDeaths: number;
   /** The metric summed over roads: deaths in accidents involving each vehicle type. */
@@ -98,6 +105,8 @@ export interface DeathsResult {
   deathsByVehicle: VehicleDeaths;
   bucket: string;
   keys: { summary: string; rejects: string; clean: string };
+  /** Present when nothing was written because another source's current figures have the same SHA-256. */
+  duplicateOf?: string;
 }
 
 const WORST_ROADS = 5;
@@ -126,6 +135,7 @@ export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): P
     rowsWritten: summary.rowsWritten,
     totalDeaths: summary.totalDeaths,
     deathsByVehicle: summary.deathsByVehicle,
+    ...(summary.duplicateOf === undefined ? {} : { duplicateOf: summary.duplicateOf }),
     bucket: deps.store.bucket,
     keys: { summary: key, rejects: summary.rejects.key, clean: summary.input.key },
   };
@@ -203,10 +213,11 @@ async function summarise(input: DeathsStepInput, deps: DeathsDeps): Promise<Deat
     );
     throw rejection;
   }
-  const { rowsWritten, current, replaced } = await publishSnapshot(
+  const { rowsWritten, current, replaced, duplicateOf } = await publishSnapshot(
     deps.db,
     { source: input.source, createdAt, roads: computation.roads, roadYears: computation.roadYears },
     run,
+    { allowDuplicate: deps.allowDuplicates ?? false },
   );
   // The source's last successful run, for the next ingest's change detection; after the commit, so it never
   // names figures the table does not hold. Only a current run: a late, older one must not wind it back.
@@ -236,7 +247,11 @@ async function summarise(input: DeathsStepInput, deps: DeathsDeps): Promise<Deat
       `${input.source}: ${computation.totalDeaths} deaths on ${computation.roads.length} roads from ` +
       `${computation.rowsAccepted} accidents; ${computation.rowsRejected} rows rejected` +
       (worstRoads[0] ? `; worst road ${worstRoads[0].road} (${worstRoads[0].deaths} deaths)` : "") +
-      (current ? "" : "; older than the source's current snapshot, so kept in deaths_by_vehicle_history"),
+      (duplicateOf !== undefined
+        ? `; not written: the same file (SHA-256) as ${duplicateOf}'s current figures, which would count every death twice`
+        : current
+          ? ""
+          : "; older than the source's current snapshot, so kept in deaths_by_vehicle_history"),
     table: "deaths_by_vehicle",
     source: input.source,
     createdAt: createdAt.toISOString(),
@@ -251,6 +266,7 @@ async function summarise(input: DeathsStepInput, deps: DeathsDeps): Promise<Deat
     rowsWritten,
     current,
     replaced: replaced ? replaced.toISOString() : null,
+    ...(duplicateOf === undefined ? {} : { duplicateOf }),
     totalDeaths: computation.totalDeaths,
     deathsByVehicle,
     worstRoads,

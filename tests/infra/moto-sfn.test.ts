@@ -68,7 +68,7 @@ import { skipNote, skipWithout } from "../support/tools.js";
 
 const REGION = "us-east-1";
 /** History events of a link that succeeds without a retry, and of the rest of the execution (measured on moto). */
-const PER_LINK_EVENTS = 16;
+const PER_LINK_EVENTS = 18;
 const FIXED_EVENTS = 19;
 const ROLE_ARN = "arn:aws:iam::123456789012:role/roadtoll-moto";
 const DEADLINE_MS = 60_000;
@@ -877,7 +877,7 @@ describe.skipIf(skipWithout(noMoto))(
       const failing = await runBoth(links(3), { Ingest: { L0: [fail], L1: [fail], L2: [fail] } });
       expectSameBehaviour(failing);
       // Measured: 91 events for 3 links failing at Ingest, about 23 per link (the failure path's Choice and Pass
-      // states, and ListFailures' iteration) against 16 for a success, PublishCurated's 5 included.
+      // states, and ListFailures' iteration) against 18 for a success, PublishCurated's 5 included.
       expect(failing.moto.history.length).toBe(91);
     });
 

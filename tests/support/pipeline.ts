@@ -16,7 +16,10 @@ export interface TestPipeline {
   close(): Promise<void>;
 }
 
-export async function startTestPipeline(directory: string): Promise<TestPipeline> {
+export async function startTestPipeline(
+  directory: string,
+  options: { allowDuplicates?: boolean } = {},
+): Promise<TestPipeline> {
   const [storage, database, files] = await Promise.all([
     startTestStorage(),
     openTestDatabase(),
@@ -31,7 +34,11 @@ export async function startTestPipeline(directory: string): Promise<TestPipeline
       download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
       links: {},
     }),
-    deaths: createDeathsHandler({ store: storage.deaths.store, db: database.db }),
+    deaths: createDeathsHandler({
+      store: storage.deaths.store,
+      db: database.db,
+      allowDuplicates: options.allowDuplicates ?? false,
+    }),
     close: async () => {
       await files.close();
       await database.close();
