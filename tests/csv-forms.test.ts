@@ -69,7 +69,7 @@ interface Figures {
   totalDeaths: number;
 }
 
-/** The metric on the generated rows, as the README states it. */
+/** The metric on the generated rows, as docs/numbers.md states it. */
 function expected(rows: readonly string[][]): Figures {
   const figures: Figures = { roads: {}, accepted: 0, rejected: 0, totalDeaths: 0 };
   const number = (cell: string | undefined) => {

@@ -329,7 +329,7 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
   });
 });
 
-/** A clean object as the ingest step writes it (README, "Where things go"), put straight into S3. */
+/** A clean object as the ingest step writes it (docs/layout.md), put straight into S3. */
 const CLEAN_HEADER = "trecho,automovel,bicicleta,caminhao,moto,onibus,mortos,source_line,road_name";
 const cleanRow = {
   good: (line: number) => `BR-101/SC,1,,,,,1,${line},BR-101/SC`,

@@ -4,7 +4,7 @@
  * for a file someone has reformatted. Spaces and tabs around the date are ignored, as around a count.
  *
  * A date that does not read as one gives UNKNOWN_YEAR rather than rejecting the row: the metric never read the
- * date, and a row the README says is valid must stay valid. The row then counts under an unknown year.
+ * date, and a row docs/numbers.md says is valid must stay valid. The row then counts under an unknown year.
  */
 export const UNKNOWN_YEAR = 0;
 

@@ -1,7 +1,7 @@
 /**
  * Canonical road names. ANTT's `trecho` column spells one road several ways, inside one file and across files:
  * "BR-070/MT" and "BR-70/MT", "BR-116/BA" and "BR-116/BA - Cont VC", "BA-526" and "526/BA", "Contorno" and
- * "CONTORNO". The rules, applied in order (README "Road names" documents them for users):
+ * "CONTORNO". The rules, applied in order (docs/numbers.md, "Road names", documents them for users):
  *
  * 1. Accents are stripped, the text is upper-cased, and runs of whitespace become one space.
  * 2. A federal road, `BR` + number + `/` + state, becomes `BR-NNN/UF` with the number zero-padded to three

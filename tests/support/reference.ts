@@ -1,7 +1,7 @@
 /**
  * An independent implementation of the metric, written for the tests only: no streams, no csv-parse, no shared
  * code with src/. It reads a whole source file (fine for test-sized inputs) and applies the documented
- * semantics directly, so a test comparing it with the pipeline checks the pipeline against the README, not
+ * semantics directly, so a test comparing it with the pipeline checks the pipeline against docs/numbers.md, not
  * against itself.
  */
 import { TextDecoder } from "node:util";
@@ -30,7 +30,7 @@ export interface AccidentFigures {
 }
 
 /**
- * The year of a `data` cell as the README describes it: `dd/mm/yyyy` (day and month of one or two digits) or
+ * The year of a `data` cell as docs/numbers.md describes it: `dd/mm/yyyy` (day and month of one or two digits) or
  * `yyyy-mm-dd`, spaces around ignored; anything else, or a day or month out of range, is no year at all.
  */
 export function referenceYear(cell: string | undefined): number | null {
@@ -56,7 +56,7 @@ export function decodeSource(bytes: Buffer): string {
   }
 }
 
-/** The README's road-name rules, written a second time, differently. */
+/** The road-name rules of docs/numbers.md, written a second time, differently. */
 export function referenceRoad(trecho: string): string {
   const words = trecho
     .normalize("NFD")
