@@ -38,6 +38,14 @@ async function publish(
         deaths: deaths(automovel, moto),
         total: automovel,
       })),
+      // Each accident here involves one of the two types: its deaths counted once are the metric's sum.
+      roadYears: roads.map(([road, automovel, moto]) => ({
+        road,
+        year: 2024,
+        accidents: 10,
+        deaths: automovel + moto,
+        byVehicle: deaths(automovel, moto),
+      })),
     },
     {
       runId,
@@ -214,5 +222,58 @@ describe("the deaths function's second task, PublishCurated", () => {
       name: "InvalidEventError",
       message: expect.stringMatching(/^invalid deaths event: /),
     });
+  });
+});
+
+describe("publishCurated at any number of roads", () => {
+  it("reads a source a page at a time, every row once, and lists ten roads in the report", async () => {
+    const many = await openTestDatabase();
+    try {
+      // 2,601 roads, 13,005 rows: three pages of figures, the last one short.
+      const roads = Array.from({ length: 2_601 }, (_, i) => `ROAD ${String(i).padStart(5, "0")}`);
+      await publishSnapshot(
+        many.db,
+        {
+          source: "VIA_MANY",
+          createdAt: new Date("2025-01-01T00:00:00Z"),
+          roads: roads.map((road, i) => ({ road, deaths: deaths(i % 7, i % 3), total: i % 7 })),
+          roadYears: roads.map((road, i) => ({
+            road,
+            year: 2020,
+            accidents: 2,
+            deaths: (i % 7) + (i % 3),
+            byVehicle: deaths(i % 7, i % 3),
+          })),
+        },
+        {
+          runId: "many",
+          sha256: createHash("sha256").update("many").digest("hex"),
+          cleanKey: "clean/VIA_MANY/many.csv",
+          rejectsKey: "rejects/VIA_MANY/many.csv",
+          rowsRead: 5_202,
+          rowsAccepted: 5_202,
+          rowsRejected: 0,
+        },
+      );
+      await publishCurated(storage.deaths.store, many.db);
+      const csv = parse((await storage.bytes(curatedFiguresKey("VIA_MANY", "csv"))).toString("utf8"), {
+        columns: true,
+        record_delimiter: "\r\n",
+      }) as Array<{ road_name: string; vehicle: string; number_deaths: string }>;
+      expect(csv).toHaveLength(roads.length * 5);
+      expect(new Set(csv.map((row) => `${row.road_name}/${row.vehicle}`)).size).toBe(roads.length * 5);
+      const moto = csv
+        .filter((row) => row.vehicle === "moto")
+        .reduce((sum, row) => sum + Number(row.number_deaths), 0);
+      expect(moto).toBe(roads.reduce((sum, _road, i) => sum + (i % 3), 0));
+      const json = (await storage.bytes(curatedFiguresKey("VIA_MANY", "json"))).toString("utf8");
+      expect(json.split("\n").filter(Boolean)).toHaveLength(roads.length * 5);
+
+      const html = (await storage.bytes(CURATED_REPORT_KEY)).toString("utf8");
+      expect(html.match(/data-chart="roads" data-row=/g)).toHaveLength(2 * 10);
+      expect(html).toContain("2,591 more roads are not listed.");
+    } finally {
+      await many.close();
+    }
   });
 });

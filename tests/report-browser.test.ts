@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -45,6 +45,28 @@ interface Cell {
   text: string;
 }
 
+/** Each source the report holds, computed independently from its file. */
+async function references(): Promise<Map<string, ReturnType<typeof referenceDeaths>>> {
+  const files = new Map<string, string>([
+    ["amostra_hostil", join(dataDirOf(), "files", "hostile.csv")],
+    ["amostra_via_norte", join(SAMPLES, "amostra_via_norte.csv")],
+    ["amostra_via_sul_bom", join(SAMPLES, "amostra_via_sul_bom.csv")],
+  ]);
+  const result = new Map<string, ReturnType<typeof referenceDeaths>>();
+  for (const [source, file] of files) result.set(source, referenceDeaths(await readFile(file)));
+  return result;
+}
+
+/** Most first; ties by name, as the report orders them. */
+function rank(entries: ReadonlyArray<readonly [string, number]>): Array<[string, number]> {
+  return [...entries]
+    .map(([name, value]): [string, number] => [name, value])
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+let currentDataDir = "";
+const dataDirOf = () => currentDataDir;
+
 const noChromium = !chromium && "no chromium on PATH; .ci/run installs it with apt-get";
 describe.skipIf(skipWithout(noChromium))(`the report in headless Chromium${skipNote(noChromium)}`, () => {
   let dataDir: string;
@@ -80,12 +102,16 @@ describe.skipIf(skipWithout(noChromium))(`the report in headless Chromium${skipN
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "roadtoll-report-"));
-    // A third source whose first road is named by HOSTILE_ROAD.
+    currentDataDir = dataDir;
+    // A third source whose BR-101/SC is named by HOSTILE_ROAD (with all its deaths, among the worst roads), and
+    // whose accidents are two years older, so the sources cover different years.
     const hostile = join(dataDir, "files");
     await mkdir(hostile);
-    const lines = (await readFile(join(SAMPLES, "amostra_via_sul_bom.csv"), "utf8")).split("\n");
-    lines[1] = (lines[1] ?? "").replace("BR-101/SC;", `${HOSTILE_ROAD};`);
-    await writeFile(join(hostile, "hostile.csv"), lines.join("\n"));
+    const text = await readFile(join(SAMPLES, "amostra_via_sul_bom.csv"), "utf8");
+    await writeFile(
+      join(hostile, "hostile.csv"),
+      text.replaceAll("BR-101/SC;", `${HOSTILE_ROAD};`).replaceAll("/2021;", "/2019;"),
+    );
     files = await startFileServer(hostile);
     if (process.env.DATABASE_URL) database = await openTestDatabase({ migrate: false });
     for (const argv of [[], ["--link", `amostra_hostil=${files.baseUrl}/hostile.csv`]]) {
@@ -187,18 +213,61 @@ describe.skipIf(skipWithout(noChromium))(`the report in headless Chromium${skipN
     }
     // The overall chart against an independent computation over the source files.
     const expected = Object.fromEntries(VEHICLE_NAMES.map((name) => [name, 0]));
-    const sources = [
-      ...(await readdir(SAMPLES)).filter((file) => file.endsWith(".csv")).map((file) => join(SAMPLES, file)),
-      join(dataDir, "files", "hostile.csv"),
-    ];
-    for (const file of sources) {
-      const reference = referenceDeaths(await readFile(file));
+    for (const reference of (await references()).values()) {
       for (const name of VEHICLE_NAMES) expected[name] = (expected[name] ?? 0) + reference.byVehicle[name];
     }
     const overall = Object.fromEntries(
       bars.filter((bar) => bar.chart === "vehicles").map((bar) => [bar.row, bar.value]),
     );
     expect(overall).toEqual(expected);
+  });
+
+  it("heads with deaths counted once and ranks sources and roads by them, as computed independently", async () => {
+    const files = await references();
+    const all = [...files.values()];
+    const deaths = all.reduce((sum, reference) => sum + reference.totalDeaths, 0);
+    const accidents = all.reduce((sum, reference) => sum + reference.accepted, 0);
+    const years = all.flatMap((reference) => [...reference.years.keys()]).filter((year) => year !== null);
+    const span = `${Math.min(...years)}–${Math.max(...years)}`;
+    expect(span).toBe("2019–2021");
+    const figure = (name: string) =>
+      page.$eval(`#headline [data-figure="${name}"]`, (element) => element.textContent ?? "");
+    expect(Number((await figure("deaths")).replaceAll(",", ""))).toBe(deaths);
+    expect(Number((await figure("accidents")).replaceAll(",", ""))).toBe(accidents);
+    expect(await figure("years")).toBe(span);
+
+    const chartRows = (chart: string) =>
+      page.$$eval(`svg[data-chart="${chart}"] rect`, (rects) =>
+        rects.map((rect) => [rect.getAttribute("data-row"), Number(rect.getAttribute("data-value"))]),
+      );
+    // Sources: one bar each, its deaths counted once, most first.
+    const bySource = [...files].map(([source, reference]) => [source, reference.totalDeaths] as const);
+    expect(await chartRows("sources")).toEqual(rank(bySource));
+    // Roads: deaths counted once over every source that runs the road, the ten worst first.
+    const byRoad = new Map<string, number>();
+    for (const reference of all) {
+      for (const [road, figures] of reference.accidentsByRoad) {
+        byRoad.set(road, (byRoad.get(road) ?? 0) + figures.deaths);
+      }
+    }
+    expect(await chartRows("roads")).toEqual(rank([...byRoad]).slice(0, 10));
+    // Nothing adds the metric up.
+    const headers = await page.$$eval("thead th", (cells) => cells.map((cell) => cell.textContent?.trim()));
+    expect(headers).not.toContain("sum");
+    expect(headers).toContain("deaths in accidents involving (overlapping: not a breakdown)");
+    // Every section with figures says the years it covers, and each source its own.
+    for (const id of ["vehicles", "sources", "roads"]) {
+      expect(await page.$eval(`#${id}`, (section) => section.textContent ?? "")).toContain(span);
+    }
+    const sourceYears = await page.$$eval("#sources tbody tr", (rows) =>
+      rows.map((row) => [row.children[0]?.textContent?.trim(), row.children[1]?.textContent?.trim()]),
+    );
+    for (const [source, reference] of files) {
+      const own = [...reference.years.keys()].filter((year) => year !== null);
+      const first = Math.min(...own);
+      const last = Math.max(...own);
+      expect(sourceYears).toContainEqual([source, first === last ? String(first) : `${first}–${last}`]);
+    }
   });
 
   it("lists the rejects' reasons and each source's newest run", async () => {
@@ -216,9 +285,24 @@ describe.skipIf(skipWithout(noChromium))(`the report in headless Chromium${skipN
     ]);
     for (const row of lineage) {
       expect(row[1]).toBe("succeeded");
-      expect(row[5]).toMatch(/^[0-9a-f]{64}$/);
-      expect(row[10]).toBe("this run's");
+      expect(row[3]).toMatch(/sha256 [0-9a-f]{12}…, [\d,]+ bytes$/);
+      expect(row[6]).toBe("this run's");
     }
+    const digests = await page.$$eval("#lineage code[title]", (codes) => codes.map((code) => code.title));
+    for (const digest of digests) expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(digests).toHaveLength(3);
+  });
+
+  it("reads at 1280 px without sideways scrolling: long names and links wrap", async () => {
+    await page.setViewport({ width: 1280, height: 900 });
+    expect(await page.$eval("html", (html) => html.scrollWidth)).toBeLessThanOrEqual(1280);
+    const overflowing = await page.$$eval(".scroll", (boxes) =>
+      boxes
+        .filter((box) => box.scrollWidth > box.clientWidth + 1)
+        .map((box) => `${box.closest("section")?.id}: ${box.scrollWidth} > ${box.clientWidth}`),
+    );
+    expect(overflowing).toEqual([]);
+    await page.setViewport({ width: 1200, height: 900 });
   });
 
   it("fits a phone's width (wide tables scroll inside their box) and prints", async () => {

@@ -130,7 +130,7 @@ describe(`the app user (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "P
       try {
         // The report's queries: the current figures and each source's newest run, as publishCurated reads them.
         const data = await loadReportData(connection);
-        expect(data.figures.some((row) => row.source === "App")).toBe(true);
+        expect(data.sources.some((source) => source.name === "App")).toBe(true);
         expect(Array.isArray(data.runs)).toBe(true);
       } finally {
         await sql`reset role`.execute(connection);

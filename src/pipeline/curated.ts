@@ -1,4 +1,5 @@
-import type { Kysely } from "kysely";
+import type { Writable } from "node:stream";
+import { type Kysely, sql } from "kysely";
 import type { ObjectStore } from "../adapters/object-store.js";
 import { DEFAULT_RETRY, databaseFailure, type RetryPolicy, retryTransient } from "../db/retry.js";
 import type { Database } from "../db/schema.js";
@@ -45,59 +46,158 @@ export interface CuratedPublication {
 export async function publishCurated(
   store: ObjectStore,
   db: Kysely<Database>,
-  options: { now?: Date; retry?: RetryPolicy } = {},
+  options: { now?: Date; retry?: RetryPolicy; leftOut?: readonly string[]; leftOutNote?: string } = {},
 ): Promise<CuratedPublication> {
+  const leftOut = options.leftOut ?? [];
   let data: ReportData;
+  let sources: Array<{ source: string; created_at: Date }>;
   try {
-    data = await retryTransient(
-      () => loadReportData(db, { store, ...(options.now ? { now: options.now } : {}) }),
+    [data, sources] = await retryTransient(
+      () =>
+        Promise.all([
+          loadReportData(db, {
+            store,
+            leftOut,
+            ...(options.leftOutNote ? { leftOutNote: options.leftOutNote } : {}),
+            ...(options.now ? { now: options.now } : {}),
+          }),
+          db
+            .selectFrom("deaths_by_vehicle")
+            .select("source")
+            .select((eb) => eb.fn.max("created_at").as("created_at"))
+            .$if(leftOut.length > 0, (query) => query.where("source", "not in", leftOut))
+            .groupBy("source")
+            .orderBy("source")
+            .execute(),
+        ]),
       options.retry ?? DEFAULT_RETRY,
     );
   } catch (error) {
     throw databaseFailure(error, "cannot read the figures to publish under curated/");
   }
   const keys: string[] = [];
-  for (const [source, rows] of figuresBySource(data)) {
-    const csvKey = curatedFiguresKey(source, "csv");
-    const jsonKey = curatedFiguresKey(source, "json");
-    await store.writeText(csvKey, figuresCsv(rows), "text/csv; charset=utf-8");
-    await store.writeText(jsonKey, figuresJsonLines(rows), "application/x-ndjson; charset=utf-8");
-    keys.push(csvKey, jsonKey);
+  for (const { source, created_at } of sources) {
+    keys.push(...(await publishSource(store, db, source, new Date(created_at))));
   }
   await store.writeText(CURATED_REPORT_KEY, renderReport(data), "text/html; charset=utf-8");
   keys.push(CURATED_REPORT_KEY);
   return { keys };
 }
 
-type CuratedRow = Record<(typeof CURATED_COLUMNS)[number], string | number>;
+/** Rows read per query: a page of figures in memory at a time, whatever the number of roads. */
+const PAGE_ROWS = 5_000;
 
-function figuresBySource(data: ReportData): Map<string, CuratedRow[]> {
-  const createdAt = new Map(data.snapshots.map(({ source, createdAt }) => [source, createdAt.toISOString()]));
-  const bySource = new Map<string, CuratedRow[]>();
-  for (const row of data.figures) {
-    const rows = bySource.get(row.source) ?? [];
-    rows.push({
-      road_name: row.road,
-      vehicle: row.vehicle,
-      number_deaths: row.deaths,
-      created_at: createdAt.get(row.source) ?? "",
-    });
-    bySource.set(row.source, rows);
+/**
+ * One source's snapshot as CSV, then as JSON lines, each streamed from the database a page at a time (keyset
+ * order) into a multipart upload: memory stays bounded by a page and one upload's parts at any number of roads,
+ * and one object is written at a time (a failure aborts it and stops there). Only the rows of the snapshot listed
+ * at the start are read: a newer snapshot written meanwhile shortens the object rather than mixing two, and the
+ * next publication writes the newer one whole.
+ */
+async function publishSource(
+  store: ObjectStore,
+  db: Kysely<Database>,
+  source: string,
+  createdAt: Date,
+): Promise<string[]> {
+  const createdAtText = createdAt.toISOString();
+  const formats = {
+    csv: {
+      contentType: "text/csv; charset=utf-8",
+      header: formatCsvRow([...CURATED_COLUMNS]).replace(/\n$/, "\r\n"),
+      line: csvLine,
+    },
+    json: {
+      contentType: "application/x-ndjson; charset=utf-8",
+      header: "",
+      line: (row: CuratedRow) => `${JSON.stringify(row)}\n`,
+    },
+  } as const;
+  const keys: string[] = [];
+  for (const [format, { contentType, header, line }] of Object.entries(formats)) {
+    const key = curatedFiguresKey(source, format as keyof typeof formats);
+    const upload = store.openUpload(key, contentType);
+    try {
+      await write(upload.body, header);
+      for await (const page of figurePages(db, source, createdAt)) {
+        let text = "";
+        for (const row of page) {
+          text += line({
+            road_name: row.road_name,
+            vehicle: row.vehicle,
+            number_deaths: Number(row.number_deaths),
+            created_at: createdAtText,
+          });
+        }
+        await write(upload.body, text);
+      }
+      upload.body.end();
+      await upload.done;
+    } catch (error) {
+      await upload.abort();
+      throw error;
+    }
+    keys.push(key);
   }
-  return bySource;
+  return keys;
 }
+
+async function* figurePages(
+  db: Kysely<Database>,
+  source: string,
+  createdAt: Date,
+): AsyncGenerator<Array<{ road_name: string; vehicle: string; number_deaths: number }>> {
+  let after: { road: string; vehicle: string } | undefined;
+  for (;;) {
+    let page: Array<{ road_name: string; vehicle: string; number_deaths: number }>;
+    try {
+      page = await db
+        .selectFrom("deaths_by_vehicle")
+        .select(["road_name", "vehicle", "number_deaths"])
+        .where("source", "=", source)
+        .where("created_at", "=", createdAt)
+        .$if(after !== undefined, (query) =>
+          query.where(sql<boolean>`(road_name, vehicle) > (${after?.road ?? ""}, ${after?.vehicle ?? ""})`),
+        )
+        .orderBy("road_name")
+        .orderBy("vehicle")
+        .limit(PAGE_ROWS)
+        .execute();
+    } catch (error) {
+      throw databaseFailure(error, `cannot read ${source}'s figures to publish under curated/`);
+    }
+    yield page;
+    const last = page.at(-1);
+    if (!last || page.length < PAGE_ROWS) return;
+    after = { road: last.road_name, vehicle: last.vehicle };
+  }
+}
+
+/** Writes and waits for the stream to take more: a slow upload holds the reading back, not memory. */
+function write(body: Writable, text: string): Promise<void> {
+  if (text === "" || body.write(text)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      body.off("drain", done);
+      body.off("error", done);
+      body.off("close", closed);
+      if (error) reject(error);
+      else resolve();
+    };
+    const closed = () => done(new Error("the upload stream closed"));
+    body.on("drain", done);
+    body.on("error", done);
+    body.on("close", closed);
+  });
+}
+
+type CuratedRow = Record<(typeof CURATED_COLUMNS)[number], string | number>;
 
 /**
  * RFC 4180 with a header row and CRLF line ends (what Athena's OpenCSVSerDe and spreadsheets read). A name a
  * spreadsheet would run as a formula gets a leading `'` (spreadsheetCell); the JSON copy keeps it as read.
  */
-function figuresCsv(rows: readonly CuratedRow[]): string {
+function csvLine(row: CuratedRow): string {
   const cell = (value: unknown) => (typeof value === "string" ? spreadsheetCell(value) : String(value));
-  const lines = [CURATED_COLUMNS, ...rows.map((row) => CURATED_COLUMNS.map((column) => cell(row[column])))];
-  return lines.map((fields) => formatCsvRow(fields).replace(/\n$/, "\r\n")).join("");
-}
-
-/** Newline-delimited JSON: one object per line, which is what Athena's JSON SerDe reads (not one array). */
-function figuresJsonLines(rows: readonly CuratedRow[]): string {
-  return rows.map((row) => `${JSON.stringify(row)}\n`).join("");
+  return formatCsvRow(CURATED_COLUMNS.map((column) => cell(row[column]))).replace(/\n$/, "\r\n");
 }

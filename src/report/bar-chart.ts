@@ -2,8 +2,11 @@ import type { Vehicle } from "../domain/columns.js";
 import { displayText } from "../domain/safe-text.js";
 import { escapeHtml, formatCount } from "./html.js";
 
+/** A vehicle type (the metric), or deaths counted once. */
+export type BarSeries = Vehicle | "deaths";
+
 export interface BarSegment {
-  series: Vehicle;
+  series: BarSeries;
   value: number;
 }
 

@@ -1,22 +1,62 @@
 import { describe, expect, it } from "vitest";
-import { type ReportData, renderReport, type SourceRun } from "./render-report.js";
+import { type VehicleDeaths, zeroDeaths } from "../domain/deaths-aggregator.js";
+import { type Counted, type ReportData, renderReport, type SourceRun } from "./render-report.js";
 
 const at = new Date("2025-01-01T00:00:00Z");
 
+const counted = (deaths: number, accidents: number, firstYear = 2019, lastYear = 2021): Counted => ({
+  accidents,
+  deaths,
+  firstYear,
+  lastYear,
+  undated: 0,
+});
+const involving = (values: Partial<VehicleDeaths>): VehicleDeaths => ({ ...zeroDeaths(), ...values });
+
+/**
+ * Two sources and two roads where the metric and the deaths counted once disagree on the order: BR-116/BA has
+ * the larger sum of the metric (two types in each accident), BR-101/SC the more deaths.
+ */
 function data(overrides: Partial<ReportData> = {}): ReportData {
   return {
     generatedAt: at,
-    figures: [
-      { source: "VIA_A", road: "BR-101/SC", vehicle: "moto", deaths: 4 },
-      { source: "VIA_A", road: "BR-101/SC", vehicle: "automovel", deaths: 1 },
-      { source: "VIA_B", road: "BR-101/SC", vehicle: "moto", deaths: 2 },
-      { source: "VIA_B", road: "BR-116/BA", vehicle: "caminhao", deaths: 9 },
+    overall: {
+      sources: 2,
+      roads: 2,
+      involving: involving({ automovel: 9, caminhao: 9, moto: 10 }),
+      counted: counted(19, 40, 2015, 2021),
+    },
+    sources: [
+      {
+        name: "VIA_A",
+        roads: 1,
+        createdAt: at,
+        involving: involving({ moto: 10 }),
+        counted: counted(10, 30),
+      },
+      {
+        name: "VIA_B",
+        roads: 1,
+        createdAt: at,
+        involving: involving({ automovel: 9, caminhao: 9 }),
+        counted: counted(9, 10, 2015, 2015),
+      },
     ],
-    snapshots: [
-      { source: "VIA_A", createdAt: at },
-      { source: "VIA_B", createdAt: at },
+    unlistedSources: 0,
+    worstRoads: [
+      { name: "BR-101/SC", sources: ["VIA_A"], involving: involving({ moto: 10 }), counted: counted(10, 30) },
+      {
+        name: "BR-116/BA",
+        sources: ["VIA_B"],
+        involving: involving({ automovel: 9, caminhao: 9 }),
+        counted: counted(9, 10, 2015, 2015),
+      },
     ],
+    unlistedRoads: 0,
+    uncounted: [],
     runs: [],
+    unlistedRuns: 0,
+    leftOut: [],
     ...overrides,
   };
 }
@@ -55,27 +95,45 @@ const bars = (html: string, chart: string) =>
     .map((match) => `${match[1]} ${match[2]} ${match[3]}`);
 
 describe("renderReport", () => {
-  it("sums a road over the sources that run it, and sorts rows by their sum", () => {
+  it("heads with deaths counted once, ranks by them, and never adds up the metric", () => {
     const html = renderReport(data());
-    expect(bars(html, "roads")).toEqual([
-      "BR-116/BA caminhao 9",
-      "BR-101/SC automovel 1",
-      "BR-101/SC moto 6",
-    ]);
-    expect(bars(html, "vehicles")).toEqual(["automovel automovel 1", "caminhao caminhao 9", "moto moto 6"]);
-    expect(bars(html, "sources")).toEqual([
-      "VIA_B caminhao 9",
-      "VIA_B moto 2",
-      "VIA_A automovel 1",
-      "VIA_A moto 4",
-    ]);
+    expect(html).toMatch(
+      /<strong data-figure="deaths">19<\/strong> deaths in <strong data-figure="accidents">40<\/strong> accidents, <span data-figure="years">2015–2021<\/span>/,
+    );
+    expect(bars(html, "sources")).toEqual(["VIA_A deaths 10", "VIA_B deaths 9"]);
+    expect(bars(html, "roads")).toEqual(["BR-101/SC deaths 10", "BR-116/BA deaths 9"]);
+    expect(bars(html, "vehicles")).toEqual(["automovel automovel 9", "caminhao caminhao 9", "moto moto 10"]);
+    // No column or bar adds the metric up: 18 (BR-116/BA's car + truck) appears nowhere.
+    expect(html).not.toMatch(/>sum<|>18</);
+    expect(html).toContain("deaths in accidents involving (overlapping: not a breakdown)");
+    // Each row says its own years.
+    expect(html).toMatch(/VIA_B<\/th><td class="num">2015<\/td>/);
+  });
+
+  it("says what it left out and what it did not list", () => {
+    const html = renderReport(
+      data({
+        leftOut: ["amostra_a", "amostra_b"],
+        leftOutNote: "roadtoll report --include-samples shows them.",
+        unlistedSources: 3,
+        unlistedRoads: 40,
+        uncounted: ["OLD_SOURCE"],
+      }),
+    );
+    expect(html).toContain("Left out of every figure below: 2 sources (amostra_a, amostra_b).");
+    expect(html).toContain("--include-samples shows them.");
+    expect(html).toContain("The 3 others are not listed.");
+    expect(html).toContain("40 more roads are not listed.");
+    expect(html).toMatch(/neither ranked nor in the deaths counted once: OLD_SOURCE/);
   });
 
   it("escapes every name from outside, in text and attributes", () => {
     const hostile = `"><script>alert('x')</script>&`;
     const html = renderReport(
       data({
-        figures: [{ source: "VIA_A", road: hostile, vehicle: "moto", deaths: 1 }],
+        worstRoads: [
+          { name: hostile, sources: ["VIA_A"], involving: involving({ moto: 1 }), counted: counted(1, 1) },
+        ],
         runs: [
           run({
             origin: `https://x.test/<b>?q="1"`,
@@ -101,13 +159,7 @@ describe("renderReport", () => {
   });
 
   it("says there are no figures yet, and why reasons are missing", () => {
-    const html = renderReport(
-      data({
-        figures: [],
-        snapshots: [],
-        runs: [run({})],
-      }),
-    );
+    const html = renderReport(data({ overall: null, sources: [], worstRoads: [], runs: [run({})] }));
     expect(html).toContain("No figures yet");
     expect(html).not.toContain("<svg");
     expect(html).toContain("not read: no bucket");

@@ -1,15 +1,38 @@
 import { VEHICLES, type Vehicle } from "../domain/columns.js";
-import { type VehicleDeaths, zeroDeaths } from "../domain/deaths-aggregator.js";
-import { type BarRow, renderBarChart } from "./bar-chart.js";
+import type { VehicleDeaths } from "../domain/deaths-aggregator.js";
+import { type BarSeries, renderBarChart } from "./bar-chart.js";
 import { escapeHtml, formatCount, formatTime, nameHtml } from "./html.js";
 import { REPORT_STYLE } from "./report-style.js";
 
-/** One row of deaths_by_vehicle (the current figures). */
-export interface FigureRow {
-  source: string;
-  road: string;
-  vehicle: Vehicle;
+/** Accidents and their deaths, each death once, and the years they fall in (accidents_by_road_year). */
+export interface Counted {
+  accidents: number;
   deaths: number;
+  /** Null when no accident had a readable date. */
+  firstYear: number | null;
+  lastYear: number | null;
+  /** Accidents without a readable date (counted, in no year). */
+  undated: number;
+}
+
+/** A source's current figures. */
+export interface SourceFigures {
+  name: string;
+  roads: number;
+  /** When its snapshot was captured. */
+  createdAt: Date;
+  /** The metric: deaths in accidents involving each vehicle type (overlapping). */
+  involving: VehicleDeaths;
+  /** Null for a snapshot written before accidents were counted (migration 0005): its next run has them. */
+  counted: Counted | null;
+}
+
+/** A road over every source that runs a stretch of it. */
+export interface RoadFigures {
+  name: string;
+  sources: readonly string[];
+  involving: VehicleDeaths;
+  counted: Counted;
 }
 
 /** Why rows were rejected, grouped by kind (the reason without the offending value), most common first. */
@@ -44,13 +67,28 @@ export interface ReportData {
   generatedAt: Date;
   /** The bucket the object keys are in, when known. */
   bucket?: string | undefined;
-  figures: readonly FigureRow[];
-  /** When each source's current figures were captured (their snapshot's ingest time). */
-  snapshots: ReadonlyArray<{ source: string; createdAt: Date }>;
+  /** Over every source (listed or not); null when there are no figures. */
+  overall: {
+    sources: number;
+    roads: number;
+    involving: VehicleDeaths;
+    /** Null when no source's snapshot has accident counts. */
+    counted: Counted | null;
+  } | null;
+  /** The sources with the most deaths first, at most a bounded number (load-report-data.ts). */
+  sources: readonly SourceFigures[];
+  unlistedSources: number;
+  /** Ranked by deaths counted once. */
+  worstRoads: readonly RoadFigures[];
+  unlistedRoads: number;
+  /** Sources whose snapshot has no accident counts, so no deaths counted once and no place in the ranking. */
+  uncounted: readonly string[];
   runs: readonly SourceRun[];
+  unlistedRuns: number;
+  /** Sources left out of everything on purpose (the bundled samples), and what to do to see them. */
+  leftOut: readonly string[];
+  leftOutNote?: string;
 }
-
-const WORST_ROADS = 10;
 
 const VEHICLE_NAMES: Record<Vehicle, string> = {
   automovel: "car",
@@ -63,23 +101,21 @@ const VEHICLE_NAMES: Record<Vehicle, string> = {
 /**
  * The whole report as one HTML document: inline CSS and SVG, no script, nothing fetched (its Content-Security-
  * Policy forbids any request), so it can be mailed, archived or opened from S3 as it is.
+ *
+ * Its headline figures count each death once (accidents_by_road_year). The per-vehicle metric (deaths in
+ * accidents involving a type) is shown beside them, never stacked or added up: an accident with a car and a truck
+ * counts in both, so a sum of the metric overstates the toll.
  */
 export function renderReport(data: ReportData): string {
-  const sources = [
-    ...new Set([...data.figures.map((row) => row.source), ...data.runs.map((run) => run.source)]),
-  ];
-  const roads = new Set(data.figures.map((row) => `${row.source}\u0000${row.road}`)).size;
+  const { overall } = data;
   const body = [
-    `<header><h1>Road deaths by vehicle type</h1><p class="meta">Federal motorway concessions (ANTT open data) · ` +
-      `${formatCount(sources.length)} sources · ${formatCount(roads)} source roads · generated ` +
-      `${formatTime(data.generatedAt)}</p>` +
-      `<p>A death counts once for <em>each</em> vehicle type involved in its accident, so the figures per vehicle ` +
-      `do not add up to a death toll. Each source contributes its current snapshot only (table ` +
-      `<code>deaths_by_vehicle</code>).</p>${legend()}</header>`,
-    data.figures.length === 0
+    `<header><h1>Road deaths</h1><p class="meta">Federal motorway concessions (ANTT open data) · ` +
+      `${formatCount(overall?.sources ?? 0)} sources · ${formatCount(overall?.roads ?? 0)} source roads · ` +
+      `generated ${formatTime(data.generatedAt)}</p>${headline(data)}${leftOut(data)}</header>`,
+    overall === null
       ? `<section><h2>No figures yet</h2><p>The database holds no figures: run the pipeline first ` +
         `(<code>npm start</code>).</p></section>`
-      : [overall(data.figures), perSource(data.figures), worstRoads(data.figures)].join("\n"),
+      : [vehicles(overall), perSource(data), worstRoads(data)].join("\n"),
     rejects(data),
     lineage(data),
   ];
@@ -101,6 +137,40 @@ ${body.join("\n")}
 `;
 }
 
+function headline(data: ReportData): string {
+  const counted = data.overall?.counted;
+  if (!counted) return "";
+  return (
+    `<p class="headline" id="headline"><strong data-figure="deaths">${formatCount(counted.deaths)}</strong> deaths ` +
+    `in <strong data-figure="accidents">${formatCount(counted.accidents)}</strong> accidents, ` +
+    `<span data-figure="years">${years(counted)}</span>, each death counted once ` +
+    `(every source's current snapshot)${undated(counted)}.</p>`
+  );
+}
+
+function leftOut(data: ReportData): string {
+  if (data.leftOut.length === 0) return "";
+  const names = data.leftOut.map((name) => nameHtml(name)).join(", ");
+  return (
+    `<p class="left-out" id="left-out">Left out of every figure below: ${formatCount(data.leftOut.length)} ` +
+    `source${data.leftOut.length === 1 ? "" : "s"} (${names}).` +
+    `${data.leftOutNote ? ` ${escapeHtml(data.leftOutNote)}` : ""}</p>`
+  );
+}
+
+/** `2010–2022`, `2019`, or what stands in when no accident had a readable date. */
+function years(counted: Counted): string {
+  const { firstYear, lastYear } = counted;
+  if (firstYear === null || lastYear === null) return "no readable dates";
+  return firstYear === lastYear ? String(firstYear) : `${firstYear}–${lastYear}`;
+}
+
+function undated(counted: Counted): string {
+  return counted.undated > 0
+    ? `; ${formatCount(counted.undated)} of the accidents have no readable date and are in no year`
+    : "";
+}
+
 function legend(): string {
   const items = VEHICLES.map(
     (vehicle) =>
@@ -109,92 +179,130 @@ function legend(): string {
   return `<ul class="legend" aria-label="Colours of the vehicle types">${items.join("")}</ul>`;
 }
 
-function overall(figures: readonly FigureRow[]): string {
-  const totals = sumVehicleDeaths(figures);
+function vehicles(overall: NonNullable<ReportData["overall"]>): string {
+  const { involving } = overall;
+  const span = overall.counted ? `, ${years(overall.counted)}` : "";
   const chart = renderBarChart({
     id: "vehicles",
-    title: "Deaths in accidents involving each vehicle type, all sources",
-    description: VEHICLES.map((vehicle) => `${vehicle}: ${totals[vehicle]}`).join(", "),
+    title: `Deaths in accidents involving each vehicle type, all sources${span}`,
+    description: VEHICLES.map((vehicle) => `${vehicle}: ${involving[vehicle]}`).join(", "),
     rows: VEHICLES.map((vehicle) => ({
       key: vehicle,
       label: vehicle,
-      segments: [{ series: vehicle, value: totals[vehicle] }],
+      segments: [{ series: vehicle, value: involving[vehicle] }],
     })),
   });
   const rows = VEHICLES.map(
     (vehicle) =>
       `<tr><th scope="row">${vehicle} <span class="gloss">(${VEHICLE_NAMES[vehicle]})</span></th>` +
-      `${cell("vehicles", vehicle, vehicle, totals[vehicle])}</tr>`,
+      `${cell("vehicles", vehicle, vehicle, involving[vehicle])}</tr>`,
   );
   return section(
     "vehicles",
-    "Deaths per vehicle type",
+    "Deaths in accidents involving each vehicle type",
+    `<p>All sources${span}. An accident involving a car and a truck counts its deaths in both rows, so the rows ` +
+      `overlap and do not add up to a death toll; the deaths counted once are in the next sections.</p>${legend()}`,
     chart,
-    `<table><caption>Deaths in accidents involving each vehicle type, all sources</caption>` +
-      `<thead><tr><th scope="col">vehicle</th><th scope="col" class="num">deaths</th></tr></thead>` +
-      `<tbody>${rows.join("")}</tbody></table>`,
+    `<table><caption>Deaths in accidents involving each vehicle type, all sources${span}</caption>` +
+      `<thead><tr><th scope="col">vehicle</th><th scope="col" class="num">deaths in accidents involving it</th>` +
+      `</tr></thead><tbody>${rows.join("")}</tbody></table>`,
   );
 }
 
-function perSource(figures: readonly FigureRow[]): string {
-  const bySource = groupVehicleDeaths(figures, (row) => row.source);
-  return stackedSection({
+function perSource(data: ReportData): string {
+  const span = data.overall?.counted ? years(data.overall.counted) : "";
+  const more =
+    data.unlistedSources > 0 ? ` The ${formatCount(data.unlistedSources)} others are not listed.` : "";
+  return countedSection({
     id: "sources",
-    heading: "Deaths per vehicle type, per source",
-    description: "Deaths in accidents involving each vehicle type, stacked, one bar per source",
+    heading: "Deaths per source",
+    intro:
+      `Deaths counted once per accident, in each source's current snapshot (${span}; each source's own years ` +
+      `are in its row), most first.${more}${uncounted(data)}`,
     rowHeader: "source",
-    groups: sortByTotal(bySource),
+    rows: data.sources.map((source) => ({
+      key: source.name,
+      label: nameHtml(source.name),
+      involving: source.involving,
+      counted: source.counted,
+    })),
   });
 }
 
-function worstRoads(figures: readonly FigureRow[]): string {
-  // A road can be run by several concessionaires: its figures are summed over them.
-  const byRoad = groupVehicleDeaths(figures, (row) => row.road);
-  const sources = new Map<string, Set<string>>();
-  for (const row of figures) sources.set(row.road, (sources.get(row.road) ?? new Set()).add(row.source));
-  const worst = sortByTotal(byRoad).slice(0, WORST_ROADS);
-  return stackedSection({
+function worstRoads(data: ReportData): string {
+  const span = data.overall?.counted ? years(data.overall.counted) : "";
+  const more = data.unlistedRoads > 0 ? ` ${formatCount(data.unlistedRoads)} more roads are not listed.` : "";
+  return countedSection({
     id: "roads",
-    heading: `The ${worst.length} worst roads`,
-    description:
-      "Deaths in accidents involving each vehicle type, stacked, one bar per road, all sources; an accident " +
-      "involving two types counts in both, so a bar's length is not the road's death toll",
+    heading: `The ${data.worstRoads.length} worst roads`,
+    intro:
+      `Ranked by deaths counted once per accident, over every source that runs a stretch of the road ` +
+      `(${span}; each road's years are in its row).${more}${uncounted(data)}`,
     rowHeader: "road",
-    groups: worst,
-    note: (key) =>
-      `<span class="gloss">${escapeHtml([...(sources.get(key) ?? [])].sort().join(", "))}</span>`,
+    rows: data.worstRoads.map((road) => ({
+      key: road.name,
+      label: `${nameHtml(road.name)} <span class="gloss">${road.sources.map((source) => nameHtml(source)).join(", ")}</span>`,
+      involving: road.involving,
+      counted: road.counted,
+    })),
   });
 }
 
-function stackedSection(options: {
+function uncounted(data: ReportData): string {
+  if (data.uncounted.length === 0) return "";
+  return (
+    ` Without accident counts (a snapshot from before they were kept; the source's next run has them), so ` +
+    `neither ranked nor in the deaths counted once: ${data.uncounted.map((name) => nameHtml(name)).join(", ")}.`
+  );
+}
+
+/**
+ * One bar per row: its deaths counted once. The table beside it has the accidents, the years and the metric per
+ * vehicle, under a heading that says they overlap; nothing in it is a sum of the metric.
+ */
+function countedSection(options: {
   id: string;
   heading: string;
-  description: string;
+  intro: string;
   rowHeader: string;
-  groups: ReadonlyArray<[string, VehicleDeaths]>;
-  note?: (key: string) => string;
+  rows: ReadonlyArray<{ key: string; label: string; involving: VehicleDeaths; counted: Counted | null }>;
 }): string {
-  const { id, groups } = options;
-  const rows: BarRow[] = groups.map(([key, deaths]) => ({
-    key,
-    label: key,
-    segments: VEHICLES.map((vehicle) => ({ series: vehicle, value: deaths[vehicle] })),
-  }));
-  const chart = renderBarChart({ id, title: options.heading, description: options.description, rows });
-  const lines = groups.map(
-    ([key, deaths]) =>
-      `<tr><th scope="row">${nameHtml(key)}${options.note ? ` ${options.note(key)}` : ""}</th>` +
-      VEHICLES.map((vehicle) => cell(id, key, vehicle, deaths[vehicle])).join("") +
-      `<td class="num sum">${formatCount(total(deaths))}</td></tr>`,
+  const { id, rows } = options;
+  const chart = renderBarChart({
+    id,
+    title: options.heading,
+    description: `Deaths counted once per accident, one bar per ${options.rowHeader}`,
+    rows: rows
+      .filter((row) => row.counted !== null)
+      .map((row) => ({
+        key: row.key,
+        label: row.key,
+        segments: [{ series: "deaths", value: row.counted?.deaths ?? 0 }],
+      })),
+  });
+  const lines = rows.map(
+    (row) =>
+      `<tr><th scope="row">${row.label}</th>` +
+      (row.counted
+        ? `<td class="num">${years(row.counted)}</td><td class="num">${formatCount(row.counted.accidents)}</td>` +
+          cell(id, row.key, "deaths", row.counted.deaths)
+        : `<td class="num">–</td><td class="num">–</td><td class="num">–</td>`) +
+      VEHICLES.map((vehicle) => `<td class="num">${formatCount(row.involving[vehicle])}</td>`).join("") +
+      `</tr>`,
   );
   return section(
     id,
     options.heading,
+    `<p>${options.intro}</p>`,
     chart,
-    `<table><caption>${escapeHtml(options.description)}</caption><thead><tr>` +
-      `<th scope="col">${escapeHtml(options.rowHeader)}</th>` +
-      VEHICLES.map((vehicle) => `<th scope="col" class="num">${vehicle}</th>`).join("") +
-      `<th scope="col" class="num">sum</th></tr></thead><tbody>${lines.join("")}</tbody></table>`,
+    `<table><caption>${escapeHtml(options.heading)}: deaths counted once, and the deaths in accidents involving ` +
+      `each vehicle type (overlapping)</caption><thead><tr>` +
+      `<th scope="col" rowspan="2">${escapeHtml(options.rowHeader)}</th><th scope="col" rowspan="2" class="num">years</th>` +
+      `<th scope="col" rowspan="2" class="num">accidents</th><th scope="col" rowspan="2" class="num">deaths</th>` +
+      `<th scope="colgroup" colspan="${VEHICLES.length}" class="group">deaths in accidents involving ` +
+      `(overlapping: not a breakdown)</th></tr><tr>` +
+      VEHICLES.map((vehicle) => `<th scope="col" class="num">${VEHICLE_NAMES[vehicle]}</th>`).join("") +
+      `</tr></thead><tbody>${lines.join("")}</tbody></table>`,
     true,
   );
 }
@@ -239,7 +347,7 @@ function reasons(run: SourceRun): string {
 }
 
 function lineage(data: ReportData): string {
-  const snapshots = new Map(data.snapshots.map(({ source, createdAt }) => [source, createdAt]));
+  const snapshots = new Map(data.sources.map(({ name, createdAt }) => [name, createdAt]));
   const runs = new Map(data.runs.map((run) => [run.source, run]));
   const sources = [...new Set([...snapshots.keys(), ...runs.keys()])].sort();
   if (sources.length === 0) return "";
@@ -252,45 +360,55 @@ function lineage(data: ReportData): string {
         : `from ${formatTime(snapshot)}`
       : "none";
     if (!run) {
-      return `<tr><th scope="row">${nameHtml(source)}</th><td colspan="9">no run recorded</td><td>${figures}</td></tr>`;
+      return `<tr><th scope="row">${nameHtml(source)}</th><td colspan="6">no run recorded</td><td>${figures}</td></tr>`;
     }
+    const digest = run.sha256
+      ? `<code title="${escapeHtml(run.sha256)}">${escapeHtml(run.sha256.slice(0, 12))}…</code>`
+      : "–";
     return (
       `<tr><th scope="row">${nameHtml(source)}</th>` +
       `<td><span class="status ${run.status}">${run.status}</span>` +
-      `${run.error ? `<br><span class="gloss">${escapeHtml(run.error)}</span>` : ""}</td>` +
-      `<td>${formatTime(run.ingestedAt)}</td><td>${formatTime(run.finishedAt)}</td>` +
-      `<td class="wrap">${run.origin ? escapeHtml(run.origin) : "–"}</td>` +
-      `<td class="wrap"><code>${run.sha256 ? escapeHtml(run.sha256) : "–"}</code></td>` +
-      `<td class="num">${run.bytes === null ? "–" : formatCount(run.bytes)}</td>` +
+      `${run.error ? `<br><span class="gloss wrap">${escapeHtml(run.error)}</span>` : ""}</td>` +
+      `<td>${formatTime(run.ingestedAt)}<br><span class="gloss">finished ${formatTime(run.finishedAt)}</span></td>` +
+      `<td class="wrap">${run.origin ? escapeHtml(run.origin) : "–"}<br><span class="gloss">sha256 ${digest}, ` +
+      `${run.bytes === null ? "–" : formatCount(run.bytes)} bytes</span></td>` +
       `<td class="num">${formatCount(run.rowsRead)} / ${formatCount(run.rowsAccepted)} / ` +
       `${formatCount(run.rowsRejected)}</td><td class="num">${formatCount(run.totalDeaths)}</td>` +
-      `<td class="wrap"><code>${escapeHtml(objectUri(data.bucket, run.rejectsKey))}</code></td>` +
       `<td>${figures}</td></tr>`
     );
   });
+  const more =
+    data.unlistedRuns > 0 ? ` The ${formatCount(data.unlistedRuns)} other sources' runs are not listed.` : "";
   return (
     `<section id="lineage"><h2>Each source's newest run</h2><p>Where the figures come from (table ` +
-    `<code>pipeline_runs</code>). Deaths count each accident once. "Current figures" says whether the figures ` +
-    `above are this run's or an earlier run's (a rejected run leaves them as they were).</p>` +
-    `<div class="scroll"><table><caption>The newest run of each source</caption><thead><tr>` +
+    `<code>pipeline_runs</code>; <code>roadtoll runs</code> lists every run). Deaths count each accident once. ` +
+    `"Current figures" says whether the figures above are this run's or an earlier run's (a rejected run leaves ` +
+    `them as they were).${more}</p>` +
+    `<div class="scroll"><table class="lineage"><caption>The newest run of each source</caption><thead><tr>` +
     `<th scope="col">source</th><th scope="col">status</th><th scope="col">ingested</th>` +
-    `<th scope="col">finished</th><th scope="col">origin</th><th scope="col">sha256</th>` +
-    `<th scope="col" class="num">bytes</th><th scope="col" class="num">rows read / accepted / rejected</th>` +
-    `<th scope="col" class="num">deaths</th><th scope="col">rejects object</th>` +
-    `<th scope="col">current figures</th></tr></thead><tbody>${rows.join("")}</tbody></table></div></section>`
+    `<th scope="col">origin and file</th><th scope="col" class="num">rows read / accepted / rejected</th>` +
+    `<th scope="col" class="num">deaths</th><th scope="col">current figures</th></tr></thead>` +
+    `<tbody>${rows.join("")}</tbody></table></div></section>`
   );
 }
 
-/** A chart and its table side by side when the table is narrow; a wide table goes under its chart. */
-function section(id: string, heading: string, chart: string, table: string, wide = false): string {
+/** A chart and its table: side by side when the table is narrow, the table under its chart when wide. */
+function section(
+  id: string,
+  heading: string,
+  intro: string,
+  chart: string,
+  table: string,
+  wide = false,
+): string {
   return (
-    `<section id="${id}"><h2>${escapeHtml(heading)}</h2><div class="${wide ? "stack" : "pair"}"><figure>${chart}</figure>` +
-    `<div class="scroll">${table}</div></div></section>`
+    `<section id="${id}"><h2>${escapeHtml(heading)}</h2>${intro}<div class="${wide ? "stack" : "pair"}">` +
+    `<figure>${chart}</figure><div class="scroll">${table}</div></div></section>`
   );
 }
 
 /** A number the chart also draws: the same data-chart, data-row and data-series as its bar. */
-function cell(chart: string, row: string, series: Vehicle, value: number): string {
+function cell(chart: string, row: string, series: BarSeries, value: number): string {
   return (
     `<td class="num" data-chart="${escapeHtml(chart)}" data-row="${escapeHtml(row)}" data-series="${series}">` +
     `${formatCount(value)}</td>`
@@ -299,33 +417,4 @@ function cell(chart: string, row: string, series: Vehicle, value: number): strin
 
 function objectUri(bucket: string | undefined, key: string): string {
   return bucket ? `s3://${bucket}/${key}` : key;
-}
-
-function sumVehicleDeaths(figures: readonly FigureRow[]): VehicleDeaths {
-  const totals = zeroDeaths();
-  for (const row of figures) totals[row.vehicle] += row.deaths;
-  return totals;
-}
-
-function groupVehicleDeaths(
-  figures: readonly FigureRow[],
-  by: (row: FigureRow) => string,
-): Map<string, VehicleDeaths> {
-  const groups = new Map<string, VehicleDeaths>();
-  for (const row of figures) {
-    const key = by(row);
-    const deaths = groups.get(key) ?? zeroDeaths();
-    deaths[row.vehicle] += row.deaths;
-    groups.set(key, deaths);
-  }
-  return groups;
-}
-
-function total(deaths: VehicleDeaths): number {
-  return VEHICLES.reduce((sum, vehicle) => sum + deaths[vehicle], 0);
-}
-
-/** Largest first; ties by name, so the report is the same for the same data. */
-function sortByTotal(groups: Map<string, VehicleDeaths>): Array<[string, VehicleDeaths]> {
-  return [...groups].sort(([a, x], [b, y]) => total(y) - total(x) || (a < b ? -1 : a > b ? 1 : 0));
 }

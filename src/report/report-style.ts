@@ -1,7 +1,7 @@
 /**
  * The report's stylesheet, inlined: system fonts only (nothing to download), colours from the Okabe–Ito palette
- * (told apart with the common colour-vision deficiencies), tables that scroll sideways on a phone rather than
- * squeezing, and colours kept when printed.
+ * (told apart with the common colour-vision deficiencies), long names and links that wrap, tables that scroll
+ * sideways on a phone rather than squeezing, and colours kept when printed.
  */
 export const REPORT_STYLE = `
 :root { color-scheme: light; --ink: #1b1f24; --muted: #57606a; --rule: #d0d7de; --band: #f6f8fa; }
@@ -21,6 +21,9 @@ code { font: 0.85em ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; 
 .v-caminhao { fill: #009e73; background: #009e73; }
 .v-moto { fill: #d55e00; background: #d55e00; }
 .v-onibus { fill: #cc79a7; background: #cc79a7; }
+.v-deaths { fill: #3d4451; background: #3d4451; }
+.headline { font-size: 1.15rem; margin: 0.6rem 0; }
+.left-out { border-left: 3px solid #e69f00; padding-left: 0.6rem; }
 .pair { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1rem; align-items: start; }
 .stack figure { max-width: 760px; margin-bottom: 0.8rem; }
 figure { margin: 0; }
@@ -33,10 +36,11 @@ table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
 caption { text-align: left; color: var(--muted); font-size: 0.85rem; padding-bottom: 0.3rem; }
 th, td { padding: 0.25rem 0.5rem; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
 thead th { background: var(--band); font-weight: 600; }
-tbody th { font-weight: 500; }
+tbody th { font-weight: 500; overflow-wrap: anywhere; }
+thead .group { text-align: center; font-weight: 500; color: var(--muted); }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .sum { color: var(--muted); }
-.wrap { word-break: break-all; min-width: 8rem; }
+.wrap { overflow-wrap: anywhere; min-width: 8rem; }
 .reasons { margin: 0; padding-left: 1.1rem; }
 .status { padding: 0 0.4em; border-radius: 3px; color: #fff; }
 .status.succeeded { background: #1a7f37; }
