@@ -46,8 +46,16 @@ const reference = new Map<string, ReferenceResult>();
 const { roadtoll, pipeline } = cliOnTestDatabase(ROOT, () => ({ dataDir, databaseUrl: database?.url }));
 
 async function query<T>(name: string): Promise<T[]> {
-  const { code, stdout, stderr } = await roadtoll("sql", "--query", name, "--format", "json");
+  const { code, stdout, stderr } = await roadtoll(
+    "sql",
+    "--query",
+    name,
+    "--format",
+    "json",
+    "--include-samples",
+  );
   expect(code, stderr).toBe(0);
+  expect(stderr).toBe("");
   return JSON.parse(stdout) as T[];
 }
 
@@ -229,6 +237,36 @@ describe(`named queries on the samples (database: ${process.env.DATABASE_URL ? "
     // The fixture's years by hand: 2019 and 2020 are its own; 2021 is the samples'; null is its "sem data" row.
     expect(rows.map((row) => row.year)).toEqual([2019, 2020, 2021, null]);
     expect(rows[0]).toMatchObject({ sources: 1, accidents: 2, deaths: 2, automovel: 2, moto: 2 });
+  });
+
+  it("leaves the bundled samples out of every named query unless asked, and says so", async () => {
+    const fixture = reference.get(MULTI_YEAR);
+    for (const name of QUERY_NAMES) {
+      const { code, stdout, stderr } = await roadtoll("sql", "--query", name, "--format", "json");
+      expect(code, stderr).toBe(0);
+      expect(stdout, name).not.toContain("amostra_");
+      expect(stderr, name).toBe(
+        "roadtoll sql: left out 2 bundled sample sources (amostra_via_norte, amostra_via_sul_bom); " +
+          "--include-samples shows them\n",
+      );
+    }
+    // trend-per-year is then the fixture's own years, as the reference counts them.
+    const { stdout } = await roadtoll("sql", "--query", "trend-per-year", "--format", "json");
+    const rows = JSON.parse(stdout) as Array<{ year: number | null; accidents: number; deaths: number }>;
+    expect(rows.map((row) => [row.year, row.accidents, row.deaths])).toEqual(
+      [...(fixture?.years ?? [])]
+        .sort(([a], [b]) => (a ?? 99_999) - (b ?? 99_999))
+        .map(([year, figures]) => [year, figures.accidents, figures.deaths]),
+    );
+    // A statement of one's own sees every table as it is.
+    const own = await roadtoll(
+      "sql",
+      "select count(distinct source)::int as n from deaths_by_vehicle",
+      "--format",
+      "json",
+    );
+    expect(JSON.parse(own.stdout)).toEqual([{ n: 3 }]);
+    expect(own.stderr).toBe("");
   });
 });
 

@@ -60,8 +60,9 @@ afterAll(async () => {
 
 describe("roadtoll results", () => {
   it("--format json gives the figures an independent computation gives, one snapshot per source", async () => {
-    const { code, stdout, stderr } = await roadtoll("results", "--format", "json");
+    const { code, stdout, stderr } = await roadtoll("results", "--format", "json", "--include-samples");
     expect(code, stderr).toBe(0);
+    expect(stderr).toBe("");
     const rows = JSON.parse(stdout) as ResultRow[];
     expect(new Set(rows.map((row) => row.source))).toEqual(new Set(sources));
     for (const source of sources) {
@@ -97,13 +98,34 @@ describe("roadtoll results", () => {
   });
 
   it("--format csv parses back (RFC 4180) to the same numbers", async () => {
-    const json = JSON.parse((await roadtoll("results", "--format", "json")).stdout) as ResultRow[];
-    const { code, stdout } = await roadtoll("results", "--format", "csv");
+    const json = JSON.parse(
+      (await roadtoll("results", "--format", "json", "--include-samples")).stdout,
+    ) as ResultRow[];
+    const { code, stdout } = await roadtoll("results", "--format", "csv", "--include-samples");
     expect(code).toBe(0);
     expect(stdout.split("\r\n")[0]).toBe("source,road_name,vehicle,number_deaths,created_at");
     const records = parse(stdout, { columns: true }) as Record<string, string>[];
     expect(records.map((record) => ({ ...record, number_deaths: Number(record.number_deaths) }))).toEqual(
       json,
+    );
+  });
+
+  it("leaves the bundled samples out unless asked, and says which it left out", async () => {
+    for (const format of ["table", "json", "csv"]) {
+      const { code, stdout, stderr } = await roadtoll("results", "--format", format);
+      expect(code).toBe(0);
+      expect(stdout).not.toContain("amostra_");
+      expect(stderr).toBe(
+        `roadtoll results: left out 2 bundled sample sources (${sources.join(", ")}); --include-samples shows them\n`,
+      );
+    }
+    // Naming one with --source asks for it; the other is still left out.
+    const named = await roadtoll("results", "--source", "amostra_via_norte", "--format", "json");
+    expect(new Set((JSON.parse(named.stdout) as ResultRow[]).map((row) => row.source))).toEqual(
+      new Set(["amostra_via_norte"]),
+    );
+    expect(named.stderr).toContain(
+      "left out 1 bundled sample source (amostra_via_sul_bom); --include-samples shows it",
     );
   });
 

@@ -19,7 +19,7 @@ const sandbox = useCliSandbox(ROOT, { serve: SAMPLES });
 const { roadtoll, pipeline } = sandbox;
 
 const sources = async () => {
-  const { code, stdout } = await roadtoll("results", "--format", "json");
+  const { code, stdout } = await roadtoll("results", "--format", "json", "--include-samples");
   expect(code).toBe(0);
   return new Set((JSON.parse(stdout) as Array<{ source: string }>).map((row) => row.source));
 };

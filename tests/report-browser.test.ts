@@ -120,7 +120,10 @@ describe.skipIf(skipWithout(noChromium))(`the report in headless Chromium${skipN
     }
     reportPath = join(dataDir, "out", "report.html");
     const { out, io: cli } = io();
-    expect(await runRoadtoll(["report", "--out", reportPath, ...databaseArgs()], cli), out.stderr).toBe(0);
+    expect(
+      await runRoadtoll(["report", "--out", reportPath, "--include-samples", ...databaseArgs()], cli),
+      out.stderr,
+    ).toBe(0);
     expect(out.stdout).toBe(`${reportPath}\n`);
     expect(out.stderr).toBe("");
 
@@ -291,6 +294,31 @@ describe.skipIf(skipWithout(noChromium))(`the report in headless Chromium${skipN
     const digests = await page.$$eval("#lineage code[title]", (codes) => codes.map((code) => code.title));
     for (const digest of digests) expect(digest).toMatch(/^[0-9a-f]{64}$/);
     expect(digests).toHaveLength(3);
+  });
+
+  it("leaves the bundled samples out unless asked, naming them", async () => {
+    const path = join(dataDir, "out", "without-samples.html");
+    const { out, io: cli } = io();
+    expect(await runRoadtoll(["report", "--out", path, ...databaseArgs()], cli), out.stderr).toBe(0);
+    const other = await browser.newPage();
+    try {
+      await other.goto(pathToFileURL(path).href, { waitUntil: "load" });
+      expect(await other.$eval("#left-out", (element) => element.textContent)).toBe(
+        "Left out of every figure below: 2 sources (amostra_via_norte, amostra_via_sul_bom). They are the " +
+          "bundled samples: roadtoll report --include-samples shows them.",
+      );
+      const hostile = (await references()).get("amostra_hostil");
+      const deaths = await other.$eval('#headline [data-figure="deaths"]', (element) => element.textContent);
+      expect(Number(deaths?.replaceAll(",", ""))).toBe(hostile?.totalDeaths);
+      expect(
+        await other.$$eval("#sources tbody th", (cells) => cells.map((cell) => cell.textContent)),
+      ).toEqual(["amostra_hostil"]);
+      expect(
+        await other.$$eval("#lineage tbody th", (cells) => cells.map((cell) => cell.textContent)),
+      ).toEqual(["amostra_hostil"]);
+    } finally {
+      await other.close();
+    }
   });
 
   it("reads at 1280 px without sideways scrolling: long names and links wrap", async () => {

@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
+import { sourcesFromFiles } from "../../db/sources-from-files.js";
 import { VEHICLES } from "../../domain/columns.js";
 import { canonicalRoadName } from "../../domain/road-name.js";
 import { isRoadtollError } from "../../errors.js";
 import { type CliIo, runCli } from "../run.js";
+import { sampleDigests, samplesLeftOutNote } from "../samples.js";
 import { dataDirPath } from "../user-paths.js";
 import { type CommandDatabase, openCommandDatabase } from "./database.js";
 import { FORMATS, type Format, formatRows } from "./format.js";
@@ -35,7 +37,16 @@ interface Command {
   options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
   formats: readonly Format[];
   positionals: number;
-  run(db: CommandDatabase, values: Values, positionals: string[], format: Format, io: CliIo): Promise<number>;
+  /** Whether the command leaves the bundled samples out unless given --include-samples. */
+  leavesSamplesOut?: boolean;
+  run(
+    db: CommandDatabase,
+    values: Values,
+    positionals: string[],
+    format: Format,
+    io: CliIo,
+    leftOut: readonly string[],
+  ): Promise<number>;
 }
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -72,6 +83,8 @@ Filters (each repeatable; a row matches any of the values given):
   --road R            a road, spelled any way the files do (BR-70/MT finds BR-070/MT)
   --vehicle V         ${VEHICLES.join(", ")}
   --format F          table (default), json (an array of objects) or csv (RFC 4180, with a header)
+  --include-samples   also the bundled samples' figures (left out otherwise, unless named by --source; stderr
+                      says which were left out)
 
 ${DATABASE_OPTIONS}
 
@@ -80,11 +93,15 @@ ${EXIT}`,
       source: { type: "string", multiple: true },
       road: { type: "string", multiple: true },
       vehicle: { type: "string", multiple: true },
+      "include-samples": { type: "boolean" },
     },
     formats: FORMATS,
     positionals: 0,
-    async run({ db }, values, _positionals, format, io) {
+    leavesSamplesOut: true,
+    async run({ db }, values, _positionals, format, io, samples) {
       const sources = values.source as string[] | undefined;
+      // A sample named by --source is asked for.
+      const leftOut = samples.filter((sample) => !sources?.includes(sample));
       const roads = (values.road as string[] | undefined)?.map(canonicalRoadName);
       const vehicles = values.vehicle as (typeof VEHICLES)[number][] | undefined;
       let query = db
@@ -96,8 +113,10 @@ ${EXIT}`,
       if (sources?.length) query = query.where("source", "in", sources);
       if (roads?.length) query = query.where("road_name", "in", roads);
       if (vehicles?.length) query = query.where("vehicle", "in", vehicles);
+      if (leftOut.length > 0) query = query.where("source", "not in", leftOut);
       const rows = await query.execute();
       io.stdout(formatRows(rows, format, { columns: RESULT_COLUMNS, numeric: ["number_deaths"] }));
+      if (leftOut.length > 0) io.stderr(samplesLeftOutNote("results", leftOut));
       return 0;
     },
   },
@@ -244,6 +263,7 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
   }
 
   let database: CommandDatabase;
+  let leftOut: string[] = [];
   try {
     database = await openCommandDatabase({
       dataDir: dataDirPath(io, values["data-dir"] as string | undefined),
@@ -257,7 +277,10 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
     return 1;
   }
   try {
-    return await command.run(database, values, positionals, format, io);
+    if (command.leavesSamplesOut && values["include-samples"] !== true) {
+      leftOut = await sourcesFromFiles(database.db, await sampleDigests(io.root));
+    }
+    return await command.run(database, values, positionals, format, io, leftOut);
   } catch (error) {
     io.stderr(`roadtoll ${name}: ${describe(error)}\n`);
     return 1;

@@ -21,14 +21,16 @@ export function reportCommand(databaseOptions: string, exit: string) {
   return {
     usage: `Usage: roadtoll report [--out FILE] [--s3-endpoint URL] [--bucket NAME] [database options]
 
-Writes one self-contained HTML file (inline CSS and SVG charts, no script, nothing fetched): deaths per vehicle
-type overall and per source, the worst roads, the rejected rows per source with their reasons, and each source's
-newest run (lineage). Prints the path written.
+Writes one self-contained HTML file (inline CSS and SVG charts, no script, nothing fetched): deaths counted once
+per accident overall, per source and on the worst roads, with the years they cover and the deaths in accidents
+involving each vehicle type; the rejected rows per source with their reasons, and each source's newest run
+(lineage). Prints the path written.
 
   --out FILE          where to write it (default: report.html in the current directory)
   --s3-endpoint URL   read the rejects objects (for their reasons) from this S3-compatible server; the keys come
                       from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else the AWS SDK's chain
   --bucket NAME       the pipeline's bucket (default: ${DEFAULT_BUCKET})
+  --include-samples   also the bundled samples' figures (left out otherwise; the report names them)
 Without --s3-endpoint, the reasons come from the embedded S3's objects under the data directory, when there are
 any; without a bucket, the report shows reject counts and says the reasons were not read.
 
@@ -39,15 +41,30 @@ ${exit}`,
       out: { type: "string" as const },
       "s3-endpoint": { type: "string" as const },
       bucket: { type: "string" as const },
+      "include-samples": { type: "boolean" as const },
     },
     formats: ["table"] as const,
     positionals: 0,
-    async run({ db }: CommandDatabase, values: Values, _positionals: string[], _format: string, io: CliIo) {
+    leavesSamplesOut: true,
+    async run(
+      { db }: CommandDatabase,
+      values: Values,
+      _positionals: string[],
+      _format: string,
+      io: CliIo,
+      leftOut: readonly string[],
+    ) {
       const out = userPath(io, (values.out as string | undefined) ?? "report.html");
       const rejects = await openRejectsStore(values, io);
       let html: string;
       try {
-        html = renderReport(await loadReportData(db, rejects));
+        html = renderReport(
+          await loadReportData(db, {
+            ...rejects,
+            leftOut,
+            leftOutNote: "They are the bundled samples: roadtoll report --include-samples shows them.",
+          }),
+        );
       } finally {
         await rejects.close();
       }

@@ -1,5 +1,6 @@
 import { findNamedQuery, listNamedQueries } from "../../analytics/named-queries.js";
 import type { CliIo } from "../run.js";
+import { samplesLeftOutNote } from "../samples.js";
 import { type CommandDatabase, runReadOnly } from "./database.js";
 import { FORMATS, type Format, formatRows } from "./format.js";
 
@@ -17,7 +18,9 @@ Tables: deaths_by_vehicle (current figures), deaths_by_vehicle_history, accident
 deaths per road and year), accidents_by_road_year_history, pipeline_runs.
   e.g. roadtoll sql "select vehicle, sum(number_deaths) from deaths_by_vehicle group by vehicle"
 
-  --query NAME        run a named query (src/analytics/queries/NAME.sql) instead of a statement, the same way
+  --query NAME        run a named query (src/analytics/queries/NAME.sql) instead of a statement, the same way;
+                      it leaves the bundled samples' sources out (stderr says which) unless --include-samples
+                      is given. A statement of your own sees every table as it is.
   --list-queries      list the named queries and what each computes (needs no database)
   --format F          table (default), json or csv
 
@@ -27,18 +30,48 @@ ${exit}`,
     options: {
       query: { type: "string" as const },
       "list-queries": { type: "boolean" as const },
+      "include-samples": { type: "boolean" as const },
     },
     formats: FORMATS,
     positionals: 1,
-    async run({ db }: CommandDatabase, values: Values, positionals: string[], format: Format, io: CliIo) {
+    leavesSamplesOut: true,
+    async run(
+      { db }: CommandDatabase,
+      values: Values,
+      positionals: string[],
+      format: Format,
+      io: CliIo,
+      samples: readonly string[],
+    ) {
       const name = values.query as string | undefined;
       // sqlUsageProblem has made sure the name is known, or the statement there, before the database opened.
       const query = name === undefined ? undefined : await findNamedQuery(name);
-      const rows = await runReadOnly(db, query?.sql ?? positionals[0] ?? "");
+      const leftOut = query ? samples : [];
+      const rows = await runReadOnly(db, query ? withoutSources(query.sql, leftOut) : (positionals[0] ?? ""));
       io.stdout(formatRows(rows, format));
+      if (leftOut.length > 0) io.stderr(samplesLeftOutNote("sql", leftOut));
       return 0;
     },
   };
+}
+
+/** The tables a named query reads, as it should see them when sources are left out. */
+const FIGURE_TABLES = ["deaths_by_vehicle", "accidents_by_road_year"] as const;
+
+/**
+ * A named query over the figures without some sources: each figure table is shadowed by a common table expression
+ * of the same name (inside its own definition, a non-recursive CTE's name still means the table), so the query's
+ * text stays as written in its file.
+ */
+export function withoutSources(statement: string, leftOut: readonly string[]): string {
+  if (leftOut.length === 0) return statement;
+  const names = leftOut.map((source) => `'${source.replaceAll("'", "''")}'`).join(", ");
+  const shadows = FIGURE_TABLES.map(
+    (table) => `${table} as (select * from ${table} where source not in (${names}))`,
+  ).join(",\n");
+  const body = statement.replace(/^(\s*--[^\n]*\n)*/, "");
+  const own = /^\s*with\s/i.exec(body);
+  return own ? `with ${shadows},\n${body.slice(own[0].length)}` : `with ${shadows}\n${body}`;
 }
 
 /** What is wrong with the statement, --query and --list-queries given, if anything: a usage error (exit 2). */
