@@ -3,8 +3,10 @@ import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase } from "../src/db/database.js";
 import { publishSnapshot } from "../src/db/deaths-repository.js";
+import { forgetSource } from "../src/db/forget-source.js";
 import { createDeathsFunctionHandler, createPublishCuratedHandler } from "../src/handlers/deaths-handler.js";
 import { CURATED_REPORT_KEY, curatedFiguresKey, publishCurated } from "../src/pipeline/curated.js";
+import { stateKey, stateObjectLookup } from "../src/pipeline/source-state.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { startTestStorage, type TestStorage } from "./support/storage.js";
 
@@ -274,6 +276,54 @@ describe("publishCurated at any number of roads", () => {
       expect(html).toContain("2,591 more roads are not listed.");
     } finally {
       await many.close();
+    }
+  });
+});
+
+describe("publishCurated after roadtoll forget", () => {
+  it("removes the forgotten source's figures, as the deaths role may, and resets its change detection", async () => {
+    const own = await openTestDatabase();
+    try {
+      const source = "VIA_GONE";
+      await publishSnapshot(
+        own.db,
+        {
+          source,
+          createdAt: new Date("2025-01-01T00:00:00Z"),
+          roads: [{ road: "BR-101/SC", deaths: deaths(1, 2), total: 2 }],
+        },
+        {
+          runId: "gone",
+          sha256: createHash("sha256").update(source).digest("hex"),
+          cleanKey: `clean/${source}/gone.csv`,
+          rejectsKey: `rejects/${source}/gone.csv`,
+          rowsRead: 1,
+          rowsAccepted: 1,
+          rowsRejected: 0,
+        },
+      );
+      const state = {
+        source,
+        runId: "gone",
+        ingestedAt: "2025-01-01T00:00:00.000Z",
+        sha256: createHash("sha256").update(source).digest("hex"),
+      };
+      await storage.store.writeText(stateKey(source), JSON.stringify(state), "application/json");
+      expect(await stateObjectLookup(storage.store)(source)).toMatchObject(state);
+      await publishCurated(storage.deaths.store, own.db);
+      const figures = [curatedFiguresKey(source, "csv"), curatedFiguresKey(source, "json")];
+      for (const key of figures) expect(await storage.store.exists(key), key).toBe(true);
+
+      expect(await forgetSource(own.db, source)).toMatchObject({ roads: 1, rows: 5 });
+      // Through the deaths function's role, as the strict front evaluates template.yaml's policy.
+      await publishCurated(storage.deaths.store, own.db);
+      for (const key of figures) expect(await storage.store.exists(key), key).toBe(false);
+      expect(await stateObjectLookup(storage.store)(source)).toBeUndefined();
+      const html = (await storage.bytes(CURATED_REPORT_KEY)).toString("utf8");
+      expect(html).toContain('<span class="status forgotten">forgotten</span>');
+      expect(html).toContain("No figures yet");
+    } finally {
+      await own.close();
     }
   });
 });

@@ -33,6 +33,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0003-current-snapshot-history-and-runs",
         "0004-source-validators",
         "0005-accidents-by-road-year",
+        "0006-forgotten-sources",
       ],
     });
     expect(lines).toEqual([
@@ -41,6 +42,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       "migration 0003-current-snapshot-history-and-runs (up): Success",
       "migration 0004-source-validators (up): Success",
       "migration 0005-accidents-by-road-year (up): Success",
+      "migration 0006-forgotten-sources (up): Success",
     ]);
     const again: string[] = [];
     await expect(migrateToLatest(database.db, (line) => again.push(line))).resolves.toEqual({ applied: [] });
@@ -107,15 +109,17 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       { column_name: "source_etag", is_nullable: "YES" },
       { column_name: "source_last_modified", is_nullable: "YES" },
     ]);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0004-source-validators"] });
     expect(await columns()).toEqual([]);
     await expect(migrateToLatest(database.db)).resolves.toEqual({
-      applied: ["0004-source-validators", "0005-accidents-by-road-year"],
+      applied: ["0004-source-validators", "0005-accidents-by-road-year", "0006-forgotten-sources"],
     });
   });
 
   it("migrates down (revoking, then dropping the table) and up again", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0004-source-validators"] });
     await expect(migrateDown(database.db)).resolves.toEqual({
@@ -136,6 +140,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0003-current-snapshot-history-and-runs",
         "0004-source-validators",
         "0005-accidents-by-road-year",
+        "0006-forgotten-sources",
       ],
     });
   });
@@ -182,7 +187,9 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
     await migrator.migrateTo("0004-source-validators");
     await sql`delete from deaths_by_vehicle`.execute(database.db);
     await database.db.insertInto("deaths_by_vehicle").values(row).execute();
-    await expect(migrateToLatest(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
+    await expect(migrateToLatest(database.db)).resolves.toEqual({
+      applied: ["0005-accidents-by-road-year", "0006-forgotten-sources"],
+    });
     expect(await database.db.selectFrom("deaths_by_vehicle").selectAll().execute()).toEqual([row]);
     // The files are not in the database: an existing snapshot gets its rows with the source's next run.
     expect(await database.db.selectFrom("accidents_by_road_year").selectAll().execute()).toEqual([]);
@@ -227,11 +234,55 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       ).rejects.toThrow(/check constraint/);
     }
 
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
     await expect(sql`select 1 from accidents_by_road_year_history`.execute(database.db)).rejects.toThrow(
       /does not exist/,
     );
     expect(await database.db.selectFrom("deaths_by_vehicle").selectAll().execute()).toEqual([row]);
+    await migrateToLatest(database.db);
+  });
+
+  it("0006 lets a run be forgotten, without files, and takes such runs away again", async () => {
+    const run = {
+      run_id: "forget-1",
+      source: "A",
+      status: "forgotten" as const,
+      current: false,
+      ingested_at: new Date("2025-01-02T00:00:00Z"),
+      finished_at: new Date("2025-01-02T00:00:00Z"),
+      origin: null,
+      sha256: null,
+      bytes: null,
+      raw_key: null,
+      clean_key: null,
+      rejects_key: null,
+      rows_read: 0,
+      rows_accepted: 0,
+      rows_rejected: 0,
+      roads: 0,
+      total_deaths: 0,
+      execution: null,
+      error: "forgotten",
+    };
+    await database.db.insertInto("pipeline_runs").values(run).execute();
+    await expect(
+      database.db
+        .insertInto("pipeline_runs")
+        .values({ ...run, run_id: "odd", status: "odd" as "forgotten" })
+        .execute(),
+    ).rejects.toThrow(/check constraint/);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
+    expect(
+      await database.db
+        .selectFrom("pipeline_runs")
+        .select("run_id")
+        .where("run_id", "=", "forget-1")
+        .execute(),
+    ).toEqual([]);
+    await expect(database.db.insertInto("pipeline_runs").values(run).execute()).rejects.toThrow(
+      /check constraint|not-null|null value/,
+    );
     await migrateToLatest(database.db);
   });
 });

@@ -4,6 +4,7 @@ import {
   BucketAlreadyOwnedByYou,
   type BucketLocationConstraint,
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -262,6 +263,15 @@ export class ObjectStore {
       return (listed.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : [])).slice(0, limit);
     } catch (error) {
       throw storageError(`cannot list s3://${this.bucket}/${prefix}`, error, prefix);
+    }
+  }
+
+  /** Removes the object at `key`; S3 answers a missing key the same way, so removing twice is fine. */
+  async delete(key: string): Promise<void> {
+    try {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      throw storageError(`cannot delete s3://${this.bucket}/${key}`, error, key);
     }
   }
 

@@ -57,7 +57,7 @@ export interface PublishOptions {
 const BATCH = 1000;
 
 /** Each table a snapshot is written to, with the history its replaced rows move to, in the same transaction. */
-const SNAPSHOT_TABLES = {
+export const SNAPSHOT_TABLES = {
   deaths_by_vehicle: {
     history: "deaths_by_vehicle_history",
     columns: ["created_at", "source", "road_name", "vehicle", "number_deaths"],
@@ -75,7 +75,7 @@ const SNAPSHOT_TABLES = {
     ],
   },
 } as const;
-type SnapshotTable = keyof typeof SNAPSHOT_TABLES;
+export type SnapshotTable = keyof typeof SNAPSHOT_TABLES;
 
 /**
  * Makes a run's snapshot the source's current figures, in one transaction: the snapshot it replaces moves to
@@ -152,7 +152,16 @@ export async function publishSnapshot(
             .where("created_at", ">", createdAt)
             .limit(1)
             .executeTakeFirst();
-          const current = newer === undefined;
+          // A file read before the source was forgotten (forget-source.ts) must not bring its figures back.
+          const forgotten = await trx
+            .selectFrom("pipeline_runs")
+            .select("run_id")
+            .where("source", "=", source)
+            .where("status", "=", "forgotten")
+            .where("ingested_at", ">", createdAt)
+            .limit(1)
+            .executeTakeFirst();
+          const current = newer === undefined && forgotten === undefined;
           let replaced: Date | undefined;
           if (current) {
             const older = await trx
@@ -200,7 +209,7 @@ export async function publishSnapshot(
 }
 
 /** Moves a source's snapshots older than `createdAt` from a current table to its history. */
-async function archiveOlder(
+export async function archiveOlder(
   trx: Kysely<Database>,
   table: SnapshotTable,
   source: string,

@@ -46,7 +46,8 @@ export interface AccidentsByRoadYearHistoryTable extends AccidentsByRoadYearTabl
 export interface PipelineRunsTable {
   run_id: string;
   source: string;
-  status: "succeeded" | "rejected";
+  /** `forgotten`: `roadtoll forget` took the source's figures out (migration 0006); it has no files. */
+  status: "succeeded" | "rejected" | "forgotten";
   /** Whether the run's snapshot is the source's current one (an older run that finished late is not). */
   current: boolean;
   ingested_at: Date;
@@ -60,8 +61,9 @@ export interface PipelineRunsTable {
   source_etag: string | null;
   source_last_modified: string | null;
   raw_key: string | null;
-  clean_key: string;
-  rejects_key: string;
+  /** Null for a `forgotten` run only. */
+  clean_key: string | null;
+  rejects_key: string | null;
   rows_read: number;
   rows_accepted: number;
   rows_rejected: number;

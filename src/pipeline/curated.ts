@@ -7,6 +7,7 @@ import { formatCsvRow } from "../domain/csv-format.js";
 import { spreadsheetCell } from "../domain/safe-text.js";
 import { loadReportData } from "../report/load-report-data.js";
 import { type ReportData, renderReport } from "../report/render-report.js";
+import { forgottenStateRecord, stateKey } from "./source-state.js";
 
 /**
  * The curated zone: what people and Athena read, rebuilt whole from the database after each change.
@@ -79,9 +80,51 @@ export async function publishCurated(
   for (const { source, created_at } of sources) {
     keys.push(...(await publishSource(store, db, source, new Date(created_at))));
   }
+  await withdrawForgotten(store, db, options.retry ?? DEFAULT_RETRY);
   await store.writeText(CURATED_REPORT_KEY, renderReport(data), "text/html; charset=utf-8");
   keys.push(CURATED_REPORT_KEY);
   return { keys };
+}
+
+/**
+ * The sources `roadtoll forget` took out and no run has brought back: their curated objects are removed (the
+ * zone then holds only current figures), and their state record is replaced so their next run reads the file
+ * anew. Done at every publication while they stay forgotten: each step is idempotent.
+ */
+export async function withdrawForgotten(
+  store: ObjectStore,
+  db: Kysely<Database>,
+  retry: RetryPolicy = DEFAULT_RETRY,
+): Promise<void> {
+  let forgotten: Array<{ source: string; run_id: string }>;
+  try {
+    forgotten = await retryTransient(
+      () =>
+        db
+          .selectFrom("pipeline_runs as p")
+          .select(["p.source", "p.run_id"])
+          .distinctOn("p.source")
+          .where("p.status", "=", "forgotten")
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom("deaths_by_vehicle as d").select("d.source").whereRef("d.source", "=", "p.source"),
+              ),
+            ),
+          )
+          .orderBy("p.source")
+          .orderBy("p.ingested_at", "desc")
+          .execute(),
+      retry,
+    );
+  } catch (error) {
+    throw databaseFailure(error, "cannot read the forgotten sources to withdraw from curated/");
+  }
+  for (const { source, run_id } of forgotten) {
+    await store.delete(curatedFiguresKey(source, "csv"));
+    await store.delete(curatedFiguresKey(source, "json"));
+    await store.writeText(stateKey(source), forgottenStateRecord(source, run_id), "application/json");
+  }
 }
 
 /** Rows read per query: a page of figures in memory at a time, whatever the number of roads. */

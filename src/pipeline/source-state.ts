@@ -26,6 +26,15 @@ export type LastRunLookup = (source: string) => Promise<SourceState | undefined>
 
 export const stateKey = (source: string): string => `state/${source}.json`;
 
+/**
+ * What replaces a forgotten source's state record: no validators and no digest, so its next run downloads the
+ * file and writes figures again, even when the file has not changed. (Written, not deleted: the deaths function
+ * may put state objects, not remove them.)
+ */
+export function forgottenStateRecord(source: string, runId: string): string {
+  return `${JSON.stringify({ source, forgottenBy: runId })}\n`;
+}
+
 /** Larger than any state record: a bigger object at a state key is not one. */
 const MAX_STATE_BYTES = 64 * 1024;
 

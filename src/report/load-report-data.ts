@@ -69,7 +69,7 @@ export async function loadReportData(db: Kysely<Database>, sources: ReportSource
   const noStore = sources.noStore ?? "the report was made without the bucket";
   const withReasons = await mapLimited(runs, READ_CONCURRENCY, async (run): Promise<SourceRun> => {
     let reasons: SourceRun["reasons"] = { kinds: [], counted: 0 };
-    if (run.rows_rejected > 0) {
+    if (run.rows_rejected > 0 && run.rejects_key !== null) {
       // Any failure to read it, a 403 included, only marks this section unavailable (with the reason): the
       // lifecycle rule expires rejects objects, and a report must not fail for one. Elsewhere a 403 is a failure.
       reasons = store

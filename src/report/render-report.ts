@@ -46,7 +46,7 @@ export interface RejectReasons {
 export interface SourceRun {
   source: string;
   runId: string;
-  status: "succeeded" | "rejected";
+  status: "succeeded" | "rejected" | "forgotten";
   ingestedAt: Date;
   finishedAt: Date;
   /** Already redacted when it was recorded. */
@@ -57,7 +57,7 @@ export interface SourceRun {
   rowsAccepted: number;
   rowsRejected: number;
   totalDeaths: number;
-  rejectsKey: string;
+  rejectsKey: string | null;
   error: string | null;
   /** From the rejects object, or why it could not be read. */
   reasons: RejectReasons | { unavailable: string };
@@ -308,8 +308,10 @@ function countedSection(options: {
 }
 
 function rejects(data: ReportData): string {
-  if (data.runs.length === 0) return "";
-  const rows = data.runs.map((run) => {
+  // A forgotten source's newest run read no file.
+  const runs = data.runs.filter((run) => run.status !== "forgotten");
+  if (runs.length === 0) return "";
+  const rows = runs.map((run) => {
     const share = run.rowsRead > 0 ? `${((100 * run.rowsRejected) / run.rowsRead).toFixed(1)}%` : "–";
     return (
       `<tr><th scope="row">${nameHtml(run.source)}</th><td class="num">${formatCount(run.rowsRead)}</td>` +
@@ -415,6 +417,7 @@ function cell(chart: string, row: string, series: BarSeries, value: number): str
   );
 }
 
-function objectUri(bucket: string | undefined, key: string): string {
+function objectUri(bucket: string | undefined, key: string | null): string {
+  if (key === null) return "–";
   return bucket ? `s3://${bucket}/${key}` : key;
 }

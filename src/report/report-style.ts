@@ -45,6 +45,7 @@ thead .group { text-align: center; font-weight: 500; color: var(--muted); }
 .status { padding: 0 0.4em; border-radius: 3px; color: #fff; }
 .status.succeeded { background: #1a7f37; }
 .status.rejected { background: #cf222e; }
+.status.forgotten { background: #57606a; }
 @media (max-width: 760px) {
   .pair { grid-template-columns: 1fr; }
   main { padding: 0.6rem; }

@@ -587,7 +587,7 @@ describe("template.yaml: least privilege and secrets", () => {
     );
   });
 
-  it("lets deaths read clean/ and rejects/, write rejects/, runs/, state/ and curated/, and read the app user's secret, not the administrator's", () => {
+  it("lets deaths read clean/ and rejects/, write rejects/, runs/, state/ and curated/ (and delete there), and read the app user's secret, not the administrator's", () => {
     const deaths = grants("DeathsFunction");
     // rejects/: the curated report's reasons (PublishCurated); tests/infra/analytics.test.ts checks those two.
     expect([...(deaths.get("s3:GetObject") ?? [])].sort()).toEqual([
@@ -600,11 +600,15 @@ describe("template.yaml: least privilege and secrets", () => {
       `${bucketArn}/runs/*`,
       `${bucketArn}/state/*`,
     ]);
-    expect([...(deaths.get("s3:AbortMultipartUpload") ?? [])]).toEqual([`${bucketArn}/rejects/*`]);
+    expect([...(deaths.get("s3:AbortMultipartUpload") ?? [])].sort()).toEqual([
+      `${bucketArn}/curated/*`,
+      `${bucketArn}/rejects/*`,
+    ]);
+    expect([...(deaths.get("s3:DeleteObject") ?? [])]).toEqual([`${bucketArn}/curated/*`]);
     expect([...(deaths.get("secretsmanager:GetSecretValue") ?? [])]).toEqual(appSecret);
     // So that a rejects object the lifecycle rule expired reads as missing (404), not refused (403).
     expect([...(deaths.get("s3:ListBucket") ?? [])]).toEqual([bucketArn]);
-    expect(deaths.size).toBe(5);
+    expect(deaths.size).toBe(6);
   });
 
   it("lets migrate read the administrator's and the app user's secrets, and nothing else", () => {

@@ -1,14 +1,16 @@
 import { parseArgs } from "node:util";
+import { forgetSource } from "../../db/forget-source.js";
 import { sourcesFromFiles } from "../../db/sources-from-files.js";
 import { VEHICLES } from "../../domain/columns.js";
 import { canonicalRoadName } from "../../domain/road-name.js";
 import { isRoadtollError } from "../../errors.js";
+import { withdrawForgotten } from "../../pipeline/curated.js";
 import { type CliIo, runCli } from "../run.js";
 import { sampleDigests, samplesLeftOutNote } from "../samples.js";
 import { dataDirPath } from "../user-paths.js";
 import { type CommandDatabase, openCommandDatabase } from "./database.js";
 import { FORMATS, type Format, formatRows } from "./format.js";
-import { reportCommand } from "./report.js";
+import { DEFAULT_BUCKET, openCommandBucket, reportCommand } from "./report.js";
 import { runServe } from "./serve.js";
 import { listQueries, sqlCommand, sqlUsageProblem } from "./sql.js";
 
@@ -28,6 +30,7 @@ Commands:
   runs        the runs recorded in pipeline_runs, newest first
   sql         one read-only SQL statement, or a named analytics query (--query NAME)
   report      one self-contained HTML report (charts, rejects, lineage)
+  forget      take a source's current figures out (to history), recorded as a run
   serve       the HTTP API on 127.0.0.1: uploads and runs, as deployed in AWS
 
 roadtoll COMMAND --help describes a command.`;
@@ -37,6 +40,8 @@ interface Command {
   options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
   formats: readonly Format[];
   positionals: number;
+  /** What a missing positional argument is, for the usage error. */
+  missing?: string;
   /** Whether the command leaves the bundled samples out unless given --include-samples. */
   leavesSamplesOut?: boolean;
   run(
@@ -193,6 +198,59 @@ ${EXIT}`,
       return 0;
     },
   },
+  forget: {
+    usage: `Usage: roadtoll forget SOURCE [--reason TEXT] [database options]
+
+Takes SOURCE's current figures out of deaths_by_vehicle and accidents_by_road_year: they move to the history
+tables (nothing is deleted) and a run of status "forgotten" records it in pipeline_runs (roadtoll runs lists it).
+A run of SOURCE that read its file before this cannot bring them back; the next run of SOURCE does, reading the
+file anew. In the bucket, SOURCE's curated figures are removed and its change-detection record is reset, here
+when the bucket is at hand (the embedded S3 under the data directory, or --s3-endpoint), else by the next run's
+curated publication (until then, a run of an unchanged file ends "unchanged").
+
+  --reason TEXT       why, kept with the forgotten run (its error column)
+  --s3-endpoint URL   the pipeline's bucket is on this S3-compatible server (keys as for roadtoll report)
+  --bucket NAME       the pipeline's bucket (default: ${DEFAULT_BUCKET})
+
+${DATABASE_OPTIONS}
+
+Exit code: 0 when the figures were taken out, 1 when SOURCE has none or the database fails, 2 on bad usage.`,
+    options: { reason: { type: "string" }, "s3-endpoint": { type: "string" }, bucket: { type: "string" } },
+    formats: ["table"],
+    positionals: 1,
+    missing: "missing the SOURCE to forget (roadtoll results lists the sources)",
+    async run({ db }, values, positionals, _format, io) {
+      const source = positionals[0] ?? "";
+      const forgotten = await forgetSource(db, source, { reason: values.reason as string | undefined });
+      if (!forgotten) {
+        io.stderr(
+          `roadtoll forget: ${JSON.stringify(source)} has no current figures (roadtoll results lists the sources)\n`,
+        );
+        return 1;
+      }
+      io.stdout(
+        `forgot ${source}: its figures of ${forgotten.snapshot.toISOString()} (${forgotten.roads} roads, ` +
+          `${forgotten.rows} rows) moved to the history tables; run ${forgotten.runId} records it\n`,
+      );
+      const bucket = await openCommandBucket(values, io);
+      try {
+        if (bucket.store) {
+          await withdrawForgotten(bucket.store, db);
+          io.stdout(
+            `removed its curated figures and reset its change detection in s3://${bucket.store.bucket}\n`,
+          );
+        } else {
+          io.stderr(
+            `roadtoll forget: the bucket was not changed (${bucket.noStore}): the next run's curated publication ` +
+              `does it, and until then a run of an unchanged file ends "unchanged"\n`,
+          );
+        }
+      } finally {
+        await bucket.close();
+      }
+      return 0;
+    },
+  },
   sql: sqlCommand(DATABASE_OPTIONS, EXIT),
   report: reportCommand(DATABASE_OPTIONS, EXIT),
 };
@@ -240,9 +298,9 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
     } else if (positionals.length !== command.positionals) {
       throw new UsageError(
         positionals.length < command.positionals
-          ? 'missing the SQL statement (quote it: roadtoll sql "select …")'
+          ? (command.missing ?? "missing an argument")
           : `unexpected argument ${JSON.stringify(positionals[command.positionals])}` +
-              (command.positionals > 0 ? " (quote the whole statement as one argument)" : ""),
+              (name === "sql" ? " (quote the whole statement as one argument)" : ""),
       );
     }
     for (const vehicle of (values.vehicle as string[] | undefined) ?? []) {

@@ -14,7 +14,7 @@ import type { CommandDatabase } from "./database.js";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-const DEFAULT_BUCKET = "roadtoll-local";
+export const DEFAULT_BUCKET = "roadtoll-local";
 
 /** `roadtoll report`: the command's entry in COMMANDS (index.ts), which passes its shared usage texts. */
 export function reportCommand(databaseOptions: string, exit: string) {
@@ -55,7 +55,7 @@ ${exit}`,
       leftOut: readonly string[],
     ) {
       const out = userPath(io, (values.out as string | undefined) ?? "report.html");
-      const rejects = await openRejectsStore(values, io);
+      const rejects = await openCommandBucket(values, io);
       let html: string;
       try {
         html = renderReport(
@@ -78,11 +78,12 @@ ${exit}`,
 }
 
 /**
- * Where the rejects objects are: the server given, else the embedded s3rver's files under the data directory
+ * The pipeline's bucket, for a command that reads or tidies it (report: the rejects objects; forget: curated/
+ * and state/): the server given, else the embedded s3rver's files under the data directory
  * (started here for the reading). The directory's lock is already held when the database is PGlite; with
  * --database-url it is taken here, so a pipeline run on the same directory is never read mid-write.
  */
-async function openRejectsStore(
+export async function openCommandBucket(
   values: Values,
   io: CliIo,
 ): Promise<ReportSources & { noStore?: string; close(): Promise<void> }> {

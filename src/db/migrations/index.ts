@@ -4,6 +4,7 @@ import * as createWriterRole from "./0002-create-writer-role.js";
 import * as currentSnapshotHistoryAndRuns from "./0003-current-snapshot-history-and-runs.js";
 import * as sourceValidators from "./0004-source-validators.js";
 import * as accidentsByRoadYear from "./0005-accidents-by-road-year.js";
+import * as forgottenSources from "./0006-forgotten-sources.js";
 
 /**
  * Migrations are imported statically rather than read from a folder, so a bundled Lambda image carries them
@@ -15,6 +16,7 @@ export const migrations: Record<string, Migration> = {
   "0003-current-snapshot-history-and-runs": currentSnapshotHistoryAndRuns,
   "0004-source-validators": sourceValidators,
   "0005-accidents-by-road-year": accidentsByRoadYear,
+  "0006-forgotten-sources": forgottenSources,
 };
 
 export const migrationProvider: MigrationProvider = {
