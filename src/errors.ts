@@ -28,6 +28,7 @@ export type ErrorName =
   | "DatabaseError"
   | "DatabaseUnavailableError"
   | "MigrationError"
+  | "SchemaError"
   | "DataDirInUseError"
   | "RunNotFoundError"
   | "ExecutionServiceError";

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -305,11 +306,24 @@ describe("roadtoll commands: usage and the data directory", () => {
     }
   });
 
-  it("works on a fresh data directory (migrates it) and leaves it unlocked", async () => {
+  it("refuses a data directory without a database, creating nothing, until roadtoll migrate makes one", async () => {
     const fresh = join(dataDir, "fresh");
+    const refused = capture();
+    expect(await runRoadtoll(["results", "--data-dir", fresh], refused.io)).toBe(1);
+    expect(refused.out.stderr).toBe(
+      `roadtoll results: SchemaError: no database in ${join(fresh, "pglite")}: run the pipeline first (npm ` +
+        "start), or create an empty one with roadtoll migrate\n",
+    );
+    expect(existsSync(fresh)).toBe(false);
+    const migrate = capture();
+    expect(await runRoadtoll(["migrate", "--data-dir", fresh], migrate.io), migrate.out.stderr).toBe(0);
+    expect(migrate.out.stdout).toMatch(/: applied 0001-create-deaths-by-vehicle, .*, 0007-reader-role\n$/);
     const { out, io } = capture();
     expect(await runRoadtoll(["results", "--format", "json", "--data-dir", fresh], io), out.stderr).toBe(0);
     expect(JSON.parse(out.stdout)).toEqual([]);
     expect(await readdir(fresh)).not.toContain("roadtoll.lock");
+    const again = capture();
+    expect(await runRoadtoll(["migrate", "--data-dir", fresh], again.io)).toBe(0);
+    expect(again.out.stdout).toMatch(/: already up to date\n$/);
   });
 });

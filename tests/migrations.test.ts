@@ -34,6 +34,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0004-source-validators",
         "0005-accidents-by-road-year",
         "0006-forgotten-sources",
+        "0007-reader-role",
       ],
     });
     expect(lines).toEqual([
@@ -43,6 +44,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       "migration 0004-source-validators (up): Success",
       "migration 0005-accidents-by-road-year (up): Success",
       "migration 0006-forgotten-sources (up): Success",
+      "migration 0007-reader-role (up): Success",
     ]);
     const again: string[] = [];
     await expect(migrateToLatest(database.db, (line) => again.push(line))).resolves.toEqual({ applied: [] });
@@ -109,16 +111,23 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       { column_name: "source_etag", is_nullable: "YES" },
       { column_name: "source_last_modified", is_nullable: "YES" },
     ]);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0004-source-validators"] });
     expect(await columns()).toEqual([]);
     await expect(migrateToLatest(database.db)).resolves.toEqual({
-      applied: ["0004-source-validators", "0005-accidents-by-road-year", "0006-forgotten-sources"],
+      applied: [
+        "0004-source-validators",
+        "0005-accidents-by-road-year",
+        "0006-forgotten-sources",
+        "0007-reader-role",
+      ],
     });
   });
 
   it("migrates down (revoking, then dropping the table) and up again", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0004-source-validators"] });
@@ -141,6 +150,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0004-source-validators",
         "0005-accidents-by-road-year",
         "0006-forgotten-sources",
+        "0007-reader-role",
       ],
     });
   });
@@ -188,7 +198,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
     await sql`delete from deaths_by_vehicle`.execute(database.db);
     await database.db.insertInto("deaths_by_vehicle").values(row).execute();
     await expect(migrateToLatest(database.db)).resolves.toEqual({
-      applied: ["0005-accidents-by-road-year", "0006-forgotten-sources"],
+      applied: ["0005-accidents-by-road-year", "0006-forgotten-sources", "0007-reader-role"],
     });
     expect(await database.db.selectFrom("deaths_by_vehicle").selectAll().execute()).toEqual([row]);
     // The files are not in the database: an existing snapshot gets its rows with the source's next run.
@@ -234,6 +244,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       ).rejects.toThrow(/check constraint/);
     }
 
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
     await expect(sql`select 1 from accidents_by_road_year_history`.execute(database.db)).rejects.toThrow(
@@ -272,6 +283,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         .values({ ...run, run_id: "odd", status: "odd" as "forgotten" })
         .execute(),
     ).rejects.toThrow(/check constraint/);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     expect(
       await database.db

@@ -1,7 +1,7 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { type MigrationResult, Migrator } from "kysely/migration";
 import { RoadtollError } from "../errors.js";
-import { migrationProvider } from "./migrations/index.js";
+import { migrationProvider, migrations } from "./migrations/index.js";
 
 export interface MigrationReport {
   applied: string[];
@@ -18,6 +18,21 @@ export async function migrateToLatest<DB>(
 ): Promise<MigrationReport> {
   const { error, results } = await createMigrator(db as unknown as Kysely<unknown>).migrateToLatest();
   return report(results, error, log, "up");
+}
+
+/**
+ * The migrations a database lacks, without creating or changing anything (a read command's check): all of them
+ * when it has no roadtoll schema at all.
+ */
+export async function missingMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
+  const known = Object.keys(migrations).sort();
+  const table = await sql<{
+    found: string | null;
+  }>`select to_regclass('kysely_migration')::text as found`.execute(db);
+  if (!table.rows[0]?.found) return known;
+  const done = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+  const applied = new Set(done.rows.map((row) => row.name));
+  return known.filter((name) => !applied.has(name));
 }
 
 /** Reverts the most recent migration; for development and tests of `down`. */

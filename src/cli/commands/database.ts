@@ -1,10 +1,12 @@
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { CompiledQuery, Kysely, PostgresDialect, type PostgresPool } from "kysely";
 import pg from "pg";
 import { checkDatabase, describeDatabase } from "../../db/database.js";
 import { createEmbeddedDatabase } from "../../db/embedded-database.js";
-import { migrateToLatest } from "../../db/migrate.js";
+import { migrateToLatest, missingMigrations } from "../../db/migrate.js";
+import { migrations } from "../../db/migrations/index.js";
 import type { Database } from "../../db/schema.js";
 import { RoadtollError } from "../../errors.js";
 import { lockDataDir } from "../../local/data-dir-lock.js";
@@ -13,17 +15,25 @@ export interface CommandDatabase {
   db: Kysely<Database>;
   /** "PGlite (<dir>)" or "Postgres at host:port/db", never a password. */
   label: string;
+  /** The migrations applied on opening (write mode). */
+  migrated: string[];
+  /** The Postgres URL, when it is one (not PGlite): a second connection can cancel a query. */
+  url?: string | undefined;
   close(): Promise<void>;
 }
 
 /**
  * The database `npm start` uses, and nothing else (no S3, no samples server): Postgres at `databaseUrl`, else
- * PGlite under `dataDir`, whose lock is held while the command runs (PGlite takes no second process). Migrated,
- * so a fresh data directory works.
+ * PGlite under `dataDir`, whose lock is held while the command runs (PGlite takes no second process).
+ *
+ * `write` (forget, migrate) brings the schema up to date first. `read` (results, runs, sql, report) creates and
+ * changes nothing: a data directory without a database, or a database without roadtoll's schema or with an
+ * older one, is a SchemaError naming the command that migrates it.
  */
 export async function openCommandDatabase(options: {
   dataDir: string;
   databaseUrl: string | undefined;
+  mode: "read" | "write";
 }): Promise<CommandDatabase> {
   const closers: Array<() => Promise<unknown>> = [];
   const closeAll = async () => {
@@ -41,17 +51,40 @@ export async function openCommandDatabase(options: {
       label = `Postgres at ${describeDatabase(config)}`;
       await checkDatabase(db, describeDatabase(config));
     } else {
+      const directory = join(options.dataDir, "pglite");
+      const noDatabase = () =>
+        new RoadtollError(
+          "SchemaError",
+          `no database in ${directory}: run the pipeline first (npm start), or create an empty one with ` +
+            "roadtoll migrate",
+        );
+      if (options.mode === "read" && !existsSync(options.dataDir)) throw noDatabase();
       await mkdir(options.dataDir, { recursive: true });
       const lock = lockDataDir(options.dataDir);
       closers.push(async () => lock.release());
-      const directory = join(options.dataDir, "pglite");
+      // Judged once the lock is held: a run holding it may be creating the database.
+      if (options.mode === "read" && !existsSync(join(directory, "PG_VERSION"))) throw noDatabase();
       await mkdir(directory, { recursive: true });
       ({ db } = await createEmbeddedDatabase(directory));
       closers.push(() => db.destroy());
       label = `PGlite (${directory})`;
     }
-    await migrateToLatest(db);
-    return { db, label, close: closeAll };
+    let migrated: string[] = [];
+    if (options.mode === "write") {
+      ({ applied: migrated } = await migrateToLatest(db));
+    } else {
+      const missing = await missingMigrations(db);
+      if (missing.length > 0) {
+        const none = missing.length === Object.keys(migrations).length;
+        throw new RoadtollError(
+          "SchemaError",
+          `${label} ${none ? "has no roadtoll schema" : `lacks migration${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`}: ` +
+            `read commands change nothing; roadtoll migrate${options.databaseUrl ? " --database-url …" : ""} ` +
+            `(or a pipeline run) ${none ? "creates" : "updates"} it`,
+        );
+      }
+    }
+    return { db, label, migrated, url: options.databaseUrl, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
@@ -84,26 +117,48 @@ function singleStatementPool(url: string): PostgresPool {
   };
 }
 
+export interface ReadOnlyOptions {
+  /** Server-side statement_timeout; 0 for none. PGlite runs in this process and has no timer to honour it. */
+  timeoutMs: number;
+  /** Called with the backend's pid once the statement is about to run (to cancel it from elsewhere). */
+  onStart?: (pid: number) => void;
+}
+
 /**
  * Runs one statement in a read-only transaction, always rolled back: the database itself refuses any write
- * (SQLSTATE 25006), whatever the statement is.
+ * (SQLSTATE 25006), whatever the statement is. Where the user may, it runs as roadtoll_reader (migration 0007),
+ * which may only read roadtoll's tables: a superuser's `COPY … TO` a file or program, `pg_stat_reset()` or
+ * `pg_reload_conf()`, which the read-only transaction lets through, are then refused too (SQLSTATE 42501).
  */
 export async function runReadOnly(
   db: Kysely<Database>,
   statement: string,
+  options: ReadOnlyOptions = { timeoutMs: 0 },
 ): Promise<Record<string, unknown>[]> {
   return db.connection().execute(async (connection) => {
     await connection.executeQuery(CompiledQuery.raw("start transaction read only"));
     try {
+      const session = await connection.executeQuery<{ pid: number; reader: boolean }>(
+        CompiledQuery.raw(
+          "select pg_backend_pid() as pid, case when exists (select 1 from pg_roles where rolname = " +
+            "'roadtoll_reader') then pg_has_role(current_user, 'roadtoll_reader', 'MEMBER') else false end as reader",
+        ),
+      );
+      const { pid, reader } = session.rows[0] ?? { pid: 0, reader: false };
+      if (reader) await connection.executeQuery(CompiledQuery.raw("set local role roadtoll_reader"));
+      const timeout = Math.max(0, Math.floor(options.timeoutMs));
+      await connection.executeQuery(CompiledQuery.raw(`set local statement_timeout = ${timeout}`));
+      options.onStart?.(pid);
       const result = await connection.executeQuery<Record<string, unknown>>(CompiledQuery.raw(statement));
       return [...result.rows];
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       const message = error instanceof Error ? error.message : String(error);
-      if (code === "25006") {
+      if (code === "25006" || code === "42501") {
         throw new RoadtollError(
           "DatabaseError",
-          `refused by the database: ${message} (roadtoll sql only reads; run the pipeline to change the tables)`,
+          `refused by the database: ${message} (roadtoll sql only reads roadtoll's tables; run the pipeline to ` +
+            "change them)",
           { cause: error },
         );
       }
@@ -112,4 +167,16 @@ export async function runReadOnly(
       await connection.executeQuery(CompiledQuery.raw("rollback")).catch(() => {});
     }
   });
+}
+
+/** Asks Postgres to cancel what a backend is running (Ctrl-C in `roadtoll sql`), over a connection of its own. */
+export async function cancelBackend(url: string, pid: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.query("select pg_cancel_backend($1)", [pid]);
+  } finally {
+    await client.end().catch(() => {});
+  }
 }

@@ -31,6 +31,7 @@ Commands:
   sql         one read-only SQL statement, or a named analytics query (--query NAME)
   report      one self-contained HTML report (charts, rejects, lineage)
   forget      take a source's current figures out (to history), recorded as a run
+  migrate     create or update roadtoll's schema in the database (the read commands never do)
   serve       the HTTP API on 127.0.0.1: uploads and runs, as deployed in AWS
 
 roadtoll COMMAND --help describes a command.`;
@@ -40,6 +41,8 @@ interface Command {
   options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
   formats: readonly Format[];
   positionals: number;
+  /** Whether the command may change the database (it is migrated first); read commands change nothing. */
+  writes?: boolean;
   /** What a missing positional argument is, for the usage error. */
   missing?: string;
   /** Whether the command leaves the bundled samples out unless given --include-samples. */
@@ -218,6 +221,7 @@ Exit code: 0 when the figures were taken out, 1 when SOURCE has none or the data
     options: { reason: { type: "string" }, "s3-endpoint": { type: "string" }, bucket: { type: "string" } },
     formats: ["table"],
     positionals: 1,
+    writes: true,
     missing: "missing the SOURCE to forget (roadtoll results lists the sources)",
     async run({ db }, values, positionals, _format, io) {
       const source = positionals[0] ?? "";
@@ -248,6 +252,26 @@ Exit code: 0 when the figures were taken out, 1 when SOURCE has none or the data
       } finally {
         await bucket.close();
       }
+      return 0;
+    },
+  },
+  migrate: {
+    usage: `Usage: roadtoll migrate [database options]
+
+Creates roadtoll's tables and roles in the database, or brings them up to date, and says which migrations it
+applied. The pipeline does this itself; the read commands (results, runs, sql, report) never do, and say so.
+
+${DATABASE_OPTIONS}
+
+${EXIT}`,
+    options: {},
+    formats: ["table"],
+    positionals: 0,
+    writes: true,
+    async run({ label, migrated }, _values, _positionals, _format, io) {
+      io.stdout(
+        migrated.length > 0 ? `${label}: applied ${migrated.join(", ")}\n` : `${label}: already up to date\n`,
+      );
       return 0;
     },
   },
@@ -326,6 +350,7 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
     database = await openCommandDatabase({
       dataDir: dataDirPath(io, values["data-dir"] as string | undefined),
       databaseUrl: (values["database-url"] as string | undefined) ?? (io.env.DATABASE_URL || undefined),
+      mode: command.writes ? "write" : "read",
     });
   } catch (error) {
     const hint = isRoadtollError(error, "DataDirInUseError")

@@ -1,7 +1,12 @@
 import { findNamedQuery, listNamedQueries } from "../../analytics/named-queries.js";
+import { RoadtollError } from "../../errors.js";
 import type { CliIo } from "../run.js";
 import { samplesLeftOutNote } from "../samples.js";
-import { type CommandDatabase, runReadOnly } from "./database.js";
+import { type CommandDatabase, cancelBackend, runReadOnly } from "./database.js";
+
+/** What a statement may take on Postgres unless told otherwise: ample for an analysis, short of forgotten. */
+const DEFAULT_TIMEOUT_SECONDS = 300;
+
 import { FORMATS, type Format, formatRows } from "./format.js";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -22,6 +27,8 @@ deaths per road and year), accidents_by_road_year_history, pipeline_runs.
                       it leaves the bundled samples' sources out (stderr says which) unless --include-samples
                       is given. A statement of your own sees every table as it is.
   --list-queries      list the named queries and what each computes (needs no database)
+  --timeout SECONDS   the server cancels the statement after this long (default ${DEFAULT_TIMEOUT_SECONDS}; 0: no limit;
+                      Postgres only: PGlite runs in this process and cannot be interrupted but by Ctrl-C)
   --format F          table (default), json or csv
 
 ${databaseOptions}
@@ -31,12 +38,13 @@ ${exit}`,
       query: { type: "string" as const },
       "list-queries": { type: "boolean" as const },
       "include-samples": { type: "boolean" as const },
+      timeout: { type: "string" as const },
     },
     formats: FORMATS,
     positionals: 1,
     leavesSamplesOut: true,
     async run(
-      { db }: CommandDatabase,
+      { db, url }: CommandDatabase,
       values: Values,
       positionals: string[],
       format: Format,
@@ -47,7 +55,40 @@ ${exit}`,
       // sqlUsageProblem has made sure the name is known, or the statement there, before the database opened.
       const query = name === undefined ? undefined : await findNamedQuery(name);
       const leftOut = query ? samples : [];
-      const rows = await runReadOnly(db, query ? withoutSources(query.sql, leftOut) : (positionals[0] ?? ""));
+      const timeoutMs = 1000 * Number((values.timeout as string | undefined) ?? DEFAULT_TIMEOUT_SECONDS);
+      // Ctrl-C on Postgres: the server cancels the statement (else it would run on after the process ends).
+      let backend: number | undefined;
+      let interrupted = false;
+      const onInterrupt = () => {
+        interrupted = true;
+        if (url && backend !== undefined) void cancelBackend(url, backend).catch(() => {});
+      };
+      // PGlite runs in this thread, so a handler could not run before the query ends: Ctrl-C keeps its default.
+      if (url) process.once("SIGINT", onInterrupt);
+      let rows: Record<string, unknown>[];
+      try {
+        rows = await runReadOnly(db, query ? withoutSources(query.sql, leftOut) : (positionals[0] ?? ""), {
+          timeoutMs,
+          onStart: (pid) => {
+            backend = pid;
+          },
+        });
+      } catch (error) {
+        if (interrupted) {
+          io.stderr("roadtoll sql: interrupted; the server cancelled the statement\n");
+          return 130;
+        }
+        if ((error as { cause?: { code?: unknown } }).cause?.code === "57014") {
+          throw new RoadtollError(
+            "DatabaseError",
+            `the statement ran past --timeout ${timeoutMs / 1000} s and the server cancelled it (--timeout 0: no limit)`,
+            { cause: error },
+          );
+        }
+        throw error;
+      } finally {
+        process.off("SIGINT", onInterrupt);
+      }
       io.stdout(formatRows(rows, format));
       if (leftOut.length > 0) io.stderr(samplesLeftOutNote("sql", leftOut));
       return 0;
@@ -86,6 +127,10 @@ export async function sqlUsageProblem(values: Values, positionals: string[]): Pr
     if (await findNamedQuery(name)) return undefined;
     const known = (await listNamedQueries()).map((query) => query.name);
     return `--query: no query named ${JSON.stringify(name)}; the named queries are ${known.join(", ")}`;
+  }
+  const timeout = values.timeout as string | undefined;
+  if (timeout !== undefined && !/^\d{1,7}(\.\d+)?$/.test(timeout)) {
+    return `--timeout: expected seconds (a number, 0 for no limit), got ${JSON.stringify(timeout)}`;
   }
   if (list) return undefined;
   if (positionals.length === 0) return 'missing the SQL statement (quote it: roadtoll sql "select …")';

@@ -5,6 +5,7 @@ import * as currentSnapshotHistoryAndRuns from "./0003-current-snapshot-history-
 import * as sourceValidators from "./0004-source-validators.js";
 import * as accidentsByRoadYear from "./0005-accidents-by-road-year.js";
 import * as forgottenSources from "./0006-forgotten-sources.js";
+import * as readerRole from "./0007-reader-role.js";
 
 /**
  * Migrations are imported statically rather than read from a folder, so a bundled Lambda image carries them
@@ -17,6 +18,7 @@ export const migrations: Record<string, Migration> = {
   "0004-source-validators": sourceValidators,
   "0005-accidents-by-road-year": accidentsByRoadYear,
   "0006-forgotten-sources": forgottenSources,
+  "0007-reader-role": readerRole,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,139 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runRoadtoll } from "../src/cli/commands/index.js";
+import { captureCliIo } from "./support/cli-io.js";
+import { openTestDatabase, type TestDatabase } from "./support/database.js";
+
+/**
+ * The read commands (results, runs, sql, report) are reads: they never create or change anything in the database
+ * they are pointed at, `sql` runs as a role that may only read roadtoll's tables, under a statement timeout, and
+ * Ctrl-C cancels its statement on the server.
+ */
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const onPostgres = Boolean(process.env.DATABASE_URL);
+let empty: TestDatabase | undefined;
+let migrated: TestDatabase | undefined;
+
+beforeAll(async () => {
+  if (!onPostgres) return;
+  [empty, migrated] = await Promise.all([
+    openTestDatabase({ migrate: false }),
+    openTestDatabase({ migrate: true }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([empty?.close(), migrated?.close()]);
+});
+
+async function roadtoll(...argv: string[]) {
+  const { out, io } = captureCliIo(ROOT);
+  const code = await runRoadtoll(argv, io);
+  return { code, ...out };
+}
+
+/** The data directory every PGlite case uses: made by the pipeline's migrations once. */
+let dataDir = "";
+beforeAll(async () => {
+  const { mkdtemp } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  dataDir = await mkdtemp(join(tmpdir(), "roadtoll-read-"));
+  expect((await roadtoll("migrate", "--data-dir", dataDir)).code).toBe(0);
+});
+const target = () => (onPostgres ? ["--database-url", migrated?.url ?? ""] : ["--data-dir", dataDir]);
+
+describe.runIf(onPostgres)("read commands on a database without roadtoll's schema (Postgres)", () => {
+  it.each([["results"], ["runs"], ["sql", "select 1"], ["report", "--out", "/dev/null"]])(
+    "%s exits 1 naming roadtoll migrate, and creates nothing",
+    async (...argv) => {
+      const { code, stderr } = await roadtoll(...argv, "--database-url", empty?.url ?? "");
+      expect(code).toBe(1);
+      expect(stderr).toMatch(
+        /SchemaError: Postgres at .* has no roadtoll schema: read commands change nothing; roadtoll migrate --database-url … \(or a pipeline run\) creates it/,
+      );
+      const tables = await sql<{ n: number }>`
+        select count(*)::int as n from information_schema.tables where table_schema = 'public'`.execute(
+        empty?.db as never,
+      );
+      expect(tables.rows).toEqual([{ n: 0 }]);
+    },
+  );
+});
+
+describe(`roadtoll sql, beyond the read-only transaction (${onPostgres ? "Postgres" : "PGlite"})`, () => {
+  it.each([
+    ["copy (select 1) to '/tmp/roadtoll-read-copy.csv'", "/tmp/roadtoll-read-copy.csv"],
+    ["copy (select 1) to program 'touch /tmp/roadtoll-read-program'", "/tmp/roadtoll-read-program"],
+    ["select pg_stat_reset()", undefined],
+    ["select pg_reload_conf()", undefined],
+    ["select pg_read_file('PG_VERSION')", undefined],
+  ])("refuses %s (exit 1), running as roadtoll_reader", async (statement, file) => {
+    const { code, stderr } = await roadtoll("sql", statement, ...target());
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(
+      /^roadtoll sql: DatabaseError: refused by the database: (permission denied|must be superuser)/,
+    );
+    if (file) expect(existsSync(file)).toBe(false);
+  });
+
+  it("still reads every roadtoll table", async () => {
+    for (const table of [
+      "deaths_by_vehicle",
+      "deaths_by_vehicle_history",
+      "accidents_by_road_year",
+      "pipeline_runs",
+    ]) {
+      const { code, stderr } = await roadtoll("sql", `select count(*) from ${table}`, ...target());
+      expect(code, `${table}: ${stderr}`).toBe(0);
+    }
+  });
+
+  it("refuses a --timeout that is not a number of seconds (exit 2)", async () => {
+    const { code, stderr } = await roadtoll("sql", "select 1", "--timeout", "soon", ...target());
+    expect(code).toBe(2);
+    expect(stderr).toContain('--timeout: expected seconds (a number, 0 for no limit), got "soon"');
+  });
+
+  // PGlite runs in the CLI's own thread, with no timer that could stop a statement: the timeout is the server's.
+  it.runIf(onPostgres)("has the server cancel a statement that runs past --timeout", async () => {
+    const started = Date.now();
+    const { code, stderr } = await roadtoll("sql", "select pg_sleep(20)", "--timeout", "0.5", ...target());
+    expect(code).toBe(1);
+    expect(stderr).toContain("the statement ran past --timeout 0.5 s and the server cancelled it");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  // Ctrl-C on PGlite ends the process, and the query with it; on Postgres the server must be told.
+  it.runIf(onPostgres)("cancels the statement on the server at Ctrl-C, and says so (exit 130)", async () => {
+    const marker = `roadtoll_ctrl_c_${process.pid}`;
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, "bin", "roadtoll.mjs"), "sql", `select pg_sleep(60), '${marker}'`, ...target()],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const running = async () => {
+      const { rows } = await sql<{ n: number }>`
+        select count(*)::int as n from pg_stat_activity where query like ${`%${marker}%`} and pid <> pg_backend_pid()`.execute(
+        migrated?.db as never,
+      );
+      return rows[0]?.n ?? 0;
+    };
+    for (let i = 0; i < 200 && (await running()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await running()).toBe(1);
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (exit) => resolve(exit)));
+    expect(code).toBe(130);
+    expect(stderr).toContain("roadtoll sql: interrupted; the server cancelled the statement");
+    for (let i = 0; i < 50 && (await running()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await running()).toBe(0);
+  });
+});
