@@ -82,18 +82,18 @@ function table(rows: readonly Row[], columns: readonly string[], numeric: Readon
   // One line per cell, as the terminal shows it: line breaks, escapes and bidi controls made visible (a newline
   // would break the columns, an escape sequence could rewrite the screen), long values cut; JSON has them whole.
   const cells = rows.map((row) => columns.map((column) => displayText(cellText(row[column]))));
-  const widths = columns.map((column, i) =>
-    Math.max(column.length, ...cells.map((line) => (line[i] ?? "").length)),
-  );
+  // Loops, not spreads: a spread passes every row as an argument, and a few hundred thousand overflow the stack.
+  const widths = columns.map((column) => column.length);
+  for (const line of cells) {
+    for (let i = 0; i < columns.length; i++) widths[i] = Math.max(widths[i] ?? 0, (line[i] ?? "").length);
+  }
   const pad = (text: string, i: number) => {
     const width = widths[i] ?? 0;
     return numeric.has(columns[i] ?? "") ? text.padStart(width) : text.padEnd(width);
   };
-  const lines = [
-    columns.map(pad).join("  "),
-    widths.map((width) => "-".repeat(width)).join("  "),
-    ...cells.map((line) => line.map(pad).join("  ")),
-  ].map((line) => line.trimEnd());
+  const lines = [columns.map(pad).join("  "), widths.map((width) => "-".repeat(width)).join("  ")];
+  for (const line of cells) lines.push(line.map(pad).join("  "));
+  for (let i = 0; i < lines.length; i++) lines[i] = (lines[i] ?? "").trimEnd();
   lines.push(`(${rows.length} ${rows.length === 1 ? "row" : "rows"})`);
   return `${lines.join("\n")}\n`;
 }
