@@ -43,7 +43,10 @@ describe("link names in one run", () => {
     );
     expect(unnamed.code).toBe(2);
     expect(unnamed.stderr).toMatch(/two links are named "amostra_via_norte" in one run/);
-    expect(await sources()).toEqual(new Set());
+    // Nothing ran: not even the database was made.
+    const results = await roadtoll("results");
+    expect(results.code).toBe(1);
+    expect(results.stderr).toMatch(/SchemaError: (no database in|Postgres at .* has no roadtoll schema)/);
   });
 
   it("gives a --link whose URL link.yml lists, spelt differently, link.yml's name", async () => {
