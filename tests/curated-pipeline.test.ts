@@ -238,7 +238,7 @@ describe(`the curated zone, published by the state machine (database: ${process.
 
   it("fails with CuratedPublishFailed when the database cannot be read, naming the error, without retrying it", async () => {
     // A database without the pipeline's tables: a permanent failure (DatabaseError), as a revoked grant would be.
-    // The report's two queries run at once: either may be the one that fails.
+    // The report's queries run at once: any of them may be the one that fails.
     const empty = await openTestDatabase({ migrate: false });
     try {
       const events: ExecutionEvent[] = [];
@@ -248,7 +248,7 @@ describe(`the curated zone, published by the state machine (database: ${process.
       });
       expect(outcome).toMatchObject({ status: "FAILED", error: "CuratedPublishFailed" });
       expect((outcome as { cause: string }).cause).toMatch(
-        /^DatabaseError: cannot read the figures to publish under curated\/: relation "(deaths_by_vehicle|pipeline_runs)" does not exist$/,
+        /^DatabaseError: cannot read the figures to publish under curated\/: relation "(deaths_by_vehicle|accidents_by_road_year|pipeline_runs)" does not exist$/,
       );
       expect((outcome as { results?: LinkResult[] }).results?.map((result) => result.status)).toEqual([
         "succeeded",

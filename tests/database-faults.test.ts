@@ -200,7 +200,8 @@ describe("a rotated database secret", () => {
       await sql`do $$ begin create role roadtoll_app login; exception when duplicate_object then null; end $$`.execute(
         direct,
       );
-      await sql.raw(`grant all on deaths_by_vehicle, accidents_by_road_year to roadtoll_app`).execute(direct);
+      // As a deployment does it (docs/deploy.md): the app user is a member of the writer role.
+      await sql.raw(`grant roadtoll_writer to roadtoll_app`).execute(direct);
     }
     const db = await secretDatabase();
     await publishSnapshot(db, { source: "Rot", createdAt, roads: [road("BR-101", 1)] }, undefined, {
