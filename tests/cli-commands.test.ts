@@ -317,7 +317,7 @@ describe("roadtoll commands: usage and the data directory", () => {
     expect(existsSync(fresh)).toBe(false);
     const migrate = capture();
     expect(await runRoadtoll(["migrate", "--data-dir", fresh], migrate.io), migrate.out.stderr).toBe(0);
-    expect(migrate.out.stdout).toMatch(/: applied 0001-create-deaths-by-vehicle, .*, 0007-reader-role\n$/);
+    expect(migrate.out.stdout).toMatch(/: applied 0001-create-deaths-by-vehicle, .*, 0008-bigint-counts\n$/);
     const { out, io } = capture();
     expect(await runRoadtoll(["results", "--format", "json", "--data-dir", fresh], io), out.stderr).toBe(0);
     expect(JSON.parse(out.stdout)).toEqual([]);

@@ -336,6 +336,11 @@ const cleanRow = {
   /** One source field missing: 6 + the two appended columns. */
   short: (line: number) => `BR-101/SC,1,,,,1,${line},BR-101/SC`,
   negative: (line: number) => `BR-101/SC,1,,,,,-1,${line},BR-101/SC`,
+  billion: (line: number) => `BR-101/SC,1,,,,,1000000000,${line},BR-101/SC`,
+  /** 2^53 − 1: a count JavaScript still reads exactly, but no file total can hold it beside any other death. */
+  largestExact: (line: number) => `BR-101/SC,1,,,,,9007199254740991,${line},BR-101/SC`,
+  /** 2^64: no count at all. */
+  beyondBigint: (line: number) => `BR-101/SC,1,,,,,18446744073709551616,${line},BR-101/SC`,
 };
 
 let runs = 0;
@@ -457,6 +462,48 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
     await expect(strict(await cleanObject("Strict", ["good", "good"]))).resolves.toMatchObject({
       rowsRejected: 0,
     });
+  });
+
+  it("stores figures past 2,147,483,647 and rejects, row by row, only what no total can hold", async () => {
+    const lenient = createDeathsHandler({
+      store: storage.deaths.store,
+      db: database.db,
+      maxRejectShare: 1,
+      allowDuplicates: true,
+    });
+    const event = await cleanObject("Billions", [
+      "billion",
+      "largestExact",
+      "billion",
+      "beyondBigint",
+      "billion",
+    ]);
+    const summary = await lenient(event);
+    expect(summary).toMatchObject({
+      rowsRead: 5,
+      rowsAccepted: 3,
+      rowsRejected: 2,
+      totalDeaths: 3_000_000_000,
+    });
+    expect((await tableRows("Billions")).find((row) => row.vehicle === "automovel")).toMatchObject({
+      number_deaths: 3_000_000_000,
+    });
+    const year = await database.db
+      .selectFrom("accidents_by_road_year")
+      .select(["accidents", "deaths", "deaths_automovel"])
+      .where("source", "=", "Billions")
+      .executeTakeFirstOrThrow();
+    expect(year).toEqual({ accidents: 3, deaths: 3_000_000_000, deaths_automovel: 3_000_000_000 });
+    const run = await database.db
+      .selectFrom("pipeline_runs")
+      .select(["total_deaths", "rows_rejected"])
+      .where("run_id", "=", event.runId)
+      .executeTakeFirstOrThrow();
+    expect(run).toEqual({ total_deaths: 3_000_000_000, rows_rejected: 2 });
+    const kept = await rejectLines(`rejects/Billions/${event.runId}.csv`);
+    expect(kept).toHaveLength(3);
+    expect(kept[1]).toMatch(/^3,mortos,"with this row the file's deaths would pass 9,007,199,254,740,991",/);
+    expect(kept[2]).toMatch(/^5,mortos,"count ""18446744073709551616"" is too large",/);
   });
 
   it("fails a file with a header and no data row, keeping the header-only rejects object", async () => {

@@ -35,6 +35,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0005-accidents-by-road-year",
         "0006-forgotten-sources",
         "0007-reader-role",
+        "0008-bigint-counts",
       ],
     });
     expect(lines).toEqual([
@@ -45,6 +46,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       "migration 0005-accidents-by-road-year (up): Success",
       "migration 0006-forgotten-sources (up): Success",
       "migration 0007-reader-role (up): Success",
+      "migration 0008-bigint-counts (up): Success",
     ]);
     const again: string[] = [];
     await expect(migrateToLatest(database.db, (line) => again.push(line))).resolves.toEqual({ applied: [] });
@@ -60,7 +62,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       { column_name: "source", data_type: "text", is_nullable: "NO" },
       { column_name: "road_name", data_type: "text", is_nullable: "NO" },
       { column_name: "vehicle", data_type: "text", is_nullable: "NO" },
-      { column_name: "number_deaths", data_type: "integer", is_nullable: "NO" },
+      { column_name: "number_deaths", data_type: "bigint", is_nullable: "NO" },
     ]);
   });
 
@@ -111,6 +113,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       { column_name: "source_etag", is_nullable: "YES" },
       { column_name: "source_last_modified", is_nullable: "YES" },
     ]);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
@@ -122,11 +125,13 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0005-accidents-by-road-year",
         "0006-forgotten-sources",
         "0007-reader-role",
+        "0008-bigint-counts",
       ],
     });
   });
 
   it("migrates down (revoking, then dropping the table) and up again", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
@@ -151,6 +156,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0005-accidents-by-road-year",
         "0006-forgotten-sources",
         "0007-reader-role",
+        "0008-bigint-counts",
       ],
     });
   });
@@ -198,7 +204,12 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
     await sql`delete from deaths_by_vehicle`.execute(database.db);
     await database.db.insertInto("deaths_by_vehicle").values(row).execute();
     await expect(migrateToLatest(database.db)).resolves.toEqual({
-      applied: ["0005-accidents-by-road-year", "0006-forgotten-sources", "0007-reader-role"],
+      applied: [
+        "0005-accidents-by-road-year",
+        "0006-forgotten-sources",
+        "0007-reader-role",
+        "0008-bigint-counts",
+      ],
     });
     expect(await database.db.selectFrom("deaths_by_vehicle").selectAll().execute()).toEqual([row]);
     // The files are not in the database: an existing snapshot gets its rows with the source's next run.
@@ -244,6 +255,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       ).rejects.toThrow(/check constraint/);
     }
 
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0005-accidents-by-road-year"] });
@@ -283,6 +295,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         .values({ ...run, run_id: "odd", status: "odd" as "forgotten" })
         .execute(),
     ).rejects.toThrow(/check constraint/);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
     expect(
@@ -296,5 +309,36 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       /check constraint|not-null|null value/,
     );
     await migrateToLatest(database.db);
+  });
+
+  it("0008 stores counts as bigint, keeping the rows there were, and back down", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
+    await database.db.deleteFrom("deaths_by_vehicle").execute();
+    await database.db.insertInto("deaths_by_vehicle").values(row).execute();
+    await expect(
+      database.db
+        .insertInto("deaths_by_vehicle")
+        .values({ ...row, source: "Big", number_deaths: 3_000_000_000 })
+        .execute(),
+    ).rejects.toThrow(/out of range/);
+    await expect(migrateToLatest(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
+    await database.db
+      .insertInto("deaths_by_vehicle")
+      .values({ ...row, source: "Big", number_deaths: 3_000_000_000 })
+      .execute();
+    // Read back as numbers by both drivers (db/int8.ts), the old row unchanged.
+    expect(await database.db.selectFrom("deaths_by_vehicle").selectAll().orderBy("source").execute()).toEqual(
+      [{ ...row, source: "Big", number_deaths: 3_000_000_000 }, row],
+    );
+    const { rows } = await sql<{ table_name: string; column_name: string }>`
+      select table_name, column_name from information_schema.columns
+      where table_schema = 'public' and data_type = 'integer' and table_name not like 'kysely%'
+      order by table_name, column_name`.execute(database.db);
+    // Only the year is left an integer.
+    expect(rows).toEqual([
+      { table_name: "accidents_by_road_year", column_name: "year" },
+      { table_name: "accidents_by_road_year_history", column_name: "year" },
+    ]);
+    await database.db.deleteFrom("deaths_by_vehicle").where("source", "=", "Big").execute();
   });
 });

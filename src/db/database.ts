@@ -4,6 +4,7 @@ import pg from "pg";
 import * as z from "zod";
 import type { DatabaseConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
+import { pgTypes } from "./int8.js";
 import { DEFAULT_RETRY, databaseFailure, type RetryPolicy, retryTransient } from "./retry.js";
 import type { Database } from "./schema.js";
 
@@ -32,7 +33,7 @@ export async function createDatabase(
   options: DatabaseOptions = {},
 ): Promise<Kysely<Database>> {
   if (config.kind === "url") {
-    const pool = withoutCrashes(new pg.Pool({ connectionString: config.url, max: 2 }));
+    const pool = withoutCrashes(new pg.Pool({ connectionString: config.url, max: 2, types: pgTypes }));
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const readSecret = options.readSecret ?? readDatabaseSecret;
@@ -61,6 +62,7 @@ export async function createDatabase(
       // The certificate is verified: the Lambda images trust the RDS CAs via NODE_EXTRA_CA_CERTS.
       ssl: config.ssl ? { rejectUnauthorized: true } : false,
       max: 1,
+      types: pgTypes,
     });
     return withoutCrashes(pool);
   };

@@ -1,6 +1,7 @@
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { Kysely } from "kysely";
 import { PGliteDialect } from "kysely-pglite-dialect";
+import { pgliteParsers } from "./int8.js";
 import type { Database } from "./schema.js";
 
 /**
@@ -11,6 +12,7 @@ import type { Database } from "./schema.js";
 const SHARED_BUFFERS = "shared_buffers=16MB";
 
 const OPTIONS: PGliteOptions = {
+  parsers: pgliteParsers,
   // `-c` wins over postgresql.conf, so data directories made with the old 128MB setting shrink too.
   startParams: [...PGlite.defaultStartParams, "-c", SHARED_BUFFERS],
   // A new database runs initdb in a second instance (freed only by a later GC): bootstrap it with the same pool,

@@ -55,8 +55,7 @@ export interface PipelineRunsTable {
   /** The link, redacted, or the S3 object the file came from. */
   origin: string | null;
   sha256: string | null;
-  /** bigint: pg returns it as a string. */
-  bytes: ColumnType<string | null, number | null, number | null>;
+  bytes: number | null;
   /** The source's ETag and Last-Modified as it sent them (migration 0004): the next run's conditional request. */
   source_etag: string | null;
   source_last_modified: string | null;

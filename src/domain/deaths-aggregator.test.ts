@@ -176,6 +176,30 @@ describe("DeathsAggregator", () => {
     expect(deaths.totalDeaths).toBe(0);
   });
 
+  it("keeps every figure exact: the row that would take the file's deaths past 2^53 − 1 is rejected, alone", () => {
+    const deaths = aggregator();
+    const half = String(2 ** 52);
+    expect(deaths.add(row("BR-101/SC", ["1", "", "", "", ""], half))).toBeUndefined();
+    // A new road, a new year: the bound is the file's, so no road's, year's or vehicle's figure can pass it.
+    expect(deaths.add(row("BR-116/BA", ["", "", "", "1", ""], String(2 ** 52)))).toEqual({
+      column: "mortos",
+      kind: "mortos: file total too large",
+      reason: "with this row the file's deaths would pass 9,007,199,254,740,991",
+    });
+    expect(deaths.add(row("BR-116/BA", ["", "", "", "1", ""], String(2 ** 52 - 1)))).toBeUndefined();
+    expect(deaths.totalDeaths).toBe(Number.MAX_SAFE_INTEGER);
+    expect(deaths.result()).toEqual([
+      road("BR-101/SC", 2 ** 52, { automovel: 2 ** 52 }),
+      road("BR-116/BA", 2 ** 52 - 1, { moto: 2 ** 52 - 1 }),
+    ]);
+    expect(deaths.add(row("BR-116/BA", ["", "", "", "1", ""], "1"))).toMatchObject({
+      kind: "mortos: file total too large",
+    });
+    // A row with no deaths still counts as an accident.
+    expect(deaths.add(row("BR-116/BA", ["", "", "", "1", ""], "0"))).toBeUndefined();
+    expect(deaths.rowsAccepted).toBe(3);
+  });
+
   it("reads missing trailing cells of a short row as zero", () => {
     const deaths = aggregator();
     // Only road, automovel, bicicleta: caminhao, moto, onibus and mortos are absent → 0.

@@ -61,6 +61,11 @@ interface RoadTotals {
 }
 
 const NO_ROAD: RowRejection = { column: "trecho", kind: "trecho: no road name", reason: "no road name" };
+const TOO_MANY_DEATHS: RowRejection = {
+  column: "mortos",
+  kind: "mortos: file total too large",
+  reason: `with this row the file's deaths would pass ${Number.MAX_SAFE_INTEGER.toLocaleString("en-US")}`,
+};
 const SPACE = 0x20;
 const TAB = 0x09;
 
@@ -111,6 +116,10 @@ export class DeathsAggregator {
       if (count < 0) return this.rejectCount(record, positions[v] as number, VEHICLES[v] as string, count);
       if (count > 0) involved |= 1 << v;
     }
+
+    // Every figure of the file (a road's, a year's, a vehicle's) is at most this total: kept exact in a number,
+    // and within the database's bigint. The row that would pass it is rejected, not the file.
+    if (mortos > Number.MAX_SAFE_INTEGER - this.deathsInAcceptedRows) return TOO_MANY_DEATHS;
 
     let totals = this.lastRoad;
     if (totals === undefined || !sameBytes(this.lastRoadBytes, bytes, start, end)) {

@@ -86,7 +86,7 @@ export async function loadReportData(db: Kysely<Database>, sources: ReportSource
       finishedAt: run.finished_at,
       origin: run.origin,
       sha256: run.sha256,
-      bytes: run.bytes === null ? null : Number(run.bytes),
+      bytes: run.bytes,
       rowsRead: run.rows_read,
       rowsAccepted: run.rows_accepted,
       rowsRejected: run.rows_rejected,

@@ -4,8 +4,8 @@
 -- road with few accidents gives an unsteady rate, which is why its accidents are shown beside it.
 select
   road_name,
-  sum(accidents)::integer as accidents,
-  sum(deaths)::integer as deaths,
+  sum(accidents)::bigint as accidents,
+  sum(deaths)::bigint as deaths,
   round(1000.0 * sum(deaths) / sum(accidents), 1)::float8 as deaths_per_1000_accidents
 from accidents_by_road_year
 group by road_name

@@ -5,15 +5,15 @@
 -- null year, last, holds the accidents whose date was missing or unreadable.
 select
   year,
-  count(distinct source)::integer as sources,
-  sum(accidents)::integer as accidents,
-  sum(deaths)::integer as deaths,
+  count(distinct source)::bigint as sources,
+  sum(accidents)::bigint as accidents,
+  sum(deaths)::bigint as deaths,
   round(1000.0 * sum(deaths) / sum(accidents), 1)::float8 as deaths_per_1000_accidents,
-  sum(deaths_automovel)::integer as automovel,
-  sum(deaths_bicicleta)::integer as bicicleta,
-  sum(deaths_caminhao)::integer as caminhao,
-  sum(deaths_moto)::integer as moto,
-  sum(deaths_onibus)::integer as onibus
+  sum(deaths_automovel)::bigint as automovel,
+  sum(deaths_bicicleta)::bigint as bicicleta,
+  sum(deaths_caminhao)::bigint as caminhao,
+  sum(deaths_moto)::bigint as moto,
+  sum(deaths_onibus)::bigint as onibus
 from accidents_by_road_year
 group by year
 order by year nulls last

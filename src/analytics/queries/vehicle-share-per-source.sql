@@ -5,12 +5,12 @@
 -- involving none of the five (only `outros`, `utilitarios`, ...) makes them add up to less. A source whose current
 -- snapshot was written before migration 0005 has no total yet: its share is null until its next run.
 with by_vehicle as (
-  select source, created_at, vehicle, sum(number_deaths)::integer as deaths
+  select source, created_at, vehicle, sum(number_deaths)::bigint as deaths
   from deaths_by_vehicle
   group by source, created_at, vehicle
 ),
 by_source as (
-  select source, created_at, sum(deaths)::integer as source_deaths
+  select source, created_at, sum(deaths)::bigint as source_deaths
   from accidents_by_road_year
   group by source, created_at
 )

@@ -4,14 +4,14 @@
 -- can list more than five roads; roads with no such death are left out. `sources` counts the concessionaires
 -- whose files name the road.
 with per_road as (
-  select vehicle, road_name, sum(number_deaths)::integer as deaths, count(distinct source)::integer as sources
+  select vehicle, road_name, sum(number_deaths)::bigint as deaths, count(distinct source)::bigint as sources
   from deaths_by_vehicle
   group by vehicle, road_name
 ),
 ranked as (
   select
     vehicle,
-    rank() over (partition by vehicle order by deaths desc)::integer as rank,
+    rank() over (partition by vehicle order by deaths desc)::bigint as rank,
     road_name,
     deaths,
     sources

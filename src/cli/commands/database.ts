@@ -5,6 +5,7 @@ import { CompiledQuery, Kysely, PostgresDialect, type PostgresPool } from "kysel
 import pg from "pg";
 import { checkDatabase, describeDatabase } from "../../db/database.js";
 import { createEmbeddedDatabase } from "../../db/embedded-database.js";
+import { pgTypes } from "../../db/int8.js";
 import { migrateToLatest, missingMigrations } from "../../db/migrate.js";
 import { migrations } from "../../db/migrations/index.js";
 import type { Database } from "../../db/schema.js";
@@ -98,7 +99,7 @@ export async function openCommandDatabase(options: {
  * transaction and run the delete.
  */
 function singleStatementPool(url: string): PostgresPool {
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const pool = new pg.Pool({ connectionString: url, max: 1, types: pgTypes });
   pool.on("error", () => {});
   return {
     // Kysely opens a control connection with these to cancel a query.

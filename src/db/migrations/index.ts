@@ -6,6 +6,7 @@ import * as sourceValidators from "./0004-source-validators.js";
 import * as accidentsByRoadYear from "./0005-accidents-by-road-year.js";
 import * as forgottenSources from "./0006-forgotten-sources.js";
 import * as readerRole from "./0007-reader-role.js";
+import * as bigintCounts from "./0008-bigint-counts.js";
 
 /**
  * Migrations are imported statically rather than read from a folder, so a bundled Lambda image carries them
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   "0005-accidents-by-road-year": accidentsByRoadYear,
   "0006-forgotten-sources": forgottenSources,
   "0007-reader-role": readerRole,
+  "0008-bigint-counts": bigintCounts,
 };
 
 export const migrationProvider: MigrationProvider = {
