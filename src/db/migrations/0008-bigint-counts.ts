@@ -5,27 +5,20 @@ import { type Kysely, sql } from "kysely";
  * whole link at INSERT. The aggregator keeps every figure of a file within 2^53 − 1 (it rejects the row that
  * would pass it, domain/deaths-aggregator.ts), which bigint holds and JavaScript reads exactly (db/int8.ts).
  */
+const ACCIDENT_COUNTS = [
+  "accidents",
+  "deaths",
+  "deaths_automovel",
+  "deaths_bicicleta",
+  "deaths_caminhao",
+  "deaths_moto",
+  "deaths_onibus",
+];
 const COLUMNS: Record<string, string[]> = {
   deaths_by_vehicle: ["number_deaths"],
   deaths_by_vehicle_history: ["number_deaths"],
-  accidents_by_road_year: [
-    "accidents",
-    "deaths",
-    "deaths_automovel",
-    "deaths_bicicleta",
-    "deaths_caminhao",
-    "deaths_moto",
-    "deaths_onibus",
-  ],
-  accidents_by_road_year_history: [
-    "accidents",
-    "deaths",
-    "deaths_automovel",
-    "deaths_bicicleta",
-    "deaths_caminhao",
-    "deaths_moto",
-    "deaths_onibus",
-  ],
+  accidents_by_road_year: ACCIDENT_COUNTS,
+  accidents_by_road_year_history: ACCIDENT_COUNTS,
   pipeline_runs: ["rows_read", "rows_accepted", "rows_rejected", "roads", "total_deaths"],
 };
 
