@@ -169,7 +169,9 @@ describe("roadtoll CLI: bad usage is found before any server starts", () => {
     const started = Date.now();
     try {
       const code = await runCli([...argv, "--data-dir", dir], {
-        stdout: (text) => (stdout += text),
+        stdout: (text) => {
+          stdout += text;
+        },
         stderr: (text) => (stderr += text),
         env: {},
         root: ROOT,

@@ -70,7 +70,14 @@ describe("npm start on one sample in several CSV forms", () => {
         dataDir,
         ...(database?.url ? ["--database-url", database.url] : []),
       ],
-      { stdout: (text) => (stdout += text), stderr: () => {}, env: {}, root: ROOT },
+      {
+        stdout: (text) => {
+          stdout += text;
+        },
+        stderr: () => {},
+        env: {},
+        root: ROOT,
+      },
     );
     expect(code).toBe(0);
     // The output names each link's full summary by key; the summaries are in the run's own bucket.

@@ -65,6 +65,77 @@ describe.runIf(onPostgres)("read commands on a database without roadtoll's schem
   );
 });
 
+describe(`results, runs and sql print a page at a time (${onPostgres ? "Postgres" : "PGlite"})`, () => {
+  const ROWS = 25_001;
+  const statement = `select g as id, repeat('x', g % 7) as pad from generate_series(1, ${ROWS}) g`;
+  const expected = Array.from({ length: ROWS }, (_, i) => ({ id: i + 1, pad: "x".repeat((i + 1) % 7) }));
+
+  /** Runs `roadtoll …` with a stdout that takes its time over each page, as a slow pipe does. */
+  async function paged(...argv: string[]) {
+    const chunks: string[] = [];
+    let writing = 0;
+    let overlapped = false;
+    const { io, out } = captureCliIo(ROOT);
+    const code = await runRoadtoll(argv, {
+      ...io,
+      stdout: async (text) => {
+        if (writing > 0) overlapped = true;
+        writing++;
+        chunks.push(text);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        writing--;
+      },
+    });
+    return { code, stderr: out.stderr, chunks, overlapped, text: chunks.join("") };
+  }
+
+  it.each([["csv"], ["json"], ["table"]])(
+    "prints %s in pages of at most 10,000 rows, each once the last was written, the rows all there",
+    async (format) => {
+      const { code, stderr, chunks, overlapped, text } = await paged(
+        "sql",
+        statement,
+        "--format",
+        format,
+        ...target(),
+      );
+      expect(code, stderr).toBe(0);
+      expect(overlapped).toBe(false);
+      // Three pages (10,000, 10,000 and 5,001 rows) and the closing text.
+      expect(chunks).toHaveLength(4);
+      for (const chunk of chunks) expect(chunk.split("\n").length).toBeLessThanOrEqual(10_000 * 5 + 3);
+      if (format === "json") expect(JSON.parse(text)).toEqual(expected);
+      if (format === "csv") {
+        expect(text).toBe(`id,pad\r\n${expected.map((row) => `${row.id},${row.pad}\r\n`).join("")}`);
+      }
+      if (format === "table") {
+        const lines = text.trimEnd().split("\n");
+        expect(lines.slice(0, 3)).toEqual(["   id  pad", "-----  ------", "    1  x"]);
+        expect(lines.slice(-2)).toEqual([`${ROWS}  ${"x".repeat(ROWS % 7)}`, `(${ROWS} rows)`]);
+        expect(lines).toHaveLength(ROWS + 3);
+      }
+    },
+  );
+
+  it("runs what a cursor cannot hold (SHOW, EXPLAIN) as it is, and names a bad statement's own error", async () => {
+    const show = await roadtoll("sql", "show statement_timeout", "--format", "json", ...target());
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toEqual([{ statement_timeout: expect.any(String) }]);
+    const explain = await roadtoll("sql", "explain select 1", ...target());
+    expect(explain.code, explain.stderr).toBe(0);
+    expect(explain.stdout).toContain("Result");
+    const typo = await roadtoll("sql", "selec 1", ...target());
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toBe('roadtoll sql: DatabaseError: syntax error at or near "selec"\n');
+  });
+
+  it("prints the header of a result without rows when the command knows its columns", async () => {
+    const { code, stdout } = await roadtoll("results", "--source", "nobody", "--format", "csv", ...target());
+    expect(code).toBe(0);
+    expect(stdout).toBe("source,road_name,vehicle,number_deaths,created_at\r\n");
+  });
+});
+
 describe(`roadtoll sql, beyond the read-only transaction (${onPostgres ? "Postgres" : "PGlite"})`, () => {
   it.each([
     ["copy (select 1) to '/tmp/roadtoll-read-copy.csv'", "/tmp/roadtoll-read-copy.csv"],
@@ -110,21 +181,21 @@ describe(`roadtoll sql, beyond the read-only transaction (${onPostgres ? "Postgr
 
   // Ctrl-C on PGlite ends the process, and the query with it; on Postgres the server must be told.
   it.runIf(onPostgres)("cancels the statement on the server at Ctrl-C, and says so (exit 130)", async () => {
-    const marker = `roadtoll_ctrl_c_${process.pid}`;
     const child = spawn(
       process.execPath,
-      [join(ROOT, "bin", "roadtoll.mjs"), "sql", `select pg_sleep(60), '${marker}'`, ...target()],
+      [join(ROOT, "bin", "roadtoll.mjs"), "sql", "select pg_sleep(60)", ...target()],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
     });
+    // The statement runs as the cursor's first page is fetched, in this suite's own database.
     const running = async () => {
       const { rows } = await sql<{ n: number }>`
-        select count(*)::int as n from pg_stat_activity where query like ${`%${marker}%`} and pid <> pg_backend_pid()`.execute(
-        migrated?.db as never,
-      );
+        select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and pid <> pg_backend_pid() and state = 'active'
+          and query like 'fetch forward % from roadtoll_rows'`.execute(migrated?.db as never);
       return rows[0]?.n ?? 0;
     };
     for (let i = 0; i < 200 && (await running()) === 0; i++) await new Promise((r) => setTimeout(r, 100));

@@ -113,7 +113,14 @@ describe.skipIf(!present)(
             dataDir,
             ...(database.url ? ["--database-url", database.url] : []),
           ],
-          { stdout: (text) => (stdout += text), stderr: () => {}, env: {}, root: ROOT },
+          {
+            stdout: (text) => {
+              stdout += text;
+            },
+            stderr: () => {},
+            env: {},
+            root: ROOT,
+          },
         );
         expect(code).toBe(0);
       } finally {

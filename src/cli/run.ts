@@ -23,7 +23,8 @@ import { renderResults } from "./report.js";
 import { dataDirPath } from "./user-paths.js";
 
 export interface CliIo {
-  stdout: (text: string) => void;
+  /** May return a promise when the output is full: a command printing rows by the page awaits it. */
+  stdout: (text: string) => void | Promise<void>;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
   /** Repository root: link.yml, samples/ and the default data directory are found there. */

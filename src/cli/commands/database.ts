@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { CompiledQuery, Kysely, PostgresDialect, type PostgresPool } from "kysely";
 import pg from "pg";
 import { checkDatabase, describeDatabase } from "../../db/database.js";
-import { createEmbeddedDatabase } from "../../db/embedded-database.js";
 import { pgTypes } from "../../db/int8.js";
 import { migrateToLatest, missingMigrations } from "../../db/migrate.js";
 import { migrations } from "../../db/migrations/index.js";
@@ -66,6 +65,8 @@ export async function openCommandDatabase(options: {
       // Judged once the lock is held: a run holding it may be creating the database.
       if (options.mode === "read" && !existsSync(join(directory, "PG_VERSION"))) throw noDatabase();
       await mkdir(directory, { recursive: true });
+      // PGlite's WebAssembly build is loaded only for a data directory, not for --database-url.
+      const { createEmbeddedDatabase } = await import("../../db/embedded-database.js");
       ({ db } = await createEmbeddedDatabase(directory));
       closers.push(() => db.destroy());
       label = `PGlite (${directory})`;
@@ -119,55 +120,98 @@ function singleStatementPool(url: string): PostgresPool {
 }
 
 export interface ReadOnlyOptions {
-  /** Server-side statement_timeout; 0 for none. PGlite runs in this process and has no timer to honour it. */
+  /** Server-side statement_timeout, for each statement (every page fetched is one); 0 for none. PGlite runs in
+   * this process and has no timer to honour it. */
   timeoutMs: number;
   /** Called with the backend's pid once the statement is about to run (to cancel it from elsewhere). */
   onStart?: (pid: number) => void;
 }
+
+/** Rows fetched at a time: a page of any realistic row is a few MB, and a typical result is a single page. */
+export const PAGE_ROWS = 10_000;
 
 /**
  * Runs one statement in a read-only transaction, always rolled back: the database itself refuses any write
  * (SQLSTATE 25006), whatever the statement is. Where the user may, it runs as roadtoll_reader (migration 0007),
  * which may only read roadtoll's tables: a superuser's `COPY … TO` a file or program, `pg_stat_reset()` or
  * `pg_reload_conf()`, which the read-only transaction lets through, are then refused too (SQLSTATE 42501).
+ *
+ * The rows reach `onPage` a page at a time through a cursor, so memory stays that of one page whatever the result's
+ * size; the next page is fetched once `onPage` has finished with this one. A statement a cursor cannot hold
+ * (SHOW, EXPLAIN) runs as it is, in one page. Returns the number of rows.
  */
 export async function runReadOnly(
   db: Kysely<Database>,
-  statement: string,
+  statement: string | CompiledQuery,
+  onPage: (rows: Record<string, unknown>[]) => void | Promise<void>,
   options: ReadOnlyOptions = { timeoutMs: 0 },
-): Promise<Record<string, unknown>[]> {
+): Promise<number> {
+  const query = typeof statement === "string" ? CompiledQuery.raw(statement) : statement;
   return db.connection().execute(async (connection) => {
-    await connection.executeQuery(CompiledQuery.raw("start transaction read only"));
+    // The database's refusals become DatabaseErrors; what onPage throws passes as it is.
+    const run = async <R>(compiled: CompiledQuery): Promise<R[]> => {
+      try {
+        return [...(await connection.executeQuery<R>(compiled)).rows];
+      } catch (error) {
+        throw readOnlyFailure(error);
+      }
+    };
+    const raw = (text: string) => run(CompiledQuery.raw(text));
+    await raw("start transaction read only");
     try {
-      const session = await connection.executeQuery<{ pid: number; reader: boolean }>(
+      const [session] = await run<{ pid: number; reader: boolean }>(
         CompiledQuery.raw(
           "select pg_backend_pid() as pid, case when exists (select 1 from pg_roles where rolname = " +
             "'roadtoll_reader') then pg_has_role(current_user, 'roadtoll_reader', 'MEMBER') else false end as reader",
         ),
       );
-      const { pid, reader } = session.rows[0] ?? { pid: 0, reader: false };
-      if (reader) await connection.executeQuery(CompiledQuery.raw("set local role roadtoll_reader"));
-      const timeout = Math.max(0, Math.floor(options.timeoutMs));
-      await connection.executeQuery(CompiledQuery.raw(`set local statement_timeout = ${timeout}`));
+      const { pid, reader } = session ?? { pid: 0, reader: false };
+      if (reader) await raw("set local role roadtoll_reader");
+      await raw(`set local statement_timeout = ${Math.max(0, Math.floor(options.timeoutMs))}`);
       options.onStart?.(pid);
-      const result = await connection.executeQuery<Record<string, unknown>>(CompiledQuery.raw(statement));
-      return [...result.rows];
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      const message = error instanceof Error ? error.message : String(error);
-      if (code === "25006" || code === "42501") {
-        throw new RoadtollError(
-          "DatabaseError",
-          `refused by the database: ${message} (roadtoll sql only reads roadtoll's tables; run the pipeline to ` +
-            "change them)",
-          { cause: error },
+      await raw("savepoint roadtoll_cursor");
+      const cursor = await connection
+        .executeQuery(
+          CompiledQuery.raw(`declare roadtoll_rows no scroll cursor for ${query.sql}`, [...query.parameters]),
+        )
+        .then(
+          () => true,
+          async () => {
+            // Not a query a cursor can hold, or not a query at all: running it as it is gives its own answer.
+            await raw("rollback to savepoint roadtoll_cursor");
+            return false;
+          },
         );
+      if (!cursor) {
+        const rows = await run<Record<string, unknown>>(query);
+        await onPage(rows);
+        return rows.length;
       }
-      throw new RoadtollError("DatabaseError", message, { cause: error });
+      let count = 0;
+      for (;;) {
+        const rows = await raw(`fetch forward ${PAGE_ROWS} from roadtoll_rows`);
+        count += rows.length;
+        if (rows.length > 0) await onPage(rows as Record<string, unknown>[]);
+        if (rows.length < PAGE_ROWS) return count;
+      }
     } finally {
       await connection.executeQuery(CompiledQuery.raw("rollback")).catch(() => {});
     }
   });
+}
+
+function readOnlyFailure(error: unknown): RoadtollError {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === "25006" || code === "42501") {
+    return new RoadtollError(
+      "DatabaseError",
+      `refused by the database: ${message} (roadtoll sql only reads roadtoll's tables; run the pipeline to ` +
+        "change them)",
+      { cause: error },
+    );
+  }
+  return new RoadtollError("DatabaseError", message, { cause: error });
 }
 
 /** Asks Postgres to cancel what a backend is running (Ctrl-C in `roadtoll sql`), over a connection of its own. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatRows } from "./format.js";
+import { createRowFormatter, formatRows } from "./format.js";
 
 describe("formatRows", () => {
   it("aligns a table of any length (300,000 rows: no argument spread to overflow the stack)", () => {
@@ -17,5 +17,35 @@ describe("formatRows", () => {
     const rows = [{ road: "=1+1", deaths: 3 }];
     expect(formatRows(rows, "csv")).toBe("road,deaths\r\n'=1+1,3\r\n");
     expect(JSON.parse(formatRows(rows, "json"))).toEqual(rows);
+  });
+
+  it("gives, page by page, the JSON and CSV the whole result gives", () => {
+    const rows = Array.from({ length: 7 }, (_, i) => ({ road: `R${i}`, deaths: i, at: null }));
+    for (const format of ["json", "csv"] as const) {
+      const formatter = createRowFormatter(format);
+      const paged = [rows.slice(0, 3), [], rows.slice(3)].map((page) => formatter.page(page)).join("");
+      expect(paged + formatter.end()).toBe(formatRows(rows, format));
+    }
+    expect(formatRows([], "json")).toBe("[]\n");
+  });
+
+  it("aligns a table on the widths seen so far, which only grow: the header keeps the first page's", () => {
+    const formatter = createRowFormatter("table", { columns: ["road", "deaths"] });
+    const text =
+      formatter.page([{ road: "BR-1", deaths: 1 }]) +
+      formatter.page([{ road: "BR-101/SC", deaths: 12 }]) +
+      formatter.page([{ road: "BR-2", deaths: 3 }]) +
+      formatter.end();
+    expect(text).toBe(
+      [
+        "road  deaths",
+        "----  ------",
+        "BR-1       1",
+        "BR-101/SC      12",
+        `BR-2${" ".repeat(12)}3`,
+        "(3 rows)",
+        "",
+      ].join("\n"),
+    );
   });
 });

@@ -6,27 +6,70 @@ export type Format = (typeof FORMATS)[number];
 
 export type Row = Record<string, unknown>;
 
+export interface FormatOptions {
+  /** Fixes the order (and the header when there are no rows); without it the first row's keys are used. */
+  columns?: readonly string[];
+  /** Right-aligned in the table; without it, the columns whose first page of values are all numbers. */
+  numeric?: readonly string[];
+}
+
+/** All the rows at once, formatted as a whole. */
+export function formatRows(rows: readonly Row[], format: Format, options: FormatOptions = {}): string {
+  const formatter = createRowFormatter(format, options);
+  return formatter.page(rows) + formatter.end();
+}
+
 /**
- * `columns` fixes the order (and the header when there are no rows); without it the first row's keys are used.
- * `numeric` columns are right-aligned in the table.
+ * Rows a page at a time, so a result of any size is printed with the memory of one page: `page` returns the text
+ * for its rows, `end` what closes the output. A table is aligned on the widths seen so far, which only grow, as
+ * psql does with FETCH_COUNT: a value wider than any before it shifts the columns from its row on.
  */
-export function formatRows(
-  rows: readonly Row[],
-  format: Format,
-  options: { columns?: readonly string[]; numeric?: readonly string[] } = {},
-): string {
-  const columns = options.columns ?? Object.keys(rows[0] ?? {});
+export function createRowFormatter(format: Format, options: FormatOptions = {}) {
+  let columns = options.columns;
+  let count = 0;
+  const started = () => count > 0 || columns !== undefined;
+  const columnsFrom = (rows: readonly Row[]) => {
+    columns ??= Object.keys(rows[0] ?? {});
+    return columns;
+  };
   switch (format) {
     case "json":
-      return `${JSON.stringify(
-        rows.map((row) => jsonRow(row, columns)),
-        null,
-        2,
-      )}\n`;
-    case "csv":
-      return csv(rows, columns);
-    case "table":
-      return table(rows, columns, new Set(options.numeric ?? numericColumns(rows, columns)));
+      return {
+        page(rows: readonly Row[]): string {
+          if (rows.length === 0) return "";
+          const cols = columnsFrom(rows);
+          let text = count === 0 ? "[\n" : ",\n";
+          text += rows
+            .map((row) => `  ${JSON.stringify(jsonRow(row, cols), null, 2).replaceAll("\n", "\n  ")}`)
+            .join(",\n");
+          count += rows.length;
+          return text;
+        },
+        end: () => (count === 0 ? "[]\n" : "\n]\n"),
+      };
+    case "csv": {
+      let header = false;
+      const lines = (rows: readonly Row[]) => {
+        if (rows.length === 0 && columns === undefined) return "";
+        const cols = columnsFrom(rows);
+        const text = (header ? "" : csvLine(cols)) + rows.map((row) => csvRow(row, cols)).join("");
+        header = true;
+        count += rows.length;
+        return text;
+      };
+      return { page: lines, end: () => lines([]) };
+    }
+    case "table": {
+      const table = new TableFormatter(options.numeric);
+      return {
+        page(rows: readonly Row[]): string {
+          if (rows.length === 0 && !started()) return "";
+          count += rows.length;
+          return table.page(rows, columnsFrom(rows));
+        },
+        end: () => table.end(columns ?? []),
+      };
+    }
   }
 }
 
@@ -53,12 +96,18 @@ export function cellText(value: unknown): string {
  * RFC 4180: CRLF line ends; a field with a comma, quote, CR or LF is quoted, quotes doubled. Text that a
  * spreadsheet would run as a formula gets a leading `'` (spreadsheetCell); numbers are written as they are.
  */
-function csv(rows: readonly Row[], columns: readonly string[]): string {
+function csvLine(fields: readonly string[]): string {
   const field = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
-  const cell = (value: unknown) => (typeof value === "string" ? spreadsheetCell(value) : cellText(value));
-  const lines = [columns.map(field).join(",")];
-  for (const row of rows) lines.push(columns.map((column) => field(cell(row[column]))).join(","));
-  return `${lines.join("\r\n")}\r\n`;
+  return `${fields.map(field).join(",")}\r\n`;
+}
+
+function csvRow(row: Row, columns: readonly string[]): string {
+  return csvLine(
+    columns.map((column) => {
+      const value = row[column];
+      return typeof value === "string" ? spreadsheetCell(value) : cellText(value);
+    }),
+  );
 }
 
 function numericColumns(rows: readonly Row[], columns: readonly string[]): string[] {
@@ -77,23 +126,49 @@ function numericColumns(rows: readonly Row[], columns: readonly string[]): strin
   );
 }
 
-function table(rows: readonly Row[], columns: readonly string[], numeric: ReadonlySet<string>): string {
-  if (columns.length === 0) return `(${rows.length} rows)\n`;
-  // One line per cell, as the terminal shows it: line breaks, escapes and bidi controls made visible (a newline
-  // would break the columns, an escape sequence could rewrite the screen), long values cut; JSON has them whole.
-  const cells = rows.map((row) => columns.map((column) => displayText(cellText(row[column]))));
-  // Loops, not spreads: a spread passes every row as an argument, and a few hundred thousand overflow the stack.
-  const widths = columns.map((column) => column.length);
-  for (const line of cells) {
-    for (let i = 0; i < columns.length; i++) widths[i] = Math.max(widths[i] ?? 0, (line[i] ?? "").length);
+/** The aligned table, a page at a time: the header with the first page's widths, the row count at the end. */
+class TableFormatter {
+  private widths: number[] = [];
+  private numeric: ReadonlySet<string> | undefined;
+  private rows = 0;
+  private header = false;
+
+  constructor(private readonly numericColumns?: readonly string[]) {}
+
+  page(rows: readonly Row[], columns: readonly string[]): string {
+    if (columns.length === 0) {
+      this.rows += rows.length;
+      return "";
+    }
+    this.numeric ??= new Set(this.numericColumns ?? numericColumns(rows, columns));
+    // One line per cell, as the terminal shows it: line breaks, escapes and bidi controls made visible (a newline
+    // would break the columns, an escape sequence could rewrite the screen), long values cut; JSON has them whole.
+    const cells = rows.map((row) => columns.map((column) => displayText(cellText(row[column]))));
+    // Loops, not spreads: a spread passes every row as an argument, and a few hundred thousand overflow the stack.
+    if (this.widths.length === 0) this.widths = columns.map((column) => column.length);
+    const widths = this.widths;
+    for (const line of cells) {
+      for (let i = 0; i < columns.length; i++) widths[i] = Math.max(widths[i] ?? 0, (line[i] ?? "").length);
+    }
+    const numeric = this.numeric;
+    const pad = (text: string, i: number) => {
+      const width = widths[i] ?? 0;
+      return numeric.has(columns[i] ?? "") ? text.padStart(width) : text.padEnd(width);
+    };
+    let text = "";
+    if (!this.header) {
+      text += `${columns.map(pad).join("  ").trimEnd()}\n${widths.map((width) => "-".repeat(width)).join("  ")}\n`;
+      this.header = true;
+    }
+    for (const line of cells) text += `${line.map(pad).join("  ").trimEnd()}\n`;
+    this.rows += rows.length;
+    return text;
   }
-  const pad = (text: string, i: number) => {
-    const width = widths[i] ?? 0;
-    return numeric.has(columns[i] ?? "") ? text.padStart(width) : text.padEnd(width);
-  };
-  const lines = [columns.map(pad).join("  "), widths.map((width) => "-".repeat(width)).join("  ")];
-  for (const line of cells) lines.push(line.map(pad).join("  "));
-  for (let i = 0; i < lines.length; i++) lines[i] = (lines[i] ?? "").trimEnd();
-  lines.push(`(${rows.length} ${rows.length === 1 ? "row" : "rows"})`);
-  return `${lines.join("\n")}\n`;
+
+  end(columns: readonly string[]): string {
+    const count = `(${this.rows} ${this.rows === 1 ? "row" : "rows"})\n`;
+    if (columns.length === 0 || this.header) return count;
+    // No rows, but known columns: the header alone.
+    return this.page([], columns) + count;
+  }
 }

@@ -4,14 +4,13 @@ import { sourcesFromFiles } from "../../db/sources-from-files.js";
 import { VEHICLES } from "../../domain/columns.js";
 import { canonicalRoadName } from "../../domain/road-name.js";
 import { isRoadtollError } from "../../errors.js";
-import { withdrawForgotten } from "../../pipeline/curated.js";
-import { type CliIo, runCli } from "../run.js";
+import type { CliIo } from "../run.js";
 import { sampleDigests, samplesLeftOutNote } from "../samples.js";
 import { dataDirPath } from "../user-paths.js";
 import { type CommandDatabase, openCommandDatabase } from "./database.js";
-import { FORMATS, type Format, formatRows } from "./format.js";
+import { FORMATS, type Format } from "./format.js";
+import { printRows } from "./print-rows.js";
 import { DEFAULT_BUCKET, openCommandBucket, reportCommand } from "./report.js";
-import { runServe } from "./serve.js";
 import { listQueries, sqlCommand, sqlUsageProblem } from "./sql.js";
 
 const DATABASE_OPTIONS = `Database (as for npm start):
@@ -122,8 +121,10 @@ ${EXIT}`,
       if (roads?.length) query = query.where("road_name", "in", roads);
       if (vehicles?.length) query = query.where("vehicle", "in", vehicles);
       if (leftOut.length > 0) query = query.where("source", "not in", leftOut);
-      const rows = await query.execute();
-      io.stdout(formatRows(rows, format, { columns: RESULT_COLUMNS, numeric: ["number_deaths"] }));
+      await printRows(db, query.compile(), io, format, {
+        columns: RESULT_COLUMNS,
+        numeric: ["number_deaths"],
+      });
       if (leftOut.length > 0) io.stderr(samplesLeftOutNote("results", leftOut));
       return 0;
     },
@@ -178,7 +179,6 @@ ${EXIT}`,
         .orderBy("ingested_at", "desc")
         .orderBy("finished_at", "desc");
       if (sources?.length) query = query.where("pipeline_runs.source", "in", sources);
-      const rows = await query.execute();
       const columns =
         format === "table"
           ? RUN_COLUMNS
@@ -192,12 +192,10 @@ ${EXIT}`,
               "raw_key",
               "clean_key",
             ].concat(["rejects_key", "execution", "error"]);
-      io.stdout(
-        formatRows(rows, format, {
-          columns,
-          numeric: ["rows_read", "rows_rejected", "total_deaths", "bytes"],
-        }),
-      );
+      await printRows(db, query.compile(), io, format, {
+        columns,
+        numeric: ["rows_read", "rows_rejected", "total_deaths", "bytes"],
+      });
       return 0;
     },
   },
@@ -239,6 +237,7 @@ Exit code: 0 when the figures were taken out, 1 when SOURCE has none or the data
       const bucket = await openCommandBucket(values, io);
       try {
         if (bucket.store) {
+          const { withdrawForgotten } = await import("../../pipeline/curated.js");
           await withdrawForgotten(bucket.store, db);
           io.stdout(
             `removed its curated figures and reset its change detection in s3://${bucket.store.bucket}\n`,
@@ -287,8 +286,9 @@ class UsageError extends Error {}
  */
 export async function runRoadtoll(argv: readonly string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === undefined || first.startsWith("-")) return runCli(argv, io);
-  if (first === "serve") return runServe(rest, io);
+  // The pipeline and the server load what they need when asked for: a read command starts without them.
+  if (first === undefined || first.startsWith("-")) return (await import("../run.js")).runCli(argv, io);
+  if (first === "serve") return (await import("./serve.js")).runServe(rest, io);
   const command = COMMANDS[first];
   if (!command) {
     io.stderr(`roadtoll: unknown command ${JSON.stringify(first)}\n\n${COMMANDS_USAGE}\n`);

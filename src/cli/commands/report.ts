@@ -1,13 +1,9 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { createS3Client, ObjectStore } from "../../adapters/object-store.js";
 import { isRoadtollError } from "../../errors.js";
 import { lockDataDir } from "../../local/data-dir-lock.js";
-import { LOCAL_CREDENTIALS } from "../../local/environment.js";
-import { startS3Server } from "../../local/s3-server.js";
-import { loadReportData, type ReportSources } from "../../report/load-report-data.js";
-import { renderReport } from "../../report/render-report.js";
+import type { ReportSources } from "../../report/load-report-data.js";
 import type { CliIo } from "../run.js";
 import { dataDirPath, userPath } from "../user-paths.js";
 import type { CommandDatabase } from "./database.js";
@@ -55,6 +51,10 @@ ${exit}`,
       leftOut: readonly string[],
     ) {
       const out = userPath(io, (values.out as string | undefined) ?? "report.html");
+      const [{ loadReportData }, { renderReport }] = await Promise.all([
+        import("../../report/load-report-data.js"),
+        import("../../report/render-report.js"),
+      ]);
       const rejects = await openCommandBucket(values, io);
       let html: string;
       try {
@@ -87,6 +87,8 @@ export async function openCommandBucket(
   values: Values,
   io: CliIo,
 ): Promise<ReportSources & { noStore?: string; close(): Promise<void> }> {
+  // Loaded here, not with the CLI: the read commands that need no bucket start without the AWS SDK.
+  const { createS3Client, ObjectStore } = await import("../../adapters/object-store.js");
   const bucket = (values.bucket as string | undefined) ?? DEFAULT_BUCKET;
   const region = io.env.AWS_REGION ?? "us-east-1";
   const endpoint = values["s3-endpoint"] as string | undefined;
@@ -120,6 +122,10 @@ export async function openCommandBucket(
     }
   }
   try {
+    const [{ startS3Server }, { LOCAL_CREDENTIALS }] = await Promise.all([
+      import("../../local/s3-server.js"),
+      import("../../local/environment.js"),
+    ]);
     const server = await startS3Server(directory, [bucket]);
     const s3 = createS3Client(
       { bucket, region, endpoint: server.endpoint, forcePathStyle: true },

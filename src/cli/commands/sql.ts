@@ -2,12 +2,13 @@ import { findNamedQuery, listNamedQueries } from "../../analytics/named-queries.
 import { RoadtollError } from "../../errors.js";
 import type { CliIo } from "../run.js";
 import { samplesLeftOutNote } from "../samples.js";
-import { type CommandDatabase, cancelBackend, runReadOnly } from "./database.js";
+import { type CommandDatabase, cancelBackend } from "./database.js";
 
 /** What a statement may take on Postgres unless told otherwise: ample for an analysis, short of forgotten. */
 const DEFAULT_TIMEOUT_SECONDS = 300;
 
 import { FORMATS, type Format, formatRows } from "./format.js";
+import { printRows } from "./print-rows.js";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -65,14 +66,27 @@ ${exit}`,
       };
       // PGlite runs in this thread, so a handler could not run before the query ends: Ctrl-C keeps its default.
       if (url) process.once("SIGINT", onInterrupt);
-      let rows: Record<string, unknown>[];
+      // Between pages nothing runs on the server to cancel: the next page is not printed instead.
+      const output: CliIo = {
+        ...io,
+        stdout: (text) => {
+          if (interrupted) throw new RoadtollError("DatabaseError", "interrupted");
+          return io.stdout(text);
+        },
+      };
       try {
-        rows = await runReadOnly(db, query ? withoutSources(query.sql, leftOut) : (positionals[0] ?? ""), {
-          timeoutMs,
-          onStart: (pid) => {
-            backend = pid;
+        await printRows(
+          db,
+          query ? withoutSources(query.sql, leftOut) : (positionals[0] ?? ""),
+          output,
+          format,
+          {
+            timeoutMs,
+            onStart: (pid) => {
+              backend = pid;
+            },
           },
-        });
+        );
       } catch (error) {
         if (interrupted) {
           io.stderr("roadtoll sql: interrupted; the server cancelled the statement\n");
@@ -89,7 +103,6 @@ ${exit}`,
       } finally {
         process.off("SIGINT", onInterrupt);
       }
-      io.stdout(formatRows(rows, format));
       if (leftOut.length > 0) io.stderr(samplesLeftOutNote("sql", leftOut));
       return 0;
     },
