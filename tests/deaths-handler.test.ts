@@ -358,6 +358,15 @@ async function cleanObject(source: string, rows: Array<keyof typeof cleanRow>) {
   return { bucket: storage.bucket, key, source, runId, ingestedAt };
 }
 
+/** A deaths handler that lets any share of rejects through (MAX_REJECT_SHARE=1). */
+const lenientHandler = () =>
+  createDeathsHandler({
+    store: storage.deaths.store,
+    db: database.db,
+    maxRejectShare: 1,
+    allowDuplicates: true,
+  });
+
 const repeat = <T>(value: T, times: number): T[] => Array.from({ length: times }, () => value);
 
 async function rejectLines(key: string): Promise<string[]> {
@@ -406,12 +415,7 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
   });
 
   it("fails it even when MAX_REJECT_SHARE=1 allows any share: no usable row never ends succeeded", async () => {
-    const lenient = createDeathsHandler({
-      store: storage.deaths.store,
-      db: database.db,
-      maxRejectShare: 1,
-      allowDuplicates: true,
-    });
+    const lenient = lenientHandler();
     const event = await cleanObject("AllRejectedLenient", ["negative", "negative"]);
     await expect(lenient(event)).rejects.toMatchObject({
       name: "TooManyRejectsError",
@@ -465,12 +469,7 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
   });
 
   it("stores figures past 2,147,483,647 and rejects, row by row, only what no total can hold", async () => {
-    const lenient = createDeathsHandler({
-      store: storage.deaths.store,
-      db: database.db,
-      maxRejectShare: 1,
-      allowDuplicates: true,
-    });
+    const lenient = lenientHandler();
     const event = await cleanObject("Billions", [
       "billion",
       "largestExact",

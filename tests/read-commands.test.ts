@@ -129,6 +129,19 @@ describe(`results, runs and sql print a page at a time (${onPostgres ? "Postgres
     expect(typo.stderr).toBe('roadtoll sql: DatabaseError: syntax error at or near "selec"\n');
   });
 
+  it("prints a bigint past 2^53 exactly, and one within it as a number", async () => {
+    const { code, stdout, stderr } = await roadtoll(
+      "sql",
+      "select 9007199254740993::bigint as big, 3000000000::bigint as small",
+      "--format",
+      "json",
+      ...target(),
+    );
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('"big": "9007199254740993"');
+    expect(JSON.parse(stdout)).toEqual([{ big: "9007199254740993", small: 3_000_000_000 }]);
+  });
+
   it("prints the header of a result without rows when the command knows its columns", async () => {
     const { code, stdout } = await roadtoll("results", "--source", "nobody", "--format", "csv", ...target());
     expect(code).toBe(0);

@@ -143,15 +143,15 @@ export const PAGE_ROWS = 10_000;
 export async function runReadOnly(
   db: Kysely<Database>,
   statement: string | CompiledQuery,
-  onPage: (rows: Record<string, unknown>[]) => void | Promise<void>,
+  onPage: (rows: readonly Record<string, unknown>[]) => void | Promise<void>,
   options: ReadOnlyOptions = { timeoutMs: 0 },
 ): Promise<number> {
   const query = typeof statement === "string" ? CompiledQuery.raw(statement) : statement;
   return db.connection().execute(async (connection) => {
     // The database's refusals become DatabaseErrors; what onPage throws passes as it is.
-    const run = async <R>(compiled: CompiledQuery): Promise<R[]> => {
+    const run = async <R>(compiled: CompiledQuery): Promise<readonly R[]> => {
       try {
-        return [...(await connection.executeQuery<R>(compiled)).rows];
+        return (await connection.executeQuery<R>(compiled)).rows;
       } catch (error) {
         throw readOnlyFailure(error);
       }
@@ -176,7 +176,9 @@ export async function runReadOnly(
         )
         .then(
           () => true,
-          async () => {
+          async (error: unknown) => {
+            // Cancelled (Ctrl-C, --timeout) while it was planned: nothing more is run.
+            if ((error as { code?: unknown }).code === "57014") throw readOnlyFailure(error);
             // Not a query a cursor can hold, or not a query at all: running it as it is gives its own answer.
             await raw("rollback to savepoint roadtoll_cursor");
             return false;
@@ -191,7 +193,7 @@ export async function runReadOnly(
       for (;;) {
         const rows = await raw(`fetch forward ${PAGE_ROWS} from roadtoll_rows`);
         count += rows.length;
-        if (rows.length > 0) await onPage(rows as Record<string, unknown>[]);
+        if (rows.length > 0) await onPage(rows as readonly Record<string, unknown>[]);
         if (rows.length < PAGE_ROWS) return count;
       }
     } finally {

@@ -22,10 +22,15 @@ describe("formatRows", () => {
   it("gives, page by page, the JSON and CSV the whole result gives", () => {
     const rows = Array.from({ length: 7 }, (_, i) => ({ road: `R${i}`, deaths: i, at: null }));
     for (const format of ["json", "csv"] as const) {
-      const formatter = createRowFormatter(format);
-      const paged = [rows.slice(0, 3), [], rows.slice(3)].map((page) => formatter.page(page)).join("");
-      expect(paged + formatter.end()).toBe(formatRows(rows, format));
+      for (const options of [{}, { columns: ["deaths", "road"] }]) {
+        const formatter = createRowFormatter(format, options);
+        const paged = [rows.slice(0, 3), [], rows.slice(3)].map((page) => formatter.page(page)).join("");
+        expect(paged + formatter.end()).toBe(formatRows(rows, format, options));
+      }
     }
+    expect(JSON.parse(formatRows(rows, "json", { columns: ["deaths"] }))).toEqual(
+      rows.map(({ deaths }) => ({ deaths })),
+    );
     expect(formatRows([], "json")).toBe("[]\n");
   });
 

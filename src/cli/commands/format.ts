@@ -26,27 +26,29 @@ export function formatRows(rows: readonly Row[], format: Format, options: Format
  */
 export function createRowFormatter(format: Format, options: FormatOptions = {}) {
   let columns = options.columns;
-  let count = 0;
-  const started = () => count > 0 || columns !== undefined;
   const columnsFrom = (rows: readonly Row[]) => {
     columns ??= Object.keys(rows[0] ?? {});
     return columns;
   };
   switch (format) {
-    case "json":
+    case "json": {
+      let opened = false;
       return {
         page(rows: readonly Row[]): string {
           if (rows.length === 0) return "";
+          const opening = opened ? ",\n" : "[\n";
+          opened = true;
           const cols = columnsFrom(rows);
-          let text = count === 0 ? "[\n" : ",\n";
-          text += rows
-            .map((row) => `  ${JSON.stringify(jsonRow(row, cols), null, 2).replaceAll("\n", "\n  ")}`)
-            .join(",\n");
-          count += rows.length;
-          return text;
+          return (
+            opening +
+            rows
+              .map((row) => `  ${JSON.stringify(jsonRow(row, cols), null, 2).replaceAll("\n", "\n  ")}`)
+              .join(",\n")
+          );
         },
-        end: () => (count === 0 ? "[]\n" : "\n]\n"),
+        end: () => (opened ? "\n]\n" : "[]\n"),
       };
+    }
     case "csv": {
       let header = false;
       const lines = (rows: readonly Row[]) => {
@@ -54,7 +56,6 @@ export function createRowFormatter(format: Format, options: FormatOptions = {}) 
         const cols = columnsFrom(rows);
         const text = (header ? "" : csvLine(cols)) + rows.map((row) => csvRow(row, cols)).join("");
         header = true;
-        count += rows.length;
         return text;
       };
       return { page: lines, end: () => lines([]) };
@@ -62,11 +63,8 @@ export function createRowFormatter(format: Format, options: FormatOptions = {}) 
     case "table": {
       const table = new TableFormatter(options.numeric);
       return {
-        page(rows: readonly Row[]): string {
-          if (rows.length === 0 && !started()) return "";
-          count += rows.length;
-          return table.page(rows, columnsFrom(rows));
-        },
+        page: (rows: readonly Row[]) =>
+          rows.length === 0 && columns === undefined ? "" : table.page(rows, columnsFrom(rows)),
         end: () => table.end(columns ?? []),
       };
     }
