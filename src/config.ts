@@ -146,17 +146,28 @@ export const shareSchema = z
   .transform(Number)
   .pipe(z.number().min(0, SHARE_PROBLEM).max(1, SHARE_PROBLEM));
 
+/** A whole number of road-years, from 1; written plainly (`2500000`), as an environment variable holds it. */
+export const roadYearsSchema = z
+  .string()
+  .trim()
+  .regex(/^[1-9]\d{0,9}$/, "must be a whole number from 1")
+  .transform(Number);
+
 const deathsSchema = z.object({
   MAX_REJECT_SHARE: shareSchema.default(DEFAULT_MAX_REJECT_SHARE),
+  MAX_ROAD_YEARS: roadYearsSchema.optional(),
 });
 
 export interface DeathsConfig {
   /** Rejected / read above this fails the deaths step (TooManyRejectsError) and writes nothing. */
   maxRejectShare: number;
+  /** Distinct road-years above this fail the deaths step (TooManyRoadsError); undefined: the default. */
+  maxRoadYears: number | undefined;
 }
 
 export function loadDeathsConfig(env: NodeJS.ProcessEnv = process.env): DeathsConfig {
-  return { maxRejectShare: parseEnv(deathsSchema, env).MAX_REJECT_SHARE };
+  const config = parseEnv(deathsSchema, env);
+  return { maxRejectShare: config.MAX_REJECT_SHARE, maxRoadYears: config.MAX_ROAD_YEARS };
 }
 
 const databaseSchema = z

@@ -21,6 +21,7 @@ export type ErrorName =
   | "HeaderError"
   | "CsvFormatError"
   | "TooManyRejectsError"
+  | "TooManyRoadsError"
   | "NoDataError"
   | "StorageError"
   | "ObjectNotFoundError"

@@ -11,6 +11,7 @@ import { parseCliArgs } from "../src/cli/args.js";
 import { downloadProgress } from "../src/cli/download-progress.js";
 import { renderResults } from "../src/cli/report.js";
 import { runCli } from "../src/cli/run.js";
+import { loadDeathsConfig } from "../src/config.js";
 import { startLocalEnvironment } from "../src/local/environment.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
@@ -404,6 +405,18 @@ describe("roadtoll CLI: --max-reject-share", () => {
     expect(() => parseCliArgs([], { MAX_REJECT_SHARE: "7" })).toThrow(
       /MAX_REJECT_SHARE: must be a number from 0 to 1, e\.g\. 0\.05, got "7"/,
     );
+  });
+
+  it("reads $MAX_ROAD_YEARS as the deaths Lambda does, a whole number from 1", () => {
+    expect(parseCliArgs([], {}).maxRoadYears).toBeUndefined();
+    expect(parseCliArgs([], { MAX_ROAD_YEARS: "5000000" }).maxRoadYears).toBe(5_000_000);
+    expect(loadDeathsConfig({ MAX_ROAD_YEARS: "5000000" }).maxRoadYears).toBe(5_000_000);
+    for (const bad of ["0", "2.5e6", "-1", "lots"]) {
+      expect(() => parseCliArgs([], { MAX_ROAD_YEARS: bad })).toThrow(
+        /MAX_ROAD_YEARS: must be a whole number from 1/,
+      );
+      expect(() => loadDeathsConfig({ MAX_ROAD_YEARS: bad })).toThrow(/MAX_ROAD_YEARS/);
+    }
   });
 });
 

@@ -336,6 +336,8 @@ const cleanRow = {
   /** One source field missing: 6 + the two appended columns. */
   short: (line: number) => `BR-101/SC,1,,,,1,${line},BR-101/SC`,
   negative: (line: number) => `BR-101/SC,1,,,,,-1,${line},BR-101/SC`,
+  otherRoad: (line: number) => `BR-116/SC,,,1,,,2,${line},BR-116/SC`,
+  thirdRoad: (line: number) => `BR-470/SC,,,,1,,3,${line},BR-470/SC`,
   billion: (line: number) => `BR-101/SC,1,,,,,1000000000,${line},BR-101/SC`,
   /** 2^53 − 1: a count JavaScript still reads exactly, but no file total can hold it beside any other death. */
   largestExact: (line: number) => `BR-101/SC,1,,,,,9007199254740991,${line},BR-101/SC`,
@@ -503,6 +505,39 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
     expect(kept).toHaveLength(3);
     expect(kept[1]).toMatch(/^3,mortos,"with this row the file's deaths would pass 9,007,199,254,740,991",/);
     expect(kept[2]).toMatch(/^5,mortos,"count ""18446744073709551616"" is too large",/);
+  });
+
+  it("fails a file past its road-years limit at the row that passes it, writes nothing, and the next run succeeds", async () => {
+    const bounded = createDeathsHandler({
+      store: storage.deaths.store,
+      db: database.db,
+      maxRoadYears: 2,
+      allowDuplicates: true,
+    });
+    await bounded(await cleanObject("Wide", ["good", "otherRoad"]));
+    const written = await tableRows("Wide");
+    expect(written).toHaveLength(2 * VEHICLE_NAMES.length);
+
+    const wide = await cleanObject("Wide", ["good", "otherRoad", "good", "thirdRoad", "good"]);
+    await expect(bounded(wide)).rejects.toMatchObject({
+      name: "TooManyRoadsError",
+      where: { file: wide.key, line: 5, column: "trecho" },
+      message: expect.stringContaining("more than 2 distinct road-years"),
+    });
+    // The figures are the earlier run's, and no run of the refused file was recorded as current.
+    expect(await tableRows("Wide")).toEqual(written);
+    const refused = await database.db
+      .selectFrom("pipeline_runs")
+      .select("run_id")
+      .where("run_id", "=", wide.runId)
+      .execute();
+    expect(refused).toEqual([]);
+
+    const next = await bounded(await cleanObject("Wide", ["otherRoad", "otherRoad", "good"]));
+    expect(next).toMatchObject({ roads: 2, totalDeaths: 2 + 2 + 1, rowsRejected: 0, current: true });
+    expect(
+      (await tableRows("Wide")).find((row) => row.road_name === "BR-116/SC" && row.vehicle === "caminhao"),
+    ).toMatchObject({ number_deaths: 4 });
   });
 
   it("fails a file with a header and no data row, keeping the header-only rejects object", async () => {

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { byteCountSchema, DEFAULT_DOWNLOAD_MAX_BYTES, shareSchema } from "../config.js";
+import { byteCountSchema, DEFAULT_DOWNLOAD_MAX_BYTES, roadYearsSchema, shareSchema } from "../config.js";
 import { RoadtollError } from "../errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "../pipeline/reject-gate.js";
 
@@ -24,6 +24,8 @@ export interface CliOptions {
   bucket: string;
   /** Rejected / read above this fails a link's deaths step (TooManyRejectsError). */
   maxRejectShare: number;
+  /** From $MAX_ROAD_YEARS, as the deaths Lambda reads it; undefined: the default. */
+  maxRoadYears: number | undefined;
   /** Overrides DOWNLOAD_MAX_BYTES when given. */
   maxDownloadBytes: number | undefined;
   /** Write a file's figures even when another source's current figures came from the same bytes. */
@@ -101,6 +103,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     dataDir: values["data-dir"],
     bucket: values.bucket ?? "roadtoll-local",
     maxRejectShare: maxRejectShare(values["max-reject-share"], env.MAX_REJECT_SHARE),
+    maxRoadYears: maxRoadYears(env.MAX_ROAD_YEARS),
     maxDownloadBytes: maxDownloadBytes(values["max-download-bytes"]),
     allowDuplicates: values["allow-duplicates"] ?? false,
   };
@@ -148,6 +151,15 @@ function maxRejectShare(flag: string | undefined, fromEnv: string | undefined): 
   if (result.success) return result.data;
   throw new UsageError(
     `${label}: ${result.error.issues[0]?.message ?? "invalid"}, got ${JSON.stringify(text)}`,
+  );
+}
+
+function maxRoadYears(fromEnv: string | undefined): number | undefined {
+  if (!fromEnv) return undefined;
+  const result = roadYearsSchema.safeParse(fromEnv);
+  if (result.success) return result.data;
+  throw new UsageError(
+    `MAX_ROAD_YEARS: ${result.error.issues[0]?.message ?? "invalid"}, got ${JSON.stringify(fromEnv)}`,
   );
 }
 

@@ -20,6 +20,7 @@ import { type LinkRef, resolveLink } from "../pipeline/ingest-link.js";
 import { type CliOptions, parseCliArgs, USAGE, USAGE_HINT } from "./args.js";
 import { downloadProgress } from "./download-progress.js";
 import { renderResults } from "./report.js";
+import { sampleDigests } from "./samples.js";
 import { dataDirPath } from "./user-paths.js";
 
 export interface CliIo {
@@ -147,6 +148,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             store: env.store,
             db: env.db,
             maxRejectShare: options.maxRejectShare,
+            maxRoadYears: options.maxRoadYears,
+            sampleDigests: await sampleDigests(io.root),
             allowDuplicates: options.allowDuplicates,
           }),
         ),

@@ -4,15 +4,20 @@ import type { RoadDeaths, RoadYearFigures } from "../domain/deaths-aggregator.js
 import { DEFAULT_RETRY, databaseFailure, type RetryPolicy, retryTransient } from "./retry.js";
 import type { Database, NewAccidentsRow, NewDeathsRow } from "./schema.js";
 
+/**
+ * A source's figures to publish. Both lists are read as they are written, a batch at a time, and read again if
+ * the transaction is run again: an array, or an iterable whose iterator starts afresh each time (the deaths
+ * step's, which builds each road's figures as it is read).
+ */
 export interface DeathsSnapshot {
   source: string;
   createdAt: Date;
-  roads: readonly RoadDeaths[];
+  roads: Iterable<RoadDeaths>;
   /**
    * Accidents and deaths per road and year, kept in accidents_by_road_year. The deaths step always gives them;
    * without them the snapshot has no rows there (and replaces the source's older ones all the same).
    */
-  roadYears?: readonly RoadYearFigures[] | undefined;
+  roadYears?: Iterable<RoadYearFigures> | undefined;
 }
 
 /** A run's lineage, as pipeline_runs keeps it. */
@@ -99,30 +104,6 @@ export async function publishSnapshot(
 ): Promise<Publication> {
   const retry = options.retry ?? DEFAULT_RETRY;
   const { source, createdAt } = snapshot;
-  const rows: NewDeathsRow[] = snapshot.roads.flatMap(({ road, deaths }) =>
-    VEHICLES.map((vehicle) => ({
-      created_at: createdAt,
-      source,
-      road_name: road,
-      vehicle,
-      number_deaths: deaths[vehicle],
-    })),
-  );
-  const accidentRows: NewAccidentsRow[] = (snapshot.roadYears ?? []).map(
-    ({ road, year, accidents, deaths, byVehicle }) => ({
-      created_at: createdAt,
-      source,
-      road_name: road,
-      year,
-      accidents,
-      deaths,
-      deaths_automovel: byVehicle.automovel,
-      deaths_bicicleta: byVehicle.bicicleta,
-      deaths_caminhao: byVehicle.caminhao,
-      deaths_moto: byVehicle.moto,
-      deaths_onibus: byVehicle.onibus,
-    }),
-  );
   try {
     return await retryTransient(
       () =>
@@ -177,8 +158,16 @@ export async function publishSnapshot(
               }
             }
           }
-          await writeRows(trx, "deaths_by_vehicle", current, source, createdAt, rows);
-          await writeRows(trx, "accidents_by_road_year", current, source, createdAt, accidentRows);
+          const figures = { roads: 0, deaths: 0 };
+          await writeRows(
+            trx,
+            "deaths_by_vehicle",
+            current,
+            source,
+            createdAt,
+            deathsRows(snapshot, figures),
+          );
+          await writeRows(trx, "accidents_by_road_year", current, source, createdAt, accidentRows(snapshot));
           if (run && current) {
             // One current run per source, as there is one current snapshot: the column stays true to the table.
             await trx
@@ -194,12 +183,12 @@ export async function publishSnapshot(
               ...runRow(run, source, createdAt),
               status: "succeeded",
               current,
-              roads: snapshot.roads.length,
-              total_deaths: snapshot.roads.reduce((sum, road) => sum + road.total, 0),
+              roads: figures.roads,
+              total_deaths: figures.deaths,
               error: null,
             });
           }
-          return { rowsWritten: rows.length, current, replaced };
+          return { rowsWritten: figures.roads * VEHICLES.length, current, replaced };
         }),
       retry,
     );
@@ -226,24 +215,63 @@ export async function archiveOlder(
   );
 }
 
-/** Replaces the snapshot's own rows (a retry's included) in the current table, or in its history when late. */
+/** The snapshot's deaths_by_vehicle rows, five a road, counting its roads and deaths into `figures` as it goes. */
+function* deathsRows(
+  { source, createdAt, roads }: DeathsSnapshot,
+  figures: { roads: number; deaths: number },
+): Generator<NewDeathsRow> {
+  for (const { road, deaths, total } of roads) {
+    figures.roads++;
+    figures.deaths += total;
+    for (const vehicle of VEHICLES) {
+      yield { created_at: createdAt, source, road_name: road, vehicle, number_deaths: deaths[vehicle] };
+    }
+  }
+}
+
+function* accidentRows({ source, createdAt, roadYears }: DeathsSnapshot): Generator<NewAccidentsRow> {
+  for (const { road, year, accidents, deaths, byVehicle } of roadYears ?? []) {
+    yield {
+      created_at: createdAt,
+      source,
+      road_name: road,
+      year,
+      accidents,
+      deaths,
+      deaths_automovel: byVehicle.automovel,
+      deaths_bicicleta: byVehicle.bicicleta,
+      deaths_caminhao: byVehicle.caminhao,
+      deaths_moto: byVehicle.moto,
+      deaths_onibus: byVehicle.onibus,
+    };
+  }
+}
+
+/**
+ * Replaces the snapshot's own rows (a retry's included) in the current table, or in its history when late. The
+ * rows are drawn from their generator a batch at a time: only one INSERT's rows are ever held, whatever the number
+ * of roads.
+ */
 async function writeRows<T extends SnapshotTable>(
   trx: Kysely<Database>,
   table: T,
   current: boolean,
   source: string,
   createdAt: Date,
-  rows: readonly (T extends "deaths_by_vehicle" ? NewDeathsRow : NewAccidentsRow)[],
+  rows: Iterable<T extends "deaths_by_vehicle" ? NewDeathsRow : NewAccidentsRow>,
 ): Promise<void> {
   // Kysely cannot type a table chosen at run time; the signature ties the rows to the table instead.
   const target = (current ? table : SNAPSHOT_TABLES[table].history) as "deaths_by_vehicle";
   await trx.deleteFrom(target).where("source", "=", source).where("created_at", "=", createdAt).execute();
-  for (let i = 0; i < rows.length; i += BATCH) {
-    await trx
-      .insertInto(target)
-      .values(rows.slice(i, i + BATCH) as NewDeathsRow[])
-      .execute();
+  let batch: NewDeathsRow[] = [];
+  for (const row of rows) {
+    batch.push(row as NewDeathsRow);
+    if (batch.length === BATCH) {
+      await trx.insertInto(target).values(batch).execute();
+      batch = [];
+    }
   }
+  if (batch.length > 0) await trx.insertInto(target).values(batch).execute();
 }
 
 /** Records a run the deaths step refused (too many rejects, no data): lineage and why, no figures. */

@@ -8,9 +8,11 @@ import { CLEAN_DELIMITER, formatCsvRow, joinFields } from "./csv-format.js";
 import { CsvReader, type CsvRecord, type SourceDelimiter } from "./csv-reader.js";
 import {
   DeathsAggregator,
+  type DeathsLimits,
   metricColumnsFrom,
   type RoadDeaths,
   type RoadYearFigures,
+  type VehicleDeaths,
 } from "./deaths-aggregator.js";
 import { parseHeader } from "./header.js";
 
@@ -23,12 +25,23 @@ export interface ComputeDeathsOptions {
   rejects: Writable;
   /** The source's delimiter (the ingest step reports it), so a reject shows the row as the source had it. */
   sourceDelimiter?: SourceDelimiter | undefined;
+  limits?: DeathsLimits | undefined;
 }
 
 export interface DeathsComputation {
-  roads: RoadDeaths[];
-  /** Accepted rows and their deaths per road and year (the `data` column), for rates and trends. */
-  roadYears: RoadYearFigures[];
+  /**
+   * Each road's figures, in name order, built one road at a time whenever it is iterated (and it can be, again):
+   * a file of millions of roads is never held as a list of objects.
+   */
+  roads: Iterable<RoadDeaths>;
+  /** Accepted rows and their deaths per road and year (the `data` column), for rates and trends; as `roads`. */
+  roadYears: Iterable<RoadYearFigures>;
+  /** Distinct roads with at least one accepted row. */
+  roadCount: number;
+  /** The metric summed over roads: deaths in accidents involving each vehicle type. */
+  deathsByVehicle: VehicleDeaths;
+  /** The roads with the most deaths (each accident once), most first, ties by name. */
+  worstRoads: RoadDeaths[];
   rowsRead: number;
   rowsAccepted: number;
   rowsRejected: number;
@@ -54,6 +67,7 @@ export interface Reject {
 }
 
 const SAMPLE_REJECTS = 5;
+const WORST_ROADS = 5;
 export const REJECTS_HEADER = ["line", "column", "reason", "row"] as const;
 
 /**
@@ -78,12 +92,7 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
     rowsRejected++;
     reasonCounts.set(kind, (reasonCounts.get(kind) ?? 0) + 1);
     const count = record.count;
-    // The last two fields are the ones ingest appended, whatever the row's own width.
-    const sourceLine =
-      count >= 3
-        ? parseCountBytes(record.buffer, record.starts[count - 2] as number, record.ends[count - 2] as number)
-        : 0;
-    const line = sourceLine > 0 ? sourceLine : record.line;
+    const line = sourceLine(record);
     if (sampleRejects.length < SAMPLE_REJECTS) sampleRejects.push({ line, column, reason });
     // The row as the source had it: its fields (not the two appended ones) joined by its delimiter.
     const fields = record.texts().slice(0, count >= 3 ? count - 2 : count);
@@ -106,7 +115,7 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
             );
           }
         }
-        aggregator = new DeathsAggregator(metricColumnsFrom(header.index, ROAD_NAME_COLUMN));
+        aggregator = new DeathsAggregator(metricColumnsFrom(header.index, ROAD_NAME_COLUMN), options.limits);
         width = header.columns.length;
         return;
       }
@@ -116,6 +125,11 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
         return;
       }
       const rejection = aggregator.add(record);
+      if (rejection?.fatal) {
+        throw new RoadtollError("TooManyRoadsError", rejection.reason, {
+          where: { file, line: sourceLine(record), column: rejection.column },
+        });
+      }
       if (rejection) reject(record, rejection.kind, rejection.reason, rejection.column);
     },
   });
@@ -157,9 +171,13 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
   }
   rejects.end();
   await finished(rejects);
+  const figures = aggregator;
   return {
-    roads: aggregator.result(),
-    roadYears: aggregator.roadYears(),
+    roads: { [Symbol.iterator]: () => figures.roads() },
+    roadYears: { [Symbol.iterator]: () => figures.roadYears() },
+    roadCount: figures.roadCount,
+    deathsByVehicle: figures.deathsByVehicle(),
+    worstRoads: figures.worstRoads(WORST_ROADS),
     rowsRead,
     rowsAccepted: aggregator.rowsAccepted,
     rowsRejected,
@@ -169,4 +187,15 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
       .map(([kind, count]) => ({ kind, count }))
       .sort((a, b) => b.count - a.count || (a.kind < b.kind ? -1 : 1)),
   };
+}
+
+/** The line in the source file the ingest step recorded (the second-to-last field), else the clean file's. */
+function sourceLine(record: CsvRecord): number {
+  const count = record.count;
+  // The last two fields are the ones ingest appended, whatever the row's own width.
+  const line =
+    count >= 3
+      ? parseCountBytes(record.buffer, record.starts[count - 2] as number, record.ends[count - 2] as number)
+      : 0;
+  return line > 0 ? line : record.line;
 }

@@ -79,7 +79,7 @@ describe("DeathsAggregator", () => {
 
     // BR-116/BA: automovel 2 + 1 = 3, caminhao 1, moto 2, total 2 + 1 + 1 + 4 = 8.
     // BA-526: bicicleta 3, onibus 3, total 3 + 0 = 3.  CONTORNO: 5 everywhere, total 5.
-    expect(deaths.result()).toEqual([
+    expect([...deaths.roads()]).toEqual([
       road("BA-526", 3, { bicicleta: 3, onibus: 3 }),
       road("BR-116/BA", 8, { automovel: 3, caminhao: 1, moto: 2 }),
       road("CONTORNO", 5, { automovel: 5, bicicleta: 5, caminhao: 5, moto: 5, onibus: 5 }),
@@ -91,13 +91,13 @@ describe("DeathsAggregator", () => {
   it("counts one accident's deaths once per vehicle type involved, however many of that type", () => {
     const deaths = aggregator();
     deaths.add(row("BR-101/ES", ["4", "", "", "", ""], "2")); // 4 cars, still 2 deaths for automovel
-    expect(deaths.result()).toEqual([road("BR-101/ES", 2, { automovel: 2 })]);
+    expect([...deaths.roads()]).toEqual([road("BR-101/ES", 2, { automovel: 2 })]);
   });
 
   it("gives a road with deaths only in accidents without listed vehicles all five vehicles at zero", () => {
     const deaths = aggregator();
     deaths.add(row("PT", ["", "", "", "", ""], "1"));
-    expect(deaths.result()).toEqual([
+    expect([...deaths.roads()]).toEqual([
       { road: "PT", deaths: { automovel: 0, bicicleta: 0, caminhao: 0, moto: 0, onibus: 0 }, total: 1 },
     ]);
   });
@@ -107,7 +107,7 @@ describe("DeathsAggregator", () => {
     for (const name of ["CONTORNO", "BR-070/MT", "BA-526", "BR-040/MG"]) {
       deaths.add(row(name, ["", "", "", "", ""], "0"));
     }
-    expect(deaths.result().map((entry) => entry.road)).toEqual([
+    expect([...deaths.roads()].map((entry) => entry.road)).toEqual([
       "BA-526",
       "BR-040/MG",
       "BR-070/MT",
@@ -119,7 +119,7 @@ describe("DeathsAggregator", () => {
     const deaths = aggregator();
     deaths.add(row(" BR-070/MT ", ["1", "", "", "", ""], "1"));
     deaths.add(row("BR-070/MT", ["1", "", "", "", ""], "1"));
-    expect(deaths.result()).toEqual([road("BR-070/MT", 2, { automovel: 2 })]);
+    expect([...deaths.roads()]).toEqual([road("BR-070/MT", 2, { automovel: 2 })]);
   });
 
   it.each([
@@ -153,12 +153,12 @@ describe("DeathsAggregator", () => {
   ])("rejects a row with a %s, naming the column, and changes nothing", (_case, fields, column, reason) => {
     const deaths = aggregator();
     deaths.add(row("BR-116/BA", ["1", "", "", "", ""], "2"));
-    const before = deaths.result();
+    const before = [...deaths.roads()];
 
     expect(deaths.add(fields)).toMatchObject({ column, reason });
 
-    expect(deaths.result()).toEqual(before);
-    expect(deaths.result()).toEqual([road("BR-116/BA", 2, { automovel: 2 })]);
+    expect([...deaths.roads()]).toEqual(before);
+    expect([...deaths.roads()]).toEqual([road("BR-116/BA", 2, { automovel: 2 })]);
     expect(deaths.rowsAccepted).toBe(1);
     expect(deaths.totalDeaths).toBe(2);
   });
@@ -171,7 +171,7 @@ describe("DeathsAggregator", () => {
       kind: "onibus: negative count",
       reason: "negative count -1",
     });
-    expect(deaths.result()).toEqual([]);
+    expect([...deaths.roads()]).toEqual([]);
     expect(deaths.rowsAccepted).toBe(0);
     expect(deaths.totalDeaths).toBe(0);
   });
@@ -188,7 +188,7 @@ describe("DeathsAggregator", () => {
     });
     expect(deaths.add(row("BR-116/BA", ["", "", "", "1", ""], String(2 ** 52 - 1)))).toBeUndefined();
     expect(deaths.totalDeaths).toBe(Number.MAX_SAFE_INTEGER);
-    expect(deaths.result()).toEqual([
+    expect([...deaths.roads()]).toEqual([
       road("BR-101/SC", 2 ** 52, { automovel: 2 ** 52 }),
       road("BR-116/BA", 2 ** 52 - 1, { moto: 2 ** 52 - 1 }),
     ]);
@@ -204,20 +204,20 @@ describe("DeathsAggregator", () => {
     const deaths = aggregator();
     // Only road, automovel, bicicleta: caminhao, moto, onibus and mortos are absent → 0.
     expect(deaths.add(record(["BR-116/BA", "1", ""]))).toBeUndefined();
-    expect(deaths.result()).toEqual([road("BR-116/BA", 0, {})]);
+    expect([...deaths.roads()]).toEqual([road("BR-116/BA", 0, {})]);
   });
 
   it("returns copies, so changing a result does not change the aggregator", () => {
     const deaths = aggregator();
     deaths.add(row("BR-116/BA", ["1", "", "", "", ""], "2"));
-    const first = deaths.result();
+    const first = [...deaths.roads()];
     (first[0] as RoadDeaths).deaths.automovel = 99;
-    expect(deaths.result()).toEqual([road("BR-116/BA", 2, { automovel: 2 })]);
+    expect([...deaths.roads()]).toEqual([road("BR-116/BA", 2, { automovel: 2 })]);
   });
 
   it("starts empty", () => {
     const deaths = aggregator();
-    expect(deaths.result()).toEqual([]);
+    expect([...deaths.roads()]).toEqual([]);
     expect(deaths.rowsAccepted).toBe(0);
     expect(deaths.totalDeaths).toBe(0);
   });
@@ -260,7 +260,7 @@ describe("DeathsAggregator.roadYears", () => {
       deaths: total,
       byVehicle: { ...zeroDeaths(), ...byVehicle },
     });
-    expect(deaths.roadYears()).toEqual([
+    expect([...deaths.roadYears()]).toEqual([
       figures(null, "BA-526", 1, 0),
       figures(2020, "BR-101", 2, 3, { automovel: 2, moto: 2 }),
       figures(2021, "BR-101", 1, 3, { caminhao: 3 }),
@@ -271,7 +271,7 @@ describe("DeathsAggregator.roadYears", () => {
   it("puts every row under null when the file has no data column", () => {
     const deaths = aggregator();
     deaths.add(row("BR-101", ["1", "", "", "", ""], "1"));
-    expect(deaths.roadYears().map(({ year, accidents }) => [year, accidents])).toEqual([[null, 1]]);
+    expect([...deaths.roadYears()].map(({ year, accidents }) => [year, accidents])).toEqual([[null, 1]]);
   });
 
   it("adds up, for any rows, to the metric per road, to the accepted rows and to the total deaths", () => {
@@ -289,10 +289,10 @@ describe("DeathsAggregator.roadYears", () => {
       fc.property(input, (rows) => {
         const deaths = new DeathsAggregator(metricColumnsFrom(DATED, "road_name"));
         for (const { date, road, vehicles, mortos } of rows) deaths.add(dated(date, road, vehicles, mortos));
-        const years = deaths.roadYears();
+        const years = [...deaths.roadYears()];
         expect(years.reduce((sum, figures) => sum + figures.accidents, 0)).toBe(deaths.rowsAccepted);
         expect(years.reduce((sum, figures) => sum + figures.deaths, 0)).toBe(deaths.totalDeaths);
-        for (const { road, deaths: byVehicle, total } of deaths.result()) {
+        for (const { road, deaths: byVehicle, total } of [...deaths.roads()]) {
           const own = years.filter((figures) => figures.road === road);
           expect(own.reduce((sum, figures) => sum + figures.deaths, 0)).toBe(total);
           for (const vehicle of Object.keys(byVehicle) as (keyof typeof byVehicle)[]) {
@@ -307,5 +307,109 @@ describe("DeathsAggregator.roadYears", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("DeathsAggregator at scale", () => {
+  const DATED = new Map(["data", ...COLUMNS].map((name, position) => [name, position]));
+
+  it("keeps 30,000 roads' years apart, rows of a road scattered over the file, as a plain map computes them", () => {
+    // More buckets than one storage chunk holds, years revisited out of order: every figure is compared with a
+    // reference kept in plain objects.
+    const deaths = new DeathsAggregator(metricColumnsFrom(DATED, "road_name"));
+    const reference = new Map<
+      string,
+      { years: Map<number | null, number[]>; byVehicle: number[]; total: number }
+    >();
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let i = 0; i < 90_000; i++) {
+      const name = `R-${next(30_000)}`;
+      const year = next(5) === 0 ? null : 2010 + next(4);
+      const vehicles = [0, 1, 2, 3, 4].map(() => (next(3) === 0 ? "1" : ""));
+      const mortos = next(4);
+      const cells = [year === null ? "n/a" : `15/06/${year}`, name, ...vehicles, String(mortos)];
+      expect(deaths.add(record(cells))).toBeUndefined();
+      const road = reference.get(name) ?? { years: new Map(), byVehicle: [0, 0, 0, 0, 0], total: 0 };
+      reference.set(name, road);
+      const bucket = road.years.get(year) ?? [0, 0, 0, 0, 0, 0, 0];
+      road.years.set(year, bucket);
+      bucket[0] = (bucket[0] as number) + 1;
+      bucket[1] = (bucket[1] as number) + mortos;
+      road.total += mortos;
+      vehicles.forEach((cell, v) => {
+        if (cell === "1") {
+          bucket[2 + v] = (bucket[2 + v] as number) + mortos;
+          road.byVehicle[v] = (road.byVehicle[v] as number) + mortos;
+        }
+      });
+    }
+    const vehicles = (counts: readonly number[]) => ({
+      automovel: counts[0],
+      bicicleta: counts[1],
+      caminhao: counts[2],
+      moto: counts[3],
+      onibus: counts[4],
+    });
+    const names = [...reference.keys()].sort();
+    expect(deaths.roadCount).toBe(names.length);
+    expect([...deaths.roads()]).toEqual(
+      names.map((name) => {
+        const { byVehicle, total } = reference.get(name) ?? { byVehicle: [], total: 0 };
+        return { road: name, deaths: vehicles(byVehicle), total };
+      }),
+    );
+    expect([...deaths.roadYears()]).toEqual(
+      names.flatMap((name) =>
+        [...(reference.get(name)?.years ?? [])]
+          .sort(([a], [b]) => (a ?? 9999) - (b ?? 9999))
+          .map(([year, [accidents, total, ...byVehicle]]) => ({
+            road: name,
+            year,
+            accidents,
+            deaths: total,
+            byVehicle: vehicles(byVehicle),
+          })),
+      ),
+    );
+    const everyRoad = [...deaths.roads()];
+    expect(deaths.deathsByVehicle()).toEqual(
+      vehicles(
+        [0, 1, 2, 3, 4].map((v) =>
+          everyRoad.reduce((sum, road) => sum + (Object.values(road.deaths)[v] ?? 0), 0),
+        ),
+      ),
+    );
+    expect(deaths.worstRoads(5)).toEqual(
+      everyRoad.sort((a, b) => b.total - a.total || (a.road < b.road ? -1 : 1)).slice(0, 5),
+    );
+  });
+});
+
+describe("DeathsAggregator limits", () => {
+  const DATED = new Map(["data", ...COLUMNS].map((name, position) => [name, position]));
+  const dated = (date: string, road: string) => record([date, road, "1", "", "", "", "", "1"]);
+
+  it("fails the row that would pass the road-years limit, a new road or a new year of a known one alike", () => {
+    const deaths = new DeathsAggregator(metricColumnsFrom(DATED, "road_name"), { maxRoadYears: 3 });
+    expect(deaths.add(dated("01/01/2020", "BR-101"))).toBeUndefined();
+    expect(deaths.add(dated("01/01/2021", "BR-101"))).toBeUndefined();
+    expect(deaths.add(dated("01/01/2020", "BR-116"))).toBeUndefined();
+    expect(deaths.add(dated("01/01/2020", "BR-470"))).toMatchObject({ fatal: true, column: "trecho" });
+    expect(deaths.add(dated("01/01/2022", "BR-101"))).toMatchObject({
+      fatal: true,
+      reason: expect.stringContaining("more than 3 distinct road-years"),
+    });
+    // Known road-years still count, and the refused rows left nothing behind.
+    expect(deaths.add(dated("09/09/2021", "BR-101"))).toBeUndefined();
+    expect([...deaths.roadYears()].map(({ road, year, accidents }) => [road, year, accidents])).toEqual([
+      ["BR-101", 2020, 1],
+      ["BR-101", 2021, 2],
+      ["BR-116", 2020, 1],
+    ]);
+    expect(deaths.rowsAccepted).toBe(4);
   });
 });

@@ -24,10 +24,12 @@ export interface CuratedResult {
 export type PublishCuratedHandler = (event: unknown) => Promise<CuratedResult>;
 
 /** Rebuilds `curated/` (report and figures) from the database: the state machine's PublishCurated task. */
-export function createPublishCuratedHandler(deps: Pick<DeathsDeps, "store" | "db">): PublishCuratedHandler {
+export function createPublishCuratedHandler(
+  deps: Pick<DeathsDeps, "store" | "db" | "sampleDigests">,
+): PublishCuratedHandler {
   return async (event) => {
     parseEvent(publishCuratedEventSchema, event, "publish-curated");
-    const { keys } = await publishCurated(deps.store, deps.db);
+    const { keys } = await publishCurated(deps.store, deps.db, { sampleDigests: deps.sampleDigests ?? [] });
     return { report: CURATED_REPORT_KEY, objects: keys.length };
   };
 }

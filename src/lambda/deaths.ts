@@ -8,7 +8,7 @@ import { createStepMetrics, deathsMeasures } from "./metrics.js";
 
 // Cold start: configuration is validated, the database secret read and clients created once per container.
 const storage = loadStorageConfig();
-const { maxRejectShare } = loadDeathsConfig();
+const { maxRejectShare, maxRoadYears } = loadDeathsConfig();
 const store = new ObjectStore(createS3Client(storage), storage.bucket);
 const db = await createDatabase(loadDatabaseConfig());
 const metrics = createStepMetrics("deaths", deathsMeasures, { logger });
@@ -16,7 +16,7 @@ const metrics = createStepMetrics("deaths", deathsMeasures, { logger });
 /** One function, two tasks: a link's deaths step (ComputeDeaths), or rebuilding curated/ (PublishCurated). */
 export const handler = instrument(
   "deaths",
-  createDeathsFunctionHandler({ store, db, maxRejectShare }),
+  createDeathsFunctionHandler({ store, db, maxRejectShare, maxRoadYears }),
   logger,
   metrics,
 );

@@ -24,6 +24,9 @@ export interface ServeOptions
   links: Links;
   download: DownloadConfig;
   maxRejectShare: number;
+  maxRoadYears?: number | undefined;
+  /** The bundled samples' SHA-256, left out of the curated publication (DeathsDeps.sampleDigests). */
+  sampleDigests?: readonly string[] | undefined;
   uploadUrlTtlSeconds: number;
   log: (line: string) => void;
 }
@@ -68,6 +71,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
           store: env.store,
           db: env.db,
           maxRejectShare: options.maxRejectShare,
+          maxRoadYears: options.maxRoadYears,
+          sampleDigests: options.sampleDigests,
         }),
       ),
     };

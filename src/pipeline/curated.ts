@@ -3,6 +3,7 @@ import { type Kysely, sql } from "kysely";
 import type { ObjectStore } from "../adapters/object-store.js";
 import { DEFAULT_RETRY, databaseFailure, type RetryPolicy, retryTransient } from "../db/retry.js";
 import type { Database } from "../db/schema.js";
+import { sourcesFromFiles } from "../db/sources-from-files.js";
 import { formatCsvRow } from "../domain/csv-format.js";
 import { spreadsheetCell } from "../domain/safe-text.js";
 import { loadReportData } from "../report/load-report-data.js";
@@ -47,19 +48,39 @@ export interface CuratedPublication {
 export async function publishCurated(
   store: ObjectStore,
   db: Kysely<Database>,
-  options: { now?: Date; retry?: RetryPolicy; leftOut?: readonly string[]; leftOutNote?: string } = {},
+  options: {
+    now?: Date;
+    retry?: RetryPolicy;
+    leftOut?: readonly string[];
+    leftOutNote?: string;
+    /** Leave out, too, the sources whose current figures came from these files (the bundled samples). */
+    sampleDigests?: readonly string[];
+  } = {},
 ): Promise<CuratedPublication> {
-  const leftOut = options.leftOut ?? [];
+  let leftOut = options.leftOut ?? [];
+  let leftOutNote = options.leftOutNote;
   let data: ReportData;
   let sources: Array<{ source: string; created_at: Date }>;
   try {
+    const samples = await retryTransient(
+      () => samplesBesideRealSources(db, options.sampleDigests ?? []),
+      options.retry ?? DEFAULT_RETRY,
+    );
+    if (samples.length > 0) {
+      leftOut = [...leftOut, ...samples];
+      leftOutNote ??= "They are the bundled samples: roadtoll report --include-samples shows them.";
+      for (const source of samples) {
+        await store.delete(curatedFiguresKey(source, "csv"));
+        await store.delete(curatedFiguresKey(source, "json"));
+      }
+    }
     [data, sources] = await retryTransient(
       () =>
         Promise.all([
           loadReportData(db, {
             store,
             leftOut,
-            ...(options.leftOutNote ? { leftOutNote: options.leftOutNote } : {}),
+            ...(leftOutNote ? { leftOutNote } : {}),
             ...(options.now ? { now: options.now } : {}),
           }),
           db
@@ -84,6 +105,23 @@ export async function publishCurated(
   await store.writeText(CURATED_REPORT_KEY, renderReport(data), "text/html; charset=utf-8");
   keys.push(CURATED_REPORT_KEY);
   return { keys };
+}
+
+/**
+ * The sources computed from the bundled samples, when a real source has current figures too: the samples then
+ * leave the curated zone (their objects are removed), so that no sum over it mixes synthetic deaths with real
+ * ones. With only samples (the quick start), they stay, so its report is not empty.
+ */
+async function samplesBesideRealSources(db: Kysely<Database>, digests: readonly string[]): Promise<string[]> {
+  const samples = await sourcesFromFiles(db, digests);
+  if (samples.length === 0) return [];
+  const real = await db
+    .selectFrom("deaths_by_vehicle")
+    .select("source")
+    .where("source", "not in", samples)
+    .limit(1)
+    .executeTakeFirst();
+  return real ? samples : [];
 }
 
 /**

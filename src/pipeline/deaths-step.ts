@@ -5,7 +5,7 @@ import type { Database } from "../db/schema.js";
 import { VEHICLES } from "../domain/columns.js";
 import { computeDeaths, type DeathsComputation, type Reject } from "../domain/compute-deaths.js";
 import type { SourceDelimiter } from "../domain/csv-reader.js";
-import { type VehicleDeaths, zeroDeaths } from "../domain/deaths-aggregator.js";
+import type { VehicleDeaths } from "../domain/deaths-aggregator.js";
 import { RoadtollError } from "../errors.js";
 import { rejectsKey, summaryKey } from "./keys.js";
 import { checkRejectShare, DEFAULT_MAX_REJECT_SHARE } from "./reject-gate.js";
@@ -42,6 +42,16 @@ export interface DeathsDeps {
    * SHA-256). Off by default: the two would be counted twice in every sum over sources (`--allow-duplicates`).
    */
   allowDuplicates?: boolean;
+  /**
+   * Distinct road-years a file may have before the step fails with TooManyRoadsError, writing nothing (default
+   * DEFAULT_MAX_ROAD_YEARS): what bounds the step's memory. The Lambda reads it from MAX_ROAD_YEARS at cold start.
+   */
+  maxRoadYears?: number | undefined;
+  /**
+   * The SHA-256 of the bundled sample files (the local runner's): once a real source has figures, the curated
+   * publication leaves the sources computed from them out, so that they never stand beside real sources there.
+   */
+  sampleDigests?: readonly string[] | undefined;
 }
 
 export interface WorstRoad {
@@ -109,8 +119,6 @@ export interface DeathsResult {
   duplicateOf?: string;
 }
 
-const WORST_ROADS = 5;
-
 /**
  * Reads the clean object back, computes the metric, writes the rejects object and then the table. A file with
  * no data row, or with more rejects than `maxRejectShare` allows, fails after the rejects object is written
@@ -174,6 +182,7 @@ async function summarise(input: DeathsStepInput, deps: DeathsDeps): Promise<Deat
         file: input.key,
         rejects: rejects.body,
         sourceDelimiter: input.delimiter,
+        limits: { maxRoadYears: deps.maxRoadYears },
       }),
       rejects.done,
     ]);
@@ -233,18 +242,15 @@ async function summarise(input: DeathsStepInput, deps: DeathsDeps): Promise<Deat
     });
   }
 
-  const deathsByVehicle = zeroDeaths();
-  for (const { deaths } of computation.roads) {
-    for (const vehicle of VEHICLES) deathsByVehicle[vehicle] += deaths[vehicle];
-  }
-  const worstRoads = [...computation.roads]
-    .sort((a, b) => b.total - a.total || (a.road < b.road ? -1 : 1))
-    .slice(0, WORST_ROADS)
-    .map(({ road, total, deaths }) => ({ road, deaths: total, byVehicle: deaths }));
+  const worstRoads = computation.worstRoads.map(({ road, total, deaths }) => ({
+    road,
+    deaths: total,
+    byVehicle: deaths,
+  }));
 
   return {
     message:
-      `${input.source}: ${computation.totalDeaths} deaths on ${computation.roads.length} roads from ` +
+      `${input.source}: ${computation.totalDeaths} deaths on ${computation.roadCount} roads from ` +
       `${computation.rowsAccepted} accidents; ${computation.rowsRejected} rows rejected` +
       (worstRoads[0] ? `; worst road ${worstRoads[0].road} (${worstRoads[0].deaths} deaths)` : "") +
       (duplicateOf !== undefined
@@ -262,13 +268,13 @@ async function summarise(input: DeathsStepInput, deps: DeathsDeps): Promise<Deat
     rowsAccepted: computation.rowsAccepted,
     rowsRejected: computation.rowsRejected,
     rejects: { bucket: deps.store.bucket, key: rejectsObject, sample: computation.sampleRejects },
-    roads: computation.roads.length,
+    roads: computation.roadCount,
     rowsWritten,
     current,
     replaced: replaced ? replaced.toISOString() : null,
     ...(duplicateOf === undefined ? {} : { duplicateOf }),
     totalDeaths: computation.totalDeaths,
-    deathsByVehicle,
+    deathsByVehicle: computation.deathsByVehicle,
     worstRoads,
   };
 }

@@ -5,6 +5,7 @@ import { loadDownloadConfig, UPLOAD_URL_TTL } from "../../config.js";
 import { startServe } from "../../local/serve.js";
 import { ENVIRONMENT_OPTIONS, parseCliArgs, UsageError } from "../args.js";
 import type { CliIo } from "../run.js";
+import { sampleDigests } from "../samples.js";
 import { dataDirPath } from "../user-paths.js";
 
 export const SERVE_USAGE = `Usage: roadtoll serve [--port N] [options]     (npm start -- serve [options])
@@ -91,6 +92,8 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
     links: await loadLinks(download.linksFile),
     download,
     maxRejectShare: common.maxRejectShare,
+    maxRoadYears: common.maxRoadYears,
+    sampleDigests: await sampleDigests(io.root),
     uploadUrlTtlSeconds: ttl,
     log,
   });
