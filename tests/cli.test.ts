@@ -1,7 +1,17 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -456,4 +466,54 @@ describe("roadtoll CLI: download progress", () => {
     progress.log("a log line");
     expect(out).toBe("a log line\n");
   });
+});
+
+describe("roadtoll CLI: the compiled build", () => {
+  it("runs build/ while it is newer than every module under src/, and the sources through tsx once one is edited", async () => {
+    // A copy of bin/roadtoll.mjs in a tree of its own, whose two entry points say which of them ran.
+    const tree = await mkdtemp(join(tmpdir(), "roadtoll-bin-"));
+    try {
+      await mkdir(join(tree, "bin"));
+      await mkdir(join(tree, "build/cli"), { recursive: true });
+      await mkdir(join(tree, "src/cli"), { recursive: true });
+      await copyFile(join(ROOT, "bin/roadtoll.mjs"), join(tree, "bin/roadtoll.mjs"));
+      await symlink(join(ROOT, "node_modules"), join(tree, "node_modules"));
+      await writeFile(join(tree, "src/cli/main.ts"), 'const from: string = "sources";\nconsole.log(from);\n');
+      await writeFile(join(tree, "src/cli/main.test.ts"), "");
+      await writeFile(join(tree, "build/cli/main.js"), 'console.log("build");\n');
+      const run = () =>
+        spawnSync(process.execPath, [join(tree, "bin/roadtoll.mjs")], { encoding: "utf8", timeout: 30_000 });
+      const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, seconds));
+
+      expect(run().stdout).toBe("sources\n"); // never built
+      await writeFile(join(tree, "build/.built"), "");
+      await utimes(join(tree, "src/cli/main.ts"), at(0), at(0));
+      await utimes(join(tree, "build/.built"), at(10), at(10));
+      expect(run().stdout).toBe("build\n");
+      // A test file's edit changes nothing that runs.
+      await utimes(join(tree, "src/cli/main.test.ts"), at(20), at(20));
+      expect(run().stdout).toBe("build\n");
+      await utimes(join(tree, "src/cli/main.ts"), at(20), at(20));
+      expect(run().stdout).toBe("sources\n");
+    } finally {
+      await rm(tree, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("answers as the sources do (npm install builds it; built here when it is not)", async () => {
+    if (!existsSync(join(ROOT, "build/.built"))) {
+      spawnSync(process.execPath, [join(ROOT, "scripts/build-cli.mjs")], { cwd: ROOT, timeout: 60_000 });
+    }
+    const answer = (entry: string[]) =>
+      spawnSync(process.execPath, [...entry, "sql", "--list-queries"], {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+    const built = answer([join(ROOT, "build/cli/main.js")]);
+    const sources = answer([join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(ROOT, "src/cli/main.ts")]);
+    expect(built.status).toBe(0);
+    expect(built.stdout).toContain("worst-roads-per-vehicle");
+    expect(built.stdout).toBe(sources.stdout);
+  }, 90_000);
 });

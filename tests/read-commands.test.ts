@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PAGE_ROWS } from "../src/cli/commands/database.js";
 import { runRoadtoll } from "../src/cli/commands/index.js";
 import { captureCliIo } from "./support/cli-io.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
@@ -66,7 +67,7 @@ describe.runIf(onPostgres)("read commands on a database without roadtoll's schem
 });
 
 describe(`results, runs and sql print a page at a time (${onPostgres ? "Postgres" : "PGlite"})`, () => {
-  const ROWS = 25_001;
+  const ROWS = 2 * PAGE_ROWS + 1;
   const statement = `select g as id, repeat('x', g % 7) as pad from generate_series(1, ${ROWS}) g`;
   const expected = Array.from({ length: ROWS }, (_, i) => ({ id: i + 1, pad: "x".repeat((i + 1) % 7) }));
 
@@ -90,7 +91,7 @@ describe(`results, runs and sql print a page at a time (${onPostgres ? "Postgres
   }
 
   it.each([["csv"], ["json"], ["table"]])(
-    "prints %s in pages of at most 10,000 rows, each once the last was written, the rows all there",
+    `prints %s in pages of at most ${PAGE_ROWS.toLocaleString("en-US")} rows, each once the last was written, the rows all there`,
     async (format) => {
       const { code, stderr, chunks, overlapped, text } = await paged(
         "sql",
@@ -101,16 +102,22 @@ describe(`results, runs and sql print a page at a time (${onPostgres ? "Postgres
       );
       expect(code, stderr).toBe(0);
       expect(overlapped).toBe(false);
-      // Three pages (10,000, 10,000 and 5,001 rows) and the closing text.
+      // Three pages (two full ones and one row) and the closing text.
       expect(chunks).toHaveLength(4);
-      for (const chunk of chunks) expect(chunk.split("\n").length).toBeLessThanOrEqual(10_000 * 5 + 3);
+      for (const chunk of chunks) expect(chunk.split("\n").length).toBeLessThanOrEqual(PAGE_ROWS * 5 + 3);
       if (format === "json") expect(JSON.parse(text)).toEqual(expected);
       if (format === "csv") {
         expect(text).toBe(`id,pad\r\n${expected.map((row) => `${row.id},${row.pad}\r\n`).join("")}`);
       }
       if (format === "table") {
         const lines = text.trimEnd().split("\n");
-        expect(lines.slice(0, 3)).toEqual(["   id  pad", "-----  ------", "    1  x"]);
+        // Aligned on the first page's widths: its ids have as many digits as PAGE_ROWS.
+        const id = String(PAGE_ROWS).length;
+        expect(lines.slice(0, 3)).toEqual([
+          `${"id".padStart(id)}  pad`,
+          `${"-".repeat(id)}  ------`,
+          `${"1".padStart(id)}  x`,
+        ]);
         expect(lines.slice(-2)).toEqual([`${ROWS}  ${"x".repeat(ROWS % 7)}`, `(${ROWS} rows)`]);
         expect(lines).toHaveLength(ROWS + 3);
       }
