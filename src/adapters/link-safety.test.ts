@@ -25,16 +25,39 @@ describe("refusedAddress", () => {
     ["::ffff:a9fe:a9fe", "link-local (instance metadata lives here)"],
     ["64:ff9b::a9fe:a9fe", "link-local (instance metadata lives here)"],
     ["::ffff:10.0.0.1", "private (RFC 1918)"],
+    // Every IPv6 form that carries an IPv4 address, judged by that address.
+    ["::a9fe:a9fe", "link-local (instance metadata lives here)"],
+    ["::169.254.169.254", "link-local (instance metadata lives here)"],
+    ["::7f00:1", "loopback"],
+    ["0:0:0:0:0:0:127.0.0.1", "loopback"],
+    ["::ffff:0:a9fe:a9fe", "link-local (instance metadata lives here)"],
+    ["::ffff:0:10.0.0.1", "private (RFC 1918)"],
+    ["64:ff9b::169.254.169.254", "link-local (instance metadata lives here)"],
+    ["2002:a9fe:a9fe::1", "link-local (instance metadata lives here)"],
+    ["2002:7f00:1:1::", "loopback"],
+    ["2002:c0a8:101::", "private (RFC 1918)"],
+    ["64:ff9b:1::a9fe:a9fe", "local-use NAT64 (RFC 8215), whose IPv4 addresses are the network's own"],
+    ["64:ff9b:1:ffff::808:808", "local-use NAT64 (RFC 8215), whose IPv4 addresses are the network's own"],
+    ["2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo, a tunnel to an IPv4 address it hides"],
+    ["2001:2::1", "benchmarking"],
+    ["fe80::1%eth0", "link-local"],
   ])("refuses %s as %s", (address, reason) => {
     expect(refusedAddress(address, "public")).toBe(reason);
   });
 
-  it.each(["8.8.8.8", "200.152.38.1", "172.32.0.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"])(
-    "lets %s through",
-    (address) => {
-      expect(refusedAddress(address, "public")).toBeUndefined();
-    },
-  );
+  it.each([
+    "8.8.8.8",
+    "200.152.38.1",
+    "172.32.0.1",
+    "2001:4860:4860::8888",
+    "::ffff:8.8.8.8",
+    "::808:808",
+    "64:ff9b::808:808",
+    "2002:808:808::1",
+    "2606:4700:4700::1111",
+  ])("lets %s through", (address) => {
+    expect(refusedAddress(address, "public")).toBeUndefined();
+  });
 
   it("allows loopback, and only loopback, under the local runner's policy", () => {
     for (const address of ["127.0.0.1", "::1", "::ffff:127.0.0.1"]) {
@@ -42,6 +65,7 @@ describe("refusedAddress", () => {
     }
     expect(refusedAddress("10.0.0.1", "loopback")).toBe("private (RFC 1918)");
     expect(refusedAddress("169.254.169.254", "loopback")).toBeDefined();
+    expect(refusedAddress("::a9fe:a9fe", "loopback")).toBeDefined();
   });
 
   it("allows any address when private hosts are allowed on purpose", () => {
@@ -68,6 +92,12 @@ describe("checkLink", () => {
     ["http://[::1]:8080/x.csv", /address ::1 is loopback/],
     ["http://[::ffff:127.0.0.1]/x.csv", /is loopback/],
     ["http://169.254.169.254/latest/meta-data/", /link-local/],
+    ["http://[::a9fe:a9fe]/latest/meta-data/", /link-local/],
+    ["http://[::ffff:0:a9fe:a9fe]/", /link-local/],
+    ["http://[64:ff9b:1::a9fe:a9fe]/", /local-use NAT64/],
+    ["http://[2002:a9fe:a9fe::1]/", /link-local/],
+    ["http://[::7f00:1]:8080/x.csv", /loopback/],
+    ["http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", /Teredo/],
     ["file:///etc/passwd", /only http and https/],
     ["ftp://example.com/x.csv", /only http and https/],
     ["https://user:pw@example.com/x.csv", /user or password/],

@@ -52,7 +52,10 @@ const SPECIAL: ReadonlyArray<readonly [string, number, "ipv4" | "ipv6", string]>
   ["240.0.0.0", 4, "ipv4", "reserved"],
   ["::", 128, "ipv6", "unspecified"],
   ["::1", 128, "ipv6", "loopback"],
+  ["64:ff9b:1::", 48, "ipv6", "local-use NAT64 (RFC 8215), whose IPv4 addresses are the network's own"],
   ["100::", 64, "ipv6", "discard-only"],
+  ["2001::", 32, "ipv6", "Teredo, a tunnel to an IPv4 address it hides"],
+  ["2001:2::", 48, "ipv6", "benchmarking"],
   ["2001:db8::", 32, "ipv6", "documentation"],
   ["fc00::", 7, "ipv6", "unique-local"],
   ["fe80::", 10, "ipv6", "link-local"],
@@ -65,15 +68,48 @@ const special = SPECIAL.map(([network, prefix, type, reason]) => {
   return { list, type, reason };
 });
 
-/** IPv6 forms that carry an IPv4 address (mapped, NAT64, IPv4-compatible): judged by that address. */
+/** The eight 16-bit groups of a valid IPv6 address (any spelling: `::`, a dotted-quad tail, a zone). */
+function ipv6Groups(address: string): number[] {
+  let text = address.toLowerCase().replace(/%.*$/, "");
+  const dotted = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(2).map(Number) as [number, number, number, number];
+    text = `${dotted[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = "", tail] = text.split("::");
+  const groups = (part: string) =>
+    part === "" ? [] : part.split(":").map((group) => Number.parseInt(group, 16));
+  const first = groups(head);
+  const last = tail === undefined ? [] : groups(tail);
+  return [...first, ...Array<number>(8 - first.length - last.length).fill(0), ...last];
+}
+
+/**
+ * The IPv4 address an IPv6 one carries, in the forms that route to it: IPv4-mapped (`::ffff:0:0/96`), SIIT
+ * (`::ffff:0:0:0/96`), IPv4-compatible (`::/96`, but `::` and `::1` are IPv6's own), the well-known NAT64 prefix
+ * (`64:ff9b::/96`) and 6to4 (`2002::/16`). Such an address is judged by the IPv4 one. Teredo and local-use NAT64,
+ * whose IPv4 part a network maps its own way, are refused outright (SPECIAL).
+ */
 function embeddedIpv4(address: string): string | undefined {
-  const match = /^(?:::ffff:|64:ff9b::|::)(?:0:)?((?:\d{1,3}\.){3}\d{1,3})$/i.exec(address);
-  if (match) return match[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-  if (!hex) return undefined;
-  const high = Number.parseInt(hex[1] as string, 16);
-  const low = Number.parseInt(hex[2] as string, 16);
-  return [high >> 8, high & 255, low >> 8, low & 255].join(".");
+  const g = ipv6Groups(address);
+  const zero = (from: number, to: number) => g.slice(from, to).every((group) => group === 0);
+  const ipv4 = (high: number, low: number) => [high >> 8, high & 255, low >> 8, low & 255].join(".");
+  const [g0, g1, g2, , g4, g5, g6, g7] = g as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (zero(0, 5) && g5 === 0xffff) return ipv4(g6, g7);
+  if (zero(0, 4) && g4 === 0xffff && g5 === 0) return ipv4(g6, g7);
+  if (zero(0, 6) && !(g6 === 0 && g7 <= 1)) return ipv4(g6, g7);
+  if (g0 === 0x64 && g1 === 0xff9b && zero(2, 6)) return ipv4(g6, g7);
+  if (g0 === 0x2002) return ipv4(g1, g2);
+  return undefined;
 }
 
 /** Why this address is refused under the policy, or undefined when it may be reached. */
@@ -81,7 +117,7 @@ export function refusedAddress(address: string, policy: AddressPolicy): string |
   if (policy === "private") return undefined;
   const family = isIP(address);
   if (family === 0) return "not an IP address";
-  const v4 = family === 6 ? embeddedIpv4(address.toLowerCase()) : address;
+  const v4 = family === 6 ? embeddedIpv4(address) : address;
   const [checked, type] = v4 !== undefined ? [v4, "ipv4" as const] : [address, "ipv6" as const];
   if (policy === "loopback" && loopback.check(checked, type)) return undefined;
   for (const range of special) {

@@ -82,4 +82,58 @@ describe("parseLinks", () => {
   it("reads an empty file as no links", () => {
     expect(parseLinks("", "link.yml")).toEqual({});
   });
+
+  it.each([
+    ["file:", "Local: file:///etc/passwd\n", /Local: only http and https links can be downloaded, got file:/],
+    [
+      "javascript:",
+      "Js: javascript:alert(1)\n",
+      /Js: only http and https links can be downloaded, got javascript:/,
+    ],
+    ["data:", "Data: data:text/csv,a\n", /Data: only http and https links can be downloaded, got data:/],
+    [
+      "a name with a space",
+      "Via Sul: https://h/x.csv\n",
+      /"Via Sul": a name may only hold letters, digits, _ and -/,
+    ],
+    ["a list", "- https://h/x.csv\n", /not a map of names to URLs/],
+    [
+      "a name twice",
+      "A: https://h/1.csv\nB: https://h/2.csv\nA: https://h/3.csv\n",
+      /the name A appears twice/,
+    ],
+  ])("refuses %s as --link would, saying where", (_label, text, message) => {
+    let error: (Error & { where?: { line?: number } }) | undefined;
+    try {
+      parseLinks(text, "link.yml");
+    } catch (thrown) {
+      error = thrown as typeof error;
+    }
+    expect(error?.name).toBe("ConfigError");
+    expect(error?.message).toMatch(message);
+    expect(error?.where?.line).toBeGreaterThanOrEqual(1);
+  });
+
+  it("keeps every name as written, and answers only for its own names", () => {
+    const links = parseLinks("__proto__: https://h/p.csv\nconstructor: https://h/c.csv\n", "link.yml");
+    expect(Object.keys(links)).toEqual(["__proto__", "constructor"]);
+    expect(links.__proto__).toBe("https://h/p.csv");
+    expect(parseLinks("A: https://h/a.csv\n", "link.yml").toString).toBeUndefined();
+  });
+
+  it("reads 100,000 links in time linear in the file (10,000 and 100,000 compared)", () => {
+    const file = (count: number) =>
+      Array.from({ length: count }, (_, i) => `Source_${i}: https://h.example/${i}.csv\n`).join("");
+    const time = (text: string) => {
+      const started = performance.now();
+      expect(Object.keys(parseLinks(text, "link.yml")).length).toBeGreaterThan(0);
+      return performance.now() - started;
+    };
+    const small = file(10_000);
+    const large = file(100_000);
+    time(small); // warm up
+    const ratio = time(large) / time(small);
+    // Ten times the links: about ten times the work. Quadratic would be a hundred times.
+    expect(ratio).toBeLessThan(40);
+  }, 60_000);
 });

@@ -1,14 +1,13 @@
 import { readFile } from "node:fs/promises";
-import { parse } from "yaml";
-import * as z from "zod";
+import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import { RoadtollError } from "../errors.js";
 
-/** link.yml: concessionaire name → CSV URL. */
-const linksSchema = z.record(
-  z.string().regex(/^[A-Za-z0-9_-]+$/, "names are letters, digits, _ and -"),
-  z.url(),
-);
+/** link.yml: concessionaire name → CSV URL. A name-keyed object without a prototype: `constructor` is no link. */
 export type Links = Readonly<Record<string, string>>;
+
+/** The rule `--link NAME=URL` and the API apply to a name, stated in every refusal. */
+const NAME = /^[A-Za-z0-9_-]+$/;
+const NAME_RULE = "a name may only hold letters, digits, _ and -";
 
 export async function loadLinks(path: string): Promise<Links> {
   let text: string;
@@ -23,30 +22,55 @@ export async function loadLinks(path: string): Promise<Links> {
   return parseLinks(text, path);
 }
 
-/** link.yml's text, checked: names are letters, digits, _ and -; every link is a URL. */
+/**
+ * link.yml's text, checked by the rules `--link` applies: a map of names (letters, digits, _ and -), each once, to
+ * http(s) URLs. Read from the YAML document's pairs rather than as a plain object, so that every name is kept as
+ * written (`__proto__` included) and a repeated name is found with a set, in time linear in the file.
+ */
 export function parseLinks(text: string, where: string): Links {
-  let document: unknown;
-  try {
-    document = parse(text);
-  } catch (error) {
-    throw new RoadtollError("ConfigError", `the links file is not YAML: ${(error as Error).message}`, {
-      cause: error,
-      where: { file: where },
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { uniqueKeys: false, lineCounter });
+  const fail = (message: string, offset?: number, cause?: unknown): never => {
+    throw new RoadtollError("ConfigError", message, {
+      cause,
+      where: { file: where, ...(offset === undefined ? {} : { line: lineCounter.linePos(offset).line }) },
     });
+  };
+  const [error] = document.errors;
+  if (error) fail(`the links file is not YAML: ${error.message}`, error.pos[0], error);
+  const contents = document.contents;
+  const links: Record<string, string> = Object.create(null);
+  if (contents === null || (isScalar(contents) && contents.value === null)) return links;
+  if (!isMap(contents)) return fail("invalid links file: not a map of names to URLs", contents.range?.[0]);
+  for (const pair of contents.items) {
+    const key = isScalar(pair.key) ? pair.key : undefined;
+    const at = key?.range?.[0];
+    const name = key === undefined ? undefined : String(key.value);
+    if (name === undefined || !NAME.test(name)) {
+      fail(`invalid links file: ${JSON.stringify(name ?? "(not a name)")}: ${NAME_RULE}`, at);
+    }
+    const label = name as string;
+    if (Object.hasOwn(links, label)) fail(`invalid links file: the name ${label} appears twice`, at);
+    const value = isScalar(pair.value) ? pair.value.value : undefined;
+    links[label] = httpUrl(value, label, (message) => fail(message, pair.value?.range?.[0] ?? at));
   }
-  const result = linksSchema.safeParse(document ?? {});
-  if (!result.success) {
-    const problem = result.error.issues[0];
-    throw new RoadtollError(
-      "ConfigError",
-      `invalid links file: ${problem?.message ?? "not a name → URL map"}`,
-      {
-        cause: result.error,
-        where: { file: where, column: problem?.path.join(".") },
-      },
+  return links;
+}
+
+function httpUrl(value: unknown, name: string, fail: (message: string) => never): string {
+  if (typeof value !== "string") return fail(`invalid links file: ${name}: the link must be a URL`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail(`invalid links file: ${name}: not a URL (expected http://… or https://…)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return fail(
+      `invalid links file: ${name}: only http and https links can be downloaded, got ${url.protocol}`,
     );
   }
-  return result.data;
+  return value;
 }
 
 /** Where the links come from, for a source of links that is read again while the process lives. */

@@ -7,6 +7,8 @@ describe("redactUrl", () => {
     ["https://host.example/a.csv?token=s3cret&x=1", "https://host.example/a.csv?token=***&x=***"],
     ["https://host.example/a.csv?token=a&token=b#frag", "https://host.example/a.csv?token=***"],
     ["http://127.0.0.1:8080/VIA_SUL.csv", "http://127.0.0.1:8080/VIA_SUL.csv"],
+    ["https://h/a.csv;jsessionid=S3CRET?x=1#t=S3CRET", "https://h/a.csv;jsessionid=***?x=***"],
+    ["https://h/d;token=S3CRET;S3CRET/a.csv", "https://h/d;token=***;***/a.csv"],
   ])("shows %s as %s", (url, shown) => {
     expect(redactUrl(url)).toBe(shown);
   });

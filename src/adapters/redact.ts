@@ -1,8 +1,9 @@
 /**
  * Links may carry secrets: `user:password@`, or a token in the query (`?token=…`, a presigned URL's signature).
  * The link itself is only ever used to download; everything that is shown or kept (log lines, errors, results,
- * S3 metadata) gets this form instead: credentials and every query value become `***`, and the fragment goes.
- * Query keys stay, so a person can still tell two links apart and see that a token was there.
+ * S3 metadata) gets this form instead: credentials, every query value and every path parameter's value
+ * (`/a.csv;jsessionid=…`, as servlet containers put a session there) become `***`, and the fragment goes. Keys
+ * stay, so a person can still tell two links apart and see that a token was there.
  */
 const MASK = "***";
 
@@ -17,7 +18,20 @@ export function redactUrl(url: string): string {
   parsed.password = "";
   parsed.hash = "";
   for (const key of new Set(parsed.searchParams.keys())) parsed.searchParams.set(key, MASK);
+  if (parsed.pathname.includes(";"))
+    parsed.pathname = parsed.pathname.split("/").map(maskParameters).join("/");
   return parsed.href;
+}
+
+/** A path segment with its parameters' values masked: `a.csv;jsessionid=abc;v` → `a.csv;jsessionid=***;***`. */
+function maskParameters(segment: string): string {
+  const [name = "", ...parameters] = segment.split(";");
+  return [
+    name,
+    ...parameters.map((parameter) =>
+      parameter.replace(/^([^=]*=).*$|^.*$/s, (_, key) => `${key ?? ""}${MASK}`),
+    ),
+  ].join(";");
 }
 
 /** A string that is a URL and nothing else (a message that merely starts with one is left alone). */

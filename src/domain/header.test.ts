@@ -79,6 +79,20 @@ describe("parseHeader", () => {
     );
   });
 
+  it("never quotes a first line that is not an accident file's header (a service's answer, a page)", () => {
+    const error = headerErrorFrom(["canary_secret_metadata"]);
+    expect(error.name).toBe("HeaderError");
+    expect(error.message).not.toContain("canary");
+    expect(error.message).toContain("the first line has 1 field, none of them a column of an accident file");
+  });
+
+  it("quotes an accident header's columns briefly: 30 at most, each cut at 40 characters", () => {
+    const extra = Array.from({ length: 40 }, (_, i) => `extra_${i}`);
+    const error = headerErrorFrom(["trecho", "y".repeat(60), ...extra]);
+    expect(error.message).toContain(`(found: trecho, ${"y".repeat(39)}…, extra_0, `);
+    expect(error.message).toMatch(/extra_27 and 12 more\)$/);
+  });
+
   it("names a single missing column in the singular", () => {
     const error = headerErrorFrom(ANTT_HEADER.filter((name) => name !== "mortos"));
     expect(error.name).toBe("HeaderError");

@@ -1,5 +1,6 @@
 import { RoadtollError } from "../errors.js";
 import { REQUIRED_COLUMNS } from "./columns.js";
+import { displayText } from "./safe-text.js";
 
 /**
  * Normalises one header cell to snake_case ASCII: "Nº da Ocorrência" → "n_da_ocorrencia". ANTT has published the
@@ -33,7 +34,7 @@ export function parseHeader(cells: readonly string[], file: string): Header {
       });
     }
     if (index.has(name)) {
-      throw new RoadtollError("HeaderError", `header has column "${name}" twice`, {
+      throw new RoadtollError("HeaderError", `header has column "${displayText(name, NAME_SHOWN)}" twice`, {
         where: { file, line: 1, column: name },
       });
     }
@@ -43,9 +44,27 @@ export function parseHeader(cells: readonly string[], file: string): Header {
   if (missing.length > 0) {
     throw new RoadtollError(
       "HeaderError",
-      `missing required column${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (found: ${columns.join(", ")})`,
+      `missing required column${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (${found(columns, index)})`,
       { where: { file, line: 1 } },
     );
   }
   return { columns, index };
+}
+
+/** What a missing-column error quotes of the header: never more than a short, visible excerpt. */
+const COLUMNS_SHOWN = 30;
+const NAME_SHOWN = 40;
+
+/**
+ * The header's columns, for a file that is an accident file with columns missing. A first line with none of the
+ * required columns is not a header at all (an HTML page, a service's answer to a link that was not a CSV): it is
+ * not quoted, so an error never carries what some other server returned.
+ */
+function found(columns: readonly string[], index: ReadonlyMap<string, number>): string {
+  if (!REQUIRED_COLUMNS.some((name) => index.has(name))) {
+    return `the first line has ${columns.length} field${columns.length === 1 ? "" : "s"}, none of them a column of an accident file; not quoted`;
+  }
+  const shown = columns.slice(0, COLUMNS_SHOWN).map((name) => displayText(name, NAME_SHOWN));
+  const more = columns.length - shown.length;
+  return `found: ${shown.join(", ")}${more > 0 ? ` and ${more} more` : ""}`;
 }

@@ -20,6 +20,7 @@ import {
   runIdFor,
   sourceFromKey,
   sourceFromUrl,
+  urlFileName,
 } from "./keys.js";
 import { recordRunStart } from "./run-index.js";
 import type { LastRunLookup, SourceState } from "./source-state.js";
@@ -121,11 +122,12 @@ export function resolveLink(ref: LinkRef, links: Links): { source: string; url: 
     const named = Object.entries(links).find(([, url]) => normalUrl(url) === wanted)?.[0];
     return { url: ref.url, source: ref.source ?? named ?? sourceFromUrl(ref.url) };
   }
-  const url = links[ref.source];
+  const url = Object.hasOwn(links, ref.source) ? links[ref.source] : undefined;
   if (!url) {
+    const known = Object.keys(links);
     throw new RoadtollError(
       "UnknownSourceError",
-      `no link named "${ref.source}" (known: ${Object.keys(links).join(", ") || "none"})`,
+      `no link named "${ref.source}" (known: ${known.slice(0, 20).join(", ") || "none"}${known.length > 20 ? `, and ${known.length - 20} more` : ""})`,
       { where: { file: "link.yml" } },
     );
   }
@@ -395,5 +397,5 @@ async function storeCopies(
 }
 
 function fileName(url: string): string {
-  return new URL(url).pathname.split("/").filter(Boolean).at(-1) ?? url;
+  return urlFileName(url) ?? redactUrl(url);
 }

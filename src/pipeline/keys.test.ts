@@ -20,6 +20,8 @@ describe("object keys", () => {
     ["http://127.0.0.1:8080/VIA_SUL.csv?token=1", "VIA_SUL"],
     ["http://h/acidentes%202024 (1).csv", "acidentes_2024_1_"],
     ["http://h/", "download"],
+    ["http://h/VIA_SUL.csv;jsessionid=S3CRET", "VIA_SUL"],
+    ["http://h/;jsessionid=S3CRET", "download"],
     [`http://h/${"a".repeat(150)}.csv`, "a".repeat(100)],
   ])("names a bare URL's source after its file: %s → %s", (url, source) => {
     expect(sourceFromUrl(url)).toBe(source);

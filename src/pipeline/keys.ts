@@ -14,9 +14,12 @@ export const rawKey = (source: string, runId: string): string => `raw/${source}/
 export const cleanKey = (source: string, runId: string): string => `clean/${source}/${runId}.csv`;
 export const rejectsKey = (source: string, runId: string): string => `rejects/${source}/${runId}.csv`;
 
-/** A source name usable in a key and a table: from link.yml, or the URL's file name without extension. */
+/**
+ * A source name usable in a key and a table: from link.yml, or the URL's file name without extension (and
+ * without path parameters such as `;jsessionid=…`, which may be secrets).
+ */
 export function sourceFromUrl(url: string): string {
-  const encoded = new URL(url).pathname.split("/").filter(Boolean).at(-1) ?? "download";
+  const encoded = urlFileName(url) ?? "download";
   let file = encoded;
   try {
     file = decodeURIComponent(encoded);
@@ -24,6 +27,13 @@ export function sourceFromUrl(url: string): string {
     // A malformed escape: sanitise the encoded form instead.
   }
   return sourceName(file.replace(/\.[A-Za-z0-9]+$/, ""), "download");
+}
+
+/** The last segment of a URL's path, without its path parameters; undefined for a bare host. */
+export function urlFileName(url: string): string | undefined {
+  const last = new URL(url).pathname.split("/").filter(Boolean).at(-1);
+  const name = last?.split(";")[0];
+  return name === "" ? undefined : name;
 }
 
 /** Where objects that start a run are put (an S3 event rule watches it): `landing/<source>/<file>` or `landing/<file>`. */
