@@ -47,12 +47,11 @@ export function parseLinks(text: string, where: string): Links {
     const at = key?.range?.[0];
     const name = key === undefined ? undefined : String(key.value);
     if (name === undefined || !NAME.test(name)) {
-      fail(`invalid links file: ${JSON.stringify(name ?? "(not a name)")}: ${NAME_RULE}`, at);
+      return fail(`invalid links file: ${JSON.stringify(name ?? "(not a name)")}: ${NAME_RULE}`, at);
     }
-    const label = name as string;
-    if (Object.hasOwn(links, label)) fail(`invalid links file: the name ${label} appears twice`, at);
+    if (Object.hasOwn(links, name)) return fail(`invalid links file: the name ${name} appears twice`, at);
     const value = isScalar(pair.value) ? pair.value.value : undefined;
-    links[label] = httpUrl(value, label, (message) => fail(message, pair.value?.range?.[0] ?? at));
+    links[name] = httpUrl(value, name, (message) => fail(message, pair.value?.range?.[0] ?? at));
   }
   return links;
 }

@@ -26,12 +26,11 @@ export function redactUrl(url: string): string {
 /** A path segment with its parameters' values masked: `a.csv;jsessionid=abc;v` → `a.csv;jsessionid=***;***`. */
 function maskParameters(segment: string): string {
   const [name = "", ...parameters] = segment.split(";");
-  return [
-    name,
-    ...parameters.map((parameter) =>
-      parameter.replace(/^([^=]*=).*$|^.*$/s, (_, key) => `${key ?? ""}${MASK}`),
-    ),
-  ].join(";");
+  const masked = parameters.map((parameter) => {
+    const equals = parameter.indexOf("=");
+    return equals < 0 ? MASK : `${parameter.slice(0, equals + 1)}${MASK}`;
+  });
+  return [name, ...masked].join(";");
 }
 
 /** A string that is a URL and nothing else (a message that merely starts with one is left alone). */

@@ -261,20 +261,16 @@ export class DeathsAggregator {
   /** The `limit` roads with the most deaths (each accident once), ties by name; without sorting every road. */
   worstRoads(limit: number): RoadDeaths[] {
     const worst: RoadDeaths[] = [];
-    const before = (a: RoadDeaths, b: RoadDeaths) =>
-      a.total > b.total || (a.total === b.total && a.road < b.road);
+    const ahead = (total: number, name: string, of: RoadDeaths) =>
+      total > of.total || (total === of.total && name < of.road);
     for (let road = 0; road < this.names.length; road++) {
-      const total = this.roadTotal(road);
+      const name = this.names[road] as string;
       const last = worst[limit - 1];
-      if (
-        last !== undefined &&
-        (total < last.total || (total === last.total && (this.names[road] as string) > last.road))
-      ) {
-        continue;
-      }
+      // Most roads are not among the worst: their total alone says so, without building their figures.
+      if (last !== undefined && !ahead(this.roadTotal(road), name, last)) continue;
       const figures = this.roadFigures(road);
       let at = worst.length;
-      while (at > 0 && before(figures, worst[at - 1] as RoadDeaths)) at--;
+      while (at > 0 && ahead(figures.total, name, worst[at - 1] as RoadDeaths)) at--;
       worst.splice(at, 0, figures);
       if (worst.length > limit) worst.pop();
     }

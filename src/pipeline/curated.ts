@@ -59,20 +59,17 @@ export async function publishCurated(
 ): Promise<CuratedPublication> {
   let leftOut = options.leftOut ?? [];
   let leftOutNote = options.leftOutNote;
+  let samples: string[];
   let data: ReportData;
   let sources: Array<{ source: string; created_at: Date }>;
   try {
-    const samples = await retryTransient(
+    samples = await retryTransient(
       () => samplesBesideRealSources(db, options.sampleDigests ?? []),
       options.retry ?? DEFAULT_RETRY,
     );
     if (samples.length > 0) {
       leftOut = [...leftOut, ...samples];
       leftOutNote ??= "They are the bundled samples: roadtoll report --include-samples shows them.";
-      for (const source of samples) {
-        await store.delete(curatedFiguresKey(source, "csv"));
-        await store.delete(curatedFiguresKey(source, "json"));
-      }
     }
     [data, sources] = await retryTransient(
       () =>
@@ -96,6 +93,11 @@ export async function publishCurated(
     );
   } catch (error) {
     throw databaseFailure(error, "cannot read the figures to publish under curated/");
+  }
+  // The samples left out lose their curated objects too: no sum over curated/ may add them to real deaths.
+  for (const source of samples) {
+    await store.delete(curatedFiguresKey(source, "csv"));
+    await store.delete(curatedFiguresKey(source, "json"));
   }
   const keys: string[] = [];
   for (const { source, created_at } of sources) {
