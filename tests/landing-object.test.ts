@@ -48,7 +48,10 @@ describe(`a run from an object under landing/ (database: ${process.env.DATABASE_
         store: storage.ingest.store,
         // Never called: these runs start from objects.
         download: createDownloader({ ...loadDownloadConfig({}), addressPolicy: "loopback" }),
-        links: {},
+        // Never read either: an object needs no link.yml (in AWS, reading it is a GET of config/link.yml).
+        links: async () => {
+          throw new Error("link.yml was read for a landing object");
+        },
       }),
       // These tests run the same samples under many source names; tests/duplicates.test.ts covers refusing that.
       ...deathsFunctionTasks(

@@ -2,7 +2,9 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { parseLinks } from "../src/adapters/links.js";
 import { runCli } from "../src/cli/run.js";
+import { resolveLink } from "../src/pipeline/ingest-link.js";
 import { captureCliIo, useCliSandbox } from "./support/cli-io.js";
 
 /**
@@ -61,5 +63,29 @@ describe("link names in one run", () => {
     });
     expect(code, out.stderr).toBe(0);
     expect(await sources()).toEqual(new Set(["Listed"]));
+  });
+});
+
+describe("resolveLink", () => {
+  it("names a URL by link.yml however it is spelt, the first name of a URL listed twice, at any size (one index per link.yml, not a scan per link)", () => {
+    const links = parseLinks(
+      [
+        ...Array.from(
+          { length: 100_000 },
+          (_, index) => `Source_${index}: https://files.example/${index}.csv`,
+        ),
+        "Twice: https://files.example/7.csv",
+      ].join("\n"),
+      "link.yml",
+    );
+    const refs = Array.from({ length: 1000 }, (_, index) => ({
+      url: `HTTPS://FILES.example:443/${index * 97}.csv`,
+    }));
+    expect(refs.map((ref) => resolveLink(ref, links).source)).toEqual(
+      Array.from({ length: 1000 }, (_, index) => `Source_${index * 97}`),
+    );
+    expect(resolveLink({ url: "https://files.example/7.csv" }, links).source).toBe("Source_7");
+    expect(resolveLink({ url: "https://files.example/7.csv", source: "Mine" }, links).source).toBe("Mine");
+    expect(resolveLink({ url: "https://elsewhere.example/a%20b.csv" }, links).source).toBe("a_b");
   });
 });

@@ -66,6 +66,7 @@ describe("the deployed API's presigned upload URL", () => {
     const result = await handler({
       version: "2.0",
       rawPath: "/uploads",
+      headers: { "content-type": "application/json" },
       requestContext: { http: { method: "POST" } },
       body: JSON.stringify({ name: "VIA_X.csv", bytes: FILE.length }),
       isBase64Encoded: false,

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,23 +10,12 @@ import { type RunningFileServer, startFileServer } from "../src/local/file-serve
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { colourStats, decodePng } from "./support/png.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
-import { skipNote, skipWithout } from "./support/tools.js";
+import { findChromium, skipNote, skipWithout } from "./support/tools.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SAMPLES = join(ROOT, "samples");
 /** A road name from outside that would run script if the report did not escape it (upper-cased as roads are). */
 const HOSTILE_ROAD = `<script>document.title="pwned"</script><img src=x onerror=alert(1)> & co`;
-
-function findChromium(): string | undefined {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  try {
-    return execFileSync("sh", ["-c", "command -v chromium || command -v chromium-browser"], {
-      encoding: "utf8",
-    }).trim();
-  } catch {
-    return undefined;
-  }
-}
 
 const chromium = findChromium();
 

@@ -7,8 +7,10 @@ import { fileURLToPath } from "node:url";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runListSchema, runSchema, uploadResponseSchema } from "../src/api/schemas.js";
+import { runCli } from "../src/cli/run.js";
 import { createEmbeddedDatabase } from "../src/db/embedded-database.js";
 import type { Database } from "../src/db/schema.js";
+import { startFileServer } from "../src/local/file-server.js";
 import { currentFigures, openTestDatabase, type TestDatabase } from "./support/database.js";
 import { referenceDeaths } from "./support/reference.js";
 
@@ -95,11 +97,36 @@ async function settledRuns(count: number) {
   }
 }
 
+/** What `roadtoll` (npm start) printed when it ran a sample on the data directory before serve. */
+let cliOutput = "";
+
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "roadtoll-serve-"));
   if (process.env.DATABASE_URL) database = await openTestDatabase({ migrate: false });
+  const files = await startFileServer(join(ROOT, "samples"));
+  const code = await runCli(
+    [
+      "--link",
+      `${files.baseUrl}/amostra_via_norte.csv`,
+      "--data-dir",
+      dataDir,
+      ...(database?.url ? ["--database-url", database.url] : []),
+    ],
+    {
+      stdout: (text) => {
+        cliOutput += text;
+      },
+      stderr: (text) => {
+        cliOutput += text;
+      },
+      env: {},
+      root: ROOT,
+    },
+  );
+  await files.close();
+  expect(code, cliOutput).toBe(0);
   server = await startServe();
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   if (server?.child.exitCode === null) server.child.kill("SIGKILL");
@@ -110,20 +137,38 @@ afterAll(async () => {
 describe("roadtoll serve: upload, run, results", () => {
   let db: Kysely<Database>;
 
+  it("lists and describes a run that `roadtoll` made on the same data directory", async () => {
+    const listed = await api("/runs?source=amostra_via_norte");
+    expect(listed.status).toBe(200);
+    const { runs } = runListSchema.parse(listed.body);
+    expect(runs.map((run) => run.status)).toEqual(["SUCCEEDED"]);
+    const described = await api(`/runs/${runs[0]?.id}`);
+    expect(described.status).toBe(200);
+    const detail = runSchema.parse(described.body);
+    expect(detail.stoppedAt).toBeDefined();
+    expect(detail.output).toMatchObject({
+      results: [{ status: "succeeded", link: { source: "amostra_via_norte" } }],
+    });
+  }, 30_000);
+
   it("runs an upload made through its presigned URL, and lists the run under its source", async () => {
     const bytes = await readFile(SAMPLE);
     const key = await upload(bytes);
     expect(key).toMatch(new RegExp(`^landing/${SOURCE}/\\d{8}T\\d{6}Z-[0-9a-f]{8}-VIA_SUL_bom_\\.csv$`));
     const [run] = await settledRuns(1);
     expect(run).toMatchObject({ source: SOURCE, status: "SUCCEEDED" });
+    // serve logs the run's start, whatever started it, and its end.
+    expect(server?.stderr()).toMatch(new RegExp(`run ${run?.id} for s3://roadtoll-local/landing/${SOURCE}/`));
+    expect(server?.stderr()).toMatch(new RegExp(`run ${run?.id} started`));
+    expect(server?.stderr()).toMatch(new RegExp(`run ${run?.id} SUCCEEDED in \\d+\\.\\d s`));
     const described = await api(`/runs/${run?.id}`);
     expect(described.status).toBe(200);
     const detail = runSchema.parse(described.body);
     expect(detail.stoppedAt).toBeDefined();
     const [result] = (detail.output as { results: Array<Record<string, unknown>> }).results;
     expect(result).toMatchObject({ status: "succeeded", link: { source: SOURCE } });
-    // serve binds PublishCurated as AWS does: the run published curated/ (the report and the source's two files).
-    expect(detail.output).toMatchObject({ curated: { report: "curated/report.html", objects: 3 } });
+    // serve binds PublishCurated as AWS does: the run published curated/ (the report and two files per source).
+    expect(detail.output).toMatchObject({ curated: { report: "curated/report.html", objects: 5 } });
   }, 120_000);
 
   it("reports the same file uploaded again as unchanged", async () => {
@@ -136,7 +181,7 @@ describe("roadtoll serve: upload, run, results", () => {
     const [result] = (detail.output as { results: Array<Record<string, unknown>> }).results;
     expect(result).toMatchObject({ status: "unchanged", link: { source: SOURCE } });
     // An unchanged run publishes all the same.
-    expect(detail.output).toMatchObject({ curated: { report: "curated/report.html", objects: 3 } });
+    expect(detail.output).toMatchObject({ curated: { report: "curated/report.html", objects: 5 } });
   }, 120_000);
 
   it("stops on SIGTERM, exit code 0, and the figures in Postgres are the file's, written once", async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { linksFromStore, parseLinks } from "./links.js";
+import { linksFromFile, linksFromStore, parseLinks } from "./links.js";
 
 /** The one method linksFromStore needs of an ObjectStore, over a map: the S3 side is tested in tests/. */
 function fakeStore(objects: Map<string, string>) {
@@ -136,4 +136,18 @@ describe("parseLinks", () => {
     // Ten times the links: about ten times the work. Quadratic would be a hundred times.
     expect(ratio).toBeLessThan(40);
   }, 60_000);
+});
+
+describe("linksFromFile", () => {
+  it("reads link.yml when first asked, keeps it, and reads a file that failed again", async () => {
+    const path = join(await mkdtemp(join(tmpdir(), "roadtoll-links-")), "link.yml");
+    const links = linksFromFile(path);
+    // Not there yet: nothing was read when the provider was made, and asking fails.
+    await expect(links()).rejects.toThrow();
+    await writeFile(path, "Via_Sul: https://example.test/sul.csv\n");
+    expect(await links()).toEqual({ Via_Sul: "https://example.test/sul.csv" });
+    await writeFile(path, "Other: https://example.test/other.csv\n");
+    // Kept: the first good read stands.
+    expect(Object.keys(await links())).toEqual(["Via_Sul"]);
+  });
 });

@@ -98,3 +98,18 @@ export function linksFromStore(
     return links;
   };
 }
+
+/**
+ * link.yml read when a run first needs it, then kept: `roadtoll serve` starts without reading it, and a file that
+ * does not parse fails the run that needed it (ConfigError), not the server, and is read again by the next.
+ */
+export function linksFromFile(path: string): LinksProvider {
+  let loaded: Promise<Links> | undefined;
+  return () => {
+    loaded ??= loadLinks(path).catch((error: unknown) => {
+      loaded = undefined;
+      throw error;
+    });
+    return loaded;
+  };
+}

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createDownloader } from "../adapters/http-download.js";
@@ -9,6 +10,7 @@ import { type CuratedResult, createDeathsFunctionHandler } from "../handlers/dea
 import { createIngestHandler } from "../handlers/ingest-handler.js";
 import { startLocalEnvironment } from "../local/environment.js";
 import { type RunningFileServer, startFileServer } from "../local/file-server.js";
+import { LocalExecutions } from "../local/local-executions.js";
 import {
   deathsFunctionTasks,
   type ExecutionEvent,
@@ -94,11 +96,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     log(`no link given: serving the bundled samples at ${samples.baseUrl}`);
   }
 
+  const dataDir = dataDirPath(io, options.dataDir);
   let env: Awaited<ReturnType<typeof startLocalEnvironment>>;
   try {
     env = await startLocalEnvironment({
       bucket: options.bucket,
-      dataDir: dataDirPath(io, options.dataDir),
+      dataDir,
       ...(options.s3Endpoint ? { s3Endpoint: options.s3Endpoint } : {}),
       ...s3Settings(io.env),
       ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
@@ -131,31 +134,34 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       names: requested.map((ref) => displayName(ref, links)),
       verbose: options.verbose,
     });
-    const outcome = await runStateMachine({
-      input: { links: requested },
-      tasks: {
-        Ingest: createIngestHandler({
-          store: env.store,
-          download: progress.wrap(
-            createDownloader(downloadConfig),
-            (url) => urlNames.get(url) ?? redactUrl(url),
-          ),
-          links,
-        }),
-        // ComputeDeaths, and PublishCurated after every link: one function, as in AWS.
-        ...deathsFunctionTasks(
-          createDeathsFunctionHandler({
-            store: env.store,
-            db: env.db,
-            maxRejectShare: options.maxRejectShare,
-            maxRoadYears: options.maxRoadYears,
-            sampleDigests: await sampleDigests(io.root),
-            allowDuplicates: options.allowDuplicates,
-          }),
-        ),
-      },
-      onEvent: printer,
+    // Recorded where `roadtoll serve` keeps its runs: GET /runs/{id} finds this one too.
+    const executions = new LocalExecutions({
+      directory: join(dataDir, "executions"),
+      run: (input, executionArn) =>
+        runStateMachine({ input, tasks, executionId: executionArn, onEvent: printer }),
     });
+    const tasks = {
+      Ingest: createIngestHandler({
+        store: env.store,
+        download: progress.wrap(
+          createDownloader(downloadConfig),
+          (url) => urlNames.get(url) ?? redactUrl(url),
+        ),
+        links,
+      }),
+      // ComputeDeaths, and PublishCurated after every link: one function, as in AWS.
+      ...deathsFunctionTasks(
+        createDeathsFunctionHandler({
+          store: env.store,
+          db: env.db,
+          maxRejectShare: options.maxRejectShare,
+          maxRoadYears: options.maxRoadYears,
+          sampleDigests: await sampleDigests(io.root),
+          allowDuplicates: options.allowDuplicates,
+        }),
+      ),
+    };
+    const outcome = await executions.run(randomUUID(), { links: requested });
     printer.flush();
     log(`execution ${outcome.status} in ${seconds(Date.now() - started)}`);
     await report(outcome, options.json, io, requested, env.store);

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { RoadtollError } from "../errors.js";
-import { describeIssues } from "../zod-issues.js";
+import { describeIssues, unionMessage } from "../zod-issues.js";
 
 export const sourceName = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "a source is letters, digits, _ and -");
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
@@ -21,21 +21,27 @@ export const objectRefSchema = z.strictObject({
 });
 
 /** One link, by URL (optionally named) or by its name in link.yml, or an object put into the bucket's landing/. */
-export const linkSchema = z.union([
-  z.strictObject({ url: httpUrl, source: sourceName.optional() }),
-  z.strictObject({ source: sourceName }),
-  objectRefSchema,
-]);
+export const linkSchema = z.union(
+  [
+    z.strictObject({ url: httpUrl, source: sourceName.optional() }),
+    z.strictObject({ source: sourceName }),
+    objectRefSchema,
+  ],
+  unionMessage(["url", "source", "object"], 'a link is {"url"}, {"source"} or {"object": {"bucket", "key"}}'),
+);
 
 /**
  * An execution's input, as the state machine reads it (its NormaliseInput state): a list of links, or every
  * configured link (`{"all": true}`, the schedule's input). At most 1,000 links: far past any real list (ANTT has
  * about 20 concessionaires) and within what the inline Map handles (docs/performance.md).
  */
-export const pipelineInputSchema = z.union([
-  z.strictObject({ links: z.array(linkSchema).min(1).max(1000) }),
-  z.strictObject({ all: z.literal(true) }),
-]);
+export const pipelineInputSchema = z.union(
+  [
+    z.strictObject({ links: z.array(linkSchema).min(1, "at least 1").max(1000, "at most 1000") }),
+    z.strictObject({ all: z.literal(true, "must be true") }),
+  ],
+  unionMessage(["links", "all"], 'needs {"links": [1 to 1000 links]} or {"all": true}'),
+);
 export type PipelineInput = z.infer<typeof pipelineInputSchema>;
 
 /**

@@ -28,7 +28,8 @@ export const handler = instrument(
       : createIngestHandler({
           store,
           download: downloader,
-          links: await links(),
+          // Read (from S3) only by a link given by name or URL: a landing object needs no link.yml.
+          links,
           maxObjectBytes: download.maxBytes,
           // Change detection from the state objects the deaths step writes (the function has no database).
           lastRun: stateObjectLookup(store),

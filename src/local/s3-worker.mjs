@@ -4,6 +4,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import S3rver from "s3rver";
+import { refusal } from "./loopback.mjs";
 
 const server = new S3rver({
   address: "127.0.0.1",
@@ -45,13 +46,28 @@ server.middleware.unshift(async (ctx, next) => {
   await rm(uploadFolder(bucket, uploadId), { recursive: true, force: true });
   ctx.status = 204;
 });
+// Ahead of everything: a page in a browser must not write here (a form POST under landing/ would start a run) nor
+// read through a rebound name. The SDK never sends a form; a browser's form is the only thing that does.
+let port = 0;
+const FORM = /^(multipart\/form-data|application\/x-www-form-urlencoded)\b/i;
+server.middleware.unshift(async (ctx, next) => {
+  const refused =
+    refusal((name) => ctx.get(name) || undefined, port, { anyPort: true }) ??
+    (ctx.method === "POST" && FORM.test(ctx.get("content-type"))
+      ? { status: 403, message: "browser form uploads are refused" }
+      : undefined);
+  if (!refused) return next();
+  ctx.status = 403;
+  ctx.type = "application/xml";
+  ctx.body = `<Error><Code>AccessDenied</Code><Message>${refused.message}</Message></Error>`;
+});
 // Object Created events, as S3 would send them to EventBridge: `roadtoll serve` starts a run for those under landing/.
 server.on("event", (event) => {
   const record = event.Records?.[0];
   if (!record?.eventName?.startsWith("ObjectCreated:")) return;
   parentPort.postMessage({ objectCreated: { bucket: record.s3.bucket.name, key: record.s3.object.key } });
 });
-const { port } = await server.run();
+({ port } = await server.run());
 parentPort.postMessage({ port });
 parentPort.on("message", async (message) => {
   if (message !== "close") return;

@@ -1,17 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { createDownloader } from "../adapters/http-download.js";
-import type { Links } from "../adapters/links.js";
-import { createApi } from "../api/create-api.js";
+import type { Links, LinksProvider } from "../adapters/links.js";
+import { createApiApp } from "../api/app.js";
 import type { DownloadConfig } from "../config.js";
 import { createDeathsFunctionHandler } from "../handlers/deaths-handler.js";
 import { createIngestHandler } from "../handlers/ingest-handler.js";
 import { createListLinksHandler } from "../handlers/list-links-handler.js";
 import { matchesLandingRule } from "../pipeline/keys.js";
 import { stateObjectLookup } from "../pipeline/source-state.js";
-import { startApiServer } from "./api-server.js";
 import { type LocalEnvironmentOptions, startLocalEnvironment } from "./environment.js";
+import { startHttpServer } from "./http-server.js";
 import { LocalExecutions } from "./local-executions.js";
+import { loopbackGuard } from "./loopback-guard.js";
 import { deathsFunctionTasks, runStateMachine } from "./state-machine.js";
 
 export interface ServeOptions
@@ -21,15 +22,21 @@ export interface ServeOptions
   > {
   /** 0 picks a free port. */
   port: number;
-  links: Links;
+  /** link.yml, or what reads it when a run first needs it (linksFromFile). */
+  links: Links | LinksProvider;
   download: DownloadConfig;
   maxRejectShare: number;
   maxRoadYears?: number | undefined;
   /** The bundled samples' SHA-256, left out of the curated publication (DeathsDeps.sampleDigests). */
   sampleDigests?: readonly string[] | undefined;
   uploadUrlTtlSeconds: number;
+  /** Runs at once; more wait their turn (default: DEFAULT_MAX_RUNS). */
+  maxRuns?: number | undefined;
   log: (line: string) => void;
 }
+
+/** Each run holds a file's rows in flight and a database connection: two at once keep a laptop responsive. */
+export const DEFAULT_MAX_RUNS = 2;
 
 export interface RunningServe {
   /** The API's base URL, on 127.0.0.1. */
@@ -57,7 +64,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
   });
   try {
     const tasks = {
-      ListLinks: createListLinksHandler(async () => options.links),
+      ListLinks: createListLinksHandler(async () =>
+        typeof options.links === "function" ? options.links() : options.links,
+      ),
       Ingest: createIngestHandler({
         store: env.store,
         download: createDownloader(options.download),
@@ -79,13 +88,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     const executions = new LocalExecutions({
       directory: join(options.dataDir, "executions"),
       run: (input, executionArn) => runStateMachine({ input, tasks, executionId: executionArn }),
+      concurrency: options.maxRuns ?? DEFAULT_MAX_RUNS,
+      onChange: (event, run) => log(describeChange(event, run)),
     });
     const start = (input: Parameters<LocalExecutions["start"]>[1], why: string) => {
       const id = randomUUID();
-      return executions.start(id, input).then(
-        () => log(`run ${id} started (${why})`),
-        (error: unknown) => log(`run for ${why} not started: ${(error as Error).message}`),
-      );
+      log(`run ${id} for ${why}`);
+      return executions.start(id, input).catch((error: unknown) => {
+        log(`run for ${why} not started: ${(error as Error).message}`);
+      });
     };
     onLanding = (key) =>
       void start({ object: { bucket: options.bucket, key } }, `s3://${options.bucket}/${key}`);
@@ -94,17 +105,18 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         "landing/ objects start no run: --s3-endpoint has no object events (use the embedded S3 for uploads)",
       );
     }
-    const server = await startApiServer(
-      createApi({
-        executions,
-        store: env.store,
-        uploadUrlTtlSeconds: options.uploadUrlTtlSeconds,
-        uploadMaxBytes: options.download.maxBytes,
-        onError: (error) =>
-          log(`request failed: ${error instanceof Error ? `${error.name}: ${error.message}` : error}`),
-      }),
-      options.port,
-    );
+    let port = 0;
+    const app = createApiApp({
+      executions,
+      store: env.store,
+      uploadUrlTtlSeconds: options.uploadUrlTtlSeconds,
+      uploadMaxBytes: options.download.maxBytes,
+      onError: (error) =>
+        log(`request failed: ${error instanceof Error ? `${error.name}: ${error.message}` : error}`),
+      guard: loopbackGuard(() => port),
+    });
+    const server = await startHttpServer(app.fetch, options.port);
+    port = server.port;
     return {
       url: server.url,
       s3Endpoint: env.s3Endpoint,
@@ -122,4 +134,20 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     await env.close();
     throw error;
   }
+}
+
+/** One log line for a run's change: `run ID started`, `run ID SUCCEEDED in 3.2 s`, `… FAILED in 1.0 s: DownloadError`. */
+function describeChange(
+  event: "queued" | "started" | "stopped",
+  run: {
+    id: string;
+    status: string;
+    startedAt: string;
+    stoppedAt?: string | undefined;
+    error?: { error: string } | undefined;
+  },
+): string {
+  if (event !== "stopped") return `run ${run.id} ${event === "queued" ? "waits for a free slot" : "started"}`;
+  const seconds = (Date.parse(run.stoppedAt ?? run.startedAt) - Date.parse(run.startedAt)) / 1000;
+  return `run ${run.id} ${run.status} in ${seconds.toFixed(1)} s${run.error ? `: ${run.error.error}` : ""}`;
 }

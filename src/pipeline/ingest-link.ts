@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import { Transform } from "node:stream";
 import { decompressed } from "../adapters/decompress.js";
 import { asDownloadFailure, type Downloader, limited } from "../adapters/http-download.js";
-import type { Links } from "../adapters/links.js";
+import type { Links, LinksProvider } from "../adapters/links.js";
 import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
 import { redactUrl } from "../adapters/redact.js";
 import { DEFAULT_DOWNLOAD_MAX_BYTES } from "../config.js";
@@ -41,7 +41,8 @@ export type IngestRef = LinkRef | ObjectRef;
 export interface IngestDeps {
   store: ObjectStore;
   download: Downloader;
-  links: Links;
+  /** link.yml's links, or what reads them: read only for a link given by name or URL, never for an object. */
+  links: Links | LinksProvider;
   now?: () => Date;
   /** Largest landing object accepted, counted on its decoded bytes as for a download (default 1 GiB). */
   maxObjectBytes?: number;
@@ -117,10 +118,10 @@ async function indexRun(deps: IngestDeps, source: string, origin: string, option
 
 export function resolveLink(ref: LinkRef, links: Links): { source: string; url: string } {
   if (ref.url !== undefined) {
+    if (ref.source !== undefined) return { url: ref.url, source: ref.source };
     // The same link spelt another way (a host's case, a default port, an escape) is still link.yml's.
-    const wanted = normalUrl(ref.url);
-    const named = Object.entries(links).find(([, url]) => normalUrl(url) === wanted)?.[0];
-    return { url: ref.url, source: ref.source ?? named ?? sourceFromUrl(ref.url) };
+    const named = namesByUrl(links).get(normalUrl(ref.url));
+    return { url: ref.url, source: named ?? sourceFromUrl(ref.url) };
   }
   const url = Object.hasOwn(links, ref.source) ? links[ref.source] : undefined;
   if (!url) {
@@ -132,6 +133,22 @@ export function resolveLink(ref: LinkRef, links: Links): { source: string; url: 
     );
   }
   return { source: ref.source, url };
+}
+
+const urlIndexes = new WeakMap<Links, Map<string, string>>();
+
+/** Each link.yml URL's name (the first, for a URL given twice), built once per Links: one lookup per link. */
+function namesByUrl(links: Links): Map<string, string> {
+  let index = urlIndexes.get(links);
+  if (!index) {
+    index = new Map();
+    for (const [name, url] of Object.entries(links)) {
+      const normal = normalUrl(url);
+      if (!index.has(normal)) index.set(normal, name);
+    }
+    urlIndexes.set(links, index);
+  }
+  return index;
 }
 
 /** A URL as WHATWG URL parsing writes it (host lower-cased, default port dropped, escapes normalised). */
@@ -154,7 +171,10 @@ export async function ingestLink(
   options: IngestOptions = {},
 ): Promise<IngestOutcome> {
   if (ref.object !== undefined) return ingestObject(ref, deps, options);
-  const { source, url } = resolveLink(ref, deps.links);
+  const { source, url } = resolveLink(
+    ref,
+    typeof deps.links === "function" ? await deps.links() : deps.links,
+  );
   const shown = redactUrl(url);
   await indexRun(deps, source, shown, options);
   const last = await deps.lastRun?.(source);

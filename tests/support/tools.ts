@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 /**
  * Whether a test that needs an outside tool (cfn-lint, moto_server, Chromium, the aws CLI…) must be skipped:
  * `missing` says why the tool is not usable, or is empty when it is. A developer without the tool gets a skip
@@ -15,4 +16,16 @@ export function skipWithout(missing: string | false | undefined): boolean {
 /** The title's note for such a test: empty when it runs. */
 export function skipNote(missing: string | false | undefined): string {
   return missing ? ` (skipped: ${missing})` : "";
+}
+
+/** Chromium's executable ($CHROMIUM_PATH, else chromium on PATH), or undefined when there is none. */
+export function findChromium(): string | undefined {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  try {
+    return execFileSync("sh", ["-c", "command -v chromium || command -v chromium-browser"], {
+      encoding: "utf8",
+    }).trim();
+  } catch {
+    return undefined;
+  }
 }

@@ -1,8 +1,8 @@
 import { once } from "node:events";
 import { parseArgs } from "node:util";
-import { loadLinks } from "../../adapters/links.js";
+import { linksFromFile } from "../../adapters/links.js";
 import { loadDownloadConfig, UPLOAD_URL_TTL } from "../../config.js";
-import { startServe } from "../../local/serve.js";
+import { DEFAULT_MAX_RUNS, startServe } from "../../local/serve.js";
 import { ENVIRONMENT_OPTIONS, parseCliArgs, UsageError } from "../args.js";
 import type { CliIo } from "../run.js";
 import { sampleDigests } from "../samples.js";
@@ -22,6 +22,7 @@ starts a run, as the EventBridge rule does in AWS.
 
 Options:
   --port N            the API's port on 127.0.0.1 (default: 8080; 0 picks a free one)
+  --max-runs N        runs at once, 1 to 32; more wait their turn (default: ${DEFAULT_MAX_RUNS})
   --upload-ttl S      seconds a presigned upload URL works, ${UPLOAD_URL_TTL.minSeconds} to ${UPLOAD_URL_TTL.maxSeconds} (default: ${UPLOAD_URL_TTL.defaultSeconds})
   --s3-endpoint URL   use this S3-compatible server (no landing/ events: uploads then start no run)
   --database-url URL  use this Postgres instead of PGlite (default: $DATABASE_URL if set)
@@ -30,13 +31,15 @@ Options:
   --max-reject-share N, --max-download-bytes N   as for roadtoll (roadtoll --help)
   -h, --help          this text
 
-The API has no authorization here: it listens on 127.0.0.1 only. Exit code: 0 after Ctrl-C, 1 when it cannot
+The API has no authorization here: it listens on 127.0.0.1 only, and refuses requests addressed to another host
+name or sent by a web page of another origin. Exit code: 0 after Ctrl-C, 1 when it cannot
 start, 2 on bad usage.`;
 
 /** `roadtoll serve`: resolves with the exit code once a signal (SIGINT, SIGTERM) stops the server. */
 export async function runServe(argv: readonly string[], io: CliIo): Promise<number> {
   let port: number;
   let ttl: number;
+  let maxRuns: number;
   let common: ReturnType<typeof parseCliArgs>;
   try {
     const { values } = parseArgs({
@@ -45,6 +48,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       allowPositionals: false,
       options: {
         port: { type: "string" },
+        "max-runs": { type: "string" },
         "upload-ttl": { type: "string" },
         ...ENVIRONMENT_OPTIONS,
         help: { type: "boolean", short: "h" },
@@ -55,6 +59,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       return 0;
     }
     port = integer("--port", values.port ?? "8080", 0, 65_535);
+    maxRuns = integer("--max-runs", values["max-runs"] ?? String(DEFAULT_MAX_RUNS), 1, 32);
     ttl = integer(
       "--upload-ttl",
       values["upload-ttl"] ?? String(UPLOAD_URL_TTL.defaultSeconds),
@@ -89,12 +94,13 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
     dataDir: dataDirPath(io, common.dataDir),
     ...(common.s3Endpoint ? { s3Endpoint: common.s3Endpoint } : {}),
     ...(common.databaseUrl ? { databaseUrl: common.databaseUrl } : {}),
-    links: await loadLinks(download.linksFile),
+    links: linksFromFile(download.linksFile),
     download,
     maxRejectShare: common.maxRejectShare,
     maxRoadYears: common.maxRoadYears,
     sampleDigests: await sampleDigests(io.root),
     uploadUrlTtlSeconds: ttl,
+    maxRuns,
     log,
   });
   log(`s3: ${running.s3Endpoint} · database: ${running.databaseLabel}`);
