@@ -1,14 +1,6 @@
 #!/usr/bin/env node
-// Node's version is checked before anything else loads (as src/cli/check-node.ts does for `npm start`): on an
-// older Node the dependencies fail deep inside with a TypeError.
-const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
-if (major < 22 || (major === 22 && minor < 19)) {
-  process.stderr.write(
-    `roadtoll needs Node.js 22.19.0 or newer (package.json "engines"); this is Node.js ${process.versions.node}.\n` +
-      "Install Node 22 (`nvm install` reads .nvmrc) and run again.\n",
-  );
-  process.exit(1);
-}
+// Node's version is checked before anything else loads: on an older Node the dependencies fail deep inside.
+import "../scripts/check-node.mjs";
 
 // The CLI is TypeScript, compiled to build/ when npm installs the project (scripts/build-cli.mjs): that starts in
 // a fraction of the time and memory. While any module under src/ is newer than the build (an edit, a checkout),

@@ -1,5 +1,8 @@
-// Writes docs/openapi.json from the API's route table (src/api/routes.ts); tests/api.test.ts checks it is current.
+// Writes docs/openapi.json from the API's route table (src/api/routes.ts), in the format Biome (npm run lint)
+// keeps; tests/api.test.ts checks it is current.
+import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { createApiApp, openApiDocument } from "../src/api/app.js";
 
@@ -11,4 +14,6 @@ const app = createApiApp({
   uploadMaxBytes: 1,
 });
 await writeFile(path, `${JSON.stringify(openApiDocument(app), null, 2)}\n`);
+const biome = createRequire(import.meta.url).resolve("@biomejs/biome/bin/biome");
+execFileSync(process.execPath, [biome, "format", "--write", path], { stdio: "ignore" });
 process.stdout.write(`wrote ${path}\n`);

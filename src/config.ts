@@ -82,8 +82,15 @@ export const byteCountSchema = z
   .transform(Number)
   .refine(Number.isSafeInteger, "is too large");
 
+/**
+ * Ten minutes: an ANTT file (about 100 MB) at 1 MB/s takes under two, and the ingest function (840 s) keeps time
+ * to write what it read and to say why it stopped.
+ */
+export const DEFAULT_DOWNLOAD_DEADLINE_MS = 600_000;
+
 const downloadSchema = z.object({
   DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  DOWNLOAD_DEADLINE_MS: z.coerce.number().int().min(1000).default(DEFAULT_DOWNLOAD_DEADLINE_MS),
   DOWNLOAD_MAX_BYTES: byteCountSchema.optional(),
   DOWNLOAD_ALLOW_PRIVATE_HOSTS: flag,
   DOWNLOAD_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
@@ -97,6 +104,8 @@ const downloadSchema = z.object({
 export interface DownloadConfig {
   /** Applies to connecting, to waiting for headers, and to every gap between body chunks. */
   timeoutMs: number;
+  /** The whole download, from its first request to its last byte: a server trickling bytes cannot hold a run. */
+  deadlineMs: number;
   maxRedirects: number;
   /** Bytes a download may deliver, counted as they arrive (Content-Length may lie or be absent). */
   maxBytes: number;
@@ -120,6 +129,7 @@ export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): Downlo
   const root = parsed.LAMBDA_TASK_ROOT ?? process.cwd();
   return {
     timeoutMs: parsed.DOWNLOAD_TIMEOUT_MS,
+    deadlineMs: parsed.DOWNLOAD_DEADLINE_MS,
     maxRedirects: parsed.DOWNLOAD_MAX_REDIRECTS,
     maxBytes: parsed.DOWNLOAD_MAX_BYTES ?? DEFAULT_DOWNLOAD_MAX_BYTES,
     maxRetryAfterMs: parsed.DOWNLOAD_RETRY_AFTER_MAX_MS,

@@ -265,11 +265,13 @@ function oldNode(): string | undefined {
 describe("roadtoll CLI: Node version", () => {
   const node = oldNode();
   it.skipIf(node === undefined)(
-    `${node ?? "no Node older than 22.19 on this machine: skipped"}: --help says which Node is needed and exits 1`,
+    `${node ?? "no Node older than 22.19 on this machine: skipped"}: --help and npm ci's preinstall say which Node is needed, how to get it, and exit 1`,
     () => {
       const entries = [
         [join(ROOT, "bin/roadtoll.mjs"), "--help"],
         [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(ROOT, "src/cli/main.ts"), "--help"],
+        // What `npm ci` runs first (preinstall): npm's own engine check would only warn.
+        [join(ROOT, "scripts/check-node.mjs")],
       ];
       for (const args of entries) {
         const result = spawnSync(node as string, args, { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
@@ -277,6 +279,7 @@ describe("roadtoll CLI: Node version", () => {
           /^roadtoll needs Node\.js 22\.19\.0 or newer .*this is Node\.js \d+/,
         );
         expect(result.stderr).not.toContain("TypeError");
+        expect(result.stderr).toContain("npx -y -p node@22 npm ci");
         expect(result.stdout).toBe("");
         expect(result.status).toBe(1);
       }
@@ -474,6 +477,8 @@ describe("roadtoll CLI: the compiled build", () => {
     const tree = await mkdtemp(join(tmpdir(), "roadtoll-bin-"));
     try {
       await mkdir(join(tree, "bin"));
+      await mkdir(join(tree, "scripts"));
+      await copyFile(join(ROOT, "scripts/check-node.mjs"), join(tree, "scripts/check-node.mjs"));
       await mkdir(join(tree, "build/cli"), { recursive: true });
       await mkdir(join(tree, "src/cli"), { recursive: true });
       await copyFile(join(ROOT, "bin/roadtoll.mjs"), join(tree, "bin/roadtoll.mjs"));

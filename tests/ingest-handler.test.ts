@@ -52,6 +52,15 @@ beforeAll(async () => {
       // Announces the whole file, sends half, then closes cleanly: the length lied, the file is not complete.
       response.writeHead(200, { "content-length": String(latin1.length) });
       response.write(latin1.subarray(0, latin1.length >> 1), () => response.socket?.end());
+    } else if (path === "/trickle.csv") {
+      // A byte every 100 ms, for ever: no pause is long enough for the timeout, only the deadline ends it.
+      response.writeHead(200, { "content-type": "text/csv" });
+      response.write(`${HEADER}\n`);
+      const drip = setInterval(() => {
+        if (response.destroyed) clearInterval(drip);
+        else response.write("0");
+      }, 100);
+      response.on("close", () => clearInterval(drip));
     } else if (path === "/stall.csv") {
       // Never answers: the downloader's timeout must end the wait.
     } else if (path === "/cut.csv") {
@@ -207,6 +216,31 @@ describe("ingest handler", () => {
     expect((error as Error).message).toContain(scripted.url(path));
     expect(await storage.keys(`raw/${source}/`)).toEqual([]);
     expect(await storage.keys(`clean/${source}/`)).toEqual([]);
+  });
+
+  it("ends a download that trickles past DOWNLOAD_DEADLINE_MS, leaving no object, and says so", async () => {
+    const trickled = createIngestHandler({
+      store: storage.ingest.store,
+      download: createDownloader({
+        ...loadDownloadConfig({ DOWNLOAD_DEADLINE_MS: "1500" }),
+        addressPolicy: "loopback",
+        timeoutMs: 2_000,
+      }),
+      links: {},
+    });
+    const started = Date.now();
+    const error = await trickled({ url: scripted.url("/trickle.csv"), source: "Trickle" }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({
+      name: "DownloadError",
+      message: expect.stringMatching(/longer than 2 s \(DOWNLOAD_DEADLINE_MS\)/),
+      where: { file: scripted.url("/trickle.csv") },
+    });
+    // Ended by the deadline, not by a timeout of one pause (none is longer than 100 ms).
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await storage.keys("raw/Trickle/")).toEqual([]);
+    expect(await storage.keys("clean/Trickle/")).toEqual([]);
   });
 
   it("treats a connection cut mid-body as retryable and aborts both uploads", async () => {

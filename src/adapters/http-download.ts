@@ -59,6 +59,16 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
     // Errors name the link as shown, never with its credentials or query values.
     const shown = redactUrl(url);
     let current = checkLink(url, policy).href;
+    // One deadline for the whole download: the per-pause timeouts never end a body that trickles a byte at a time.
+    const late = () =>
+      new RoadtollError(
+        "DownloadError",
+        `the download took longer than ${Math.round(config.deadlineMs / 1000)} s (DOWNLOAD_DEADLINE_MS)`,
+        { where: { file: shown } },
+      );
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(late()), config.deadlineMs);
+    timer.unref();
     let response: Dispatcher.ResponseData;
     let waitedMs = 0;
     let waits = 0;
@@ -66,6 +76,7 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
       try {
         response = await request(current, {
           dispatcher,
+          signal: deadline.signal,
           method: "GET",
           headers: {
             "user-agent": "roadtoll/0.1 (ANTT accident data pipeline)",
@@ -77,6 +88,8 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
           },
         });
       } catch (error) {
+        clearTimeout(timer);
+        if (deadline.signal.aborted) throw deadline.signal.reason;
         throw requestFailure(error, hop === 0 ? shown : `${shown} (redirected to ${redactUrl(current)})`);
       }
       const waitMs = retryAfterMs(response);
@@ -120,6 +133,7 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
       }
     }
     const { statusCode } = response;
+    if (statusCode < 200 || statusCode >= 300) clearTimeout(timer);
     if (statusCode === 304 && (conditions?.etag || conditions?.lastModified)) {
       response.body.resume();
       return { body: Readable.from([]), contentLength: 0, notModified: true };
@@ -160,8 +174,13 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
       const value = response.headers[name];
       return typeof value === "string" && value.length <= 1024 ? value : undefined;
     };
+    const limitedBody = limited(body, shown, config.maxBytes);
+    deadline.signal.addEventListener("abort", () => limitedBody.destroy(deadline.signal.reason as Error), {
+      once: true,
+    });
+    limitedBody.once("close", () => clearTimeout(timer));
     return {
-      body: limited(body, shown, config.maxBytes),
+      body: limitedBody,
       contentLength,
       etag: validator("etag"),
       lastModified: validator("last-modified"),

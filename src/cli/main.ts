@@ -1,4 +1,5 @@
-import "./check-node.js";
+// Relative to src/cli/ and to build/cli/ alike.
+import "../../scripts/check-node.mjs";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { runRoadtoll } from "./commands/index.js";

@@ -21,6 +21,7 @@ import type { DeathsSummary } from "../pipeline/deaths-step.js";
 import { type LinkRef, resolveLink } from "../pipeline/ingest-link.js";
 import { type CliOptions, parseCliArgs, USAGE, USAGE_HINT } from "./args.js";
 import { downloadProgress } from "./download-progress.js";
+import { onInterrupt } from "./interrupt.js";
 import { renderResults } from "./report.js";
 import { sampleDigests } from "./samples.js";
 import { dataDirPath } from "./user-paths.js";
@@ -112,6 +113,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await samples?.close();
     throw error;
   }
+  const stopOnInterrupt = onInterrupt(async (signal) => {
+    log(
+      `interrupted (${signal}): stopping; links that finished keep their figures, the one under way writes nothing`,
+    );
+    await env.close();
+    await samples?.close();
+  });
   try {
     const started = Date.now();
     log(
@@ -167,6 +175,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await report(outcome, options.json, io, requested, env.store);
     return outcome.status === "SUCCEEDED" ? 0 : 1;
   } finally {
+    stopOnInterrupt();
     await env.close();
     await samples?.close();
   }

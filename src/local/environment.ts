@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Kysely } from "kysely";
 import { createS3Client, ensureBucket, ObjectStore } from "../adapters/object-store.js";
@@ -59,6 +59,11 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
     if (!s3Endpoint) {
       const directory = join(options.dataDir, "s3");
       await mkdir(directory, { recursive: true });
+      // Held by this process now: parts of uploads still there were left by a run that was killed.
+      const left = await removeUnfinishedUploads(directory);
+      if (left > 0) log(`s3: removed ${left} unfinished upload(s) left by an interrupted run`);
+      // Last to run on close: once s3rver has stopped, nothing of an upload it was receiving stays behind.
+      closers.push(() => removeUnfinishedUploads(directory));
       const s3 = await startS3Server(
         directory,
         [options.bucket],
@@ -120,4 +125,21 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
 
 async function closeAll(closers: Array<() => Promise<unknown>>): Promise<void> {
   for (const close of closers.reverse()) await close().catch(() => {});
+}
+
+/**
+ * Removes the parts s3rver keeps for multipart uploads that were neither completed nor aborted (in
+ * `<bucket>/._S3rver_uploads/<upload id>/`), in every bucket of `directory`; gives how many uploads there were.
+ * Only for a directory this process holds (lockDataDir) and whose s3rver is not running.
+ */
+export async function removeUnfinishedUploads(directory: string): Promise<number> {
+  let removed = 0;
+  const buckets = await readdir(directory, { withFileTypes: true }).catch(() => []);
+  for (const bucket of buckets) {
+    if (!bucket.isDirectory()) continue;
+    const uploads = join(directory, bucket.name, "._S3rver_uploads");
+    removed += (await readdir(uploads).catch(() => [])).length;
+    await rm(uploads, { recursive: true, force: true });
+  }
+  return removed;
 }

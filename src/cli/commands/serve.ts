@@ -106,8 +106,16 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
   log(`s3: ${running.s3Endpoint} · database: ${running.databaseLabel}`);
   io.stdout(`roadtoll API listening on ${running.url} (Ctrl-C stops it)\n`);
   const signal = await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
-  log(`stopping (${signal[0] ?? "signal"})`);
+  log(`stopping (${signal[0] ?? "signal"}): the runs under way finish first; a second Ctrl-C abandons them`);
+  const now = () => {
+    log("stopping now: the runs under way are abandoned (their unfinished uploads go at the next start)");
+    process.exit(130);
+  };
+  process.once("SIGINT", now);
+  process.once("SIGTERM", now);
   await running.close();
+  process.off("SIGINT", now);
+  process.off("SIGTERM", now);
   return 0;
 }
 
