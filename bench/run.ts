@@ -8,6 +8,7 @@
  *   BENCH_REAL_DIR=dir         where the real files are (default ../shared/data/antt, next to the repository)
  *   BENCH_REPEATS=3            runs of each approach, interleaved; medians are reported
  *   BENCH_ONLY=floor,deaths    a subset of: floor, csv-parse, duckdb-1, duckdb-2, ingest, deaths, npm-start
+ *   BENCH_STARTUP=10           runs of each start-up measurement (bench/startup.ts; 0 skips them)
  *   DATABASE_URL=postgres://…  the deaths step (and npm start) write to that Postgres instead of PGlite
  *   BENCH_JSON=path            also write every measurement as JSON
  *   BENCH_KEEP=1               keep the generated files and the temp folder
@@ -33,6 +34,7 @@ import {
   type MetricCheck,
   RESULT_MARKER,
 } from "./protocol.js";
+import { measureStartup } from "./startup.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH_DIR, "..");
@@ -639,6 +641,7 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const reports: DatasetReport[] = [];
   let services: Services | undefined;
+  let startup: string | undefined;
   try {
     const datasets: Dataset[] = [];
     for (const size of sizes) {
@@ -656,10 +659,16 @@ async function main(): Promise<void> {
       else notes.push(`real data: skipped, no CSV in ${REAL_DATA}`);
     }
 
+    const startupRuns = Math.floor(listFromEnv("BENCH_STARTUP", "10")[0] ?? 10);
+    if (startupRuns > 0) {
+      log(`start-up: ${startupRuns} runs of each command …`);
+      startup = await measureStartup(ROOT, work, startupRuns);
+    }
     services = await startServices(work, filesDir);
     header.push(`database: ${services.databaseLabel}`);
     header.push(`files:    ${filesDir}`);
     process.stdout.write(`${header.join("\n")}\n\n`);
+    if (startup) process.stdout.write(`${startup}\n`);
     log(`s3rver at ${services.s3Endpoint}; files at ${services.fileBaseUrl}; ${services.databaseLabel}`);
 
     for (const dataset of datasets) {

@@ -10,7 +10,7 @@
  */
 import { cpSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -42,4 +42,7 @@ await build({
   logLevel: "error",
 });
 for (const asset of assets) cpSync(asset, join(OUT, relative(SOURCE, asset)));
+// An initdb'd data directory, unpacked for every new one (src/db/embedded-database.ts): no initdb at run time.
+const { TEMPLATE, writeTemplate } = await import(pathToFileURL(join(OUT, "db/embedded-database.js")).href);
+await writeTemplate(TEMPLATE);
 writeFileSync(join(OUT, STAMP), `${new Date().toISOString()}\n`);

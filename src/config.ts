@@ -1,5 +1,6 @@
 import * as z from "zod";
 import type { AddressPolicy } from "./adapters/link-safety.js";
+import { DEFAULT_DOWNLOAD_MAX_BYTES } from "./defaults.js";
 import { RoadtollError } from "./errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "./pipeline/reject-gate.js";
 import { describeIssues } from "./zod-issues.js";
@@ -67,12 +68,7 @@ export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): Storage
   };
 }
 
-/**
- * 1 GiB: 200 times the largest published ANTT file (4 MB), and about half a minute of ingest at the measured
- * speed, so a real source never meets it while an endless or hostile body is cut long before the Lambda's
- * 15 minutes and S3 costs add up.
- */
-export const DEFAULT_DOWNLOAD_MAX_BYTES = 1024 ** 3;
+export { DEFAULT_DOWNLOAD_MAX_BYTES };
 
 /** A whole number of bytes, ≥ 1, written as plain digits (no exponent, no unit). */
 export const byteCountSchema = z

@@ -144,6 +144,20 @@ describe("roadtoll results", () => {
     for (const line of body) expect(line.slice(0, end)).toMatch(/ \d+$/);
     expect(lines.at(-1)).toBe(`(${body.length} rows)`);
   });
+
+  it("says which source a filter matching nothing meant, and which sources there are", async () => {
+    const wrongCase = await roadtoll("results", "--source", "AMOSTRA_VIA_NORTE");
+    expect(wrongCase.code).toBe(0);
+    expect(wrongCase.stdout).toContain("(0 rows)");
+    expect(wrongCase.stderr).toContain(
+      'no figures for source "AMOSTRA_VIA_NORTE"; did you mean amostra_via_norte?',
+    );
+    expect(wrongCase.stderr).toMatch(/sources with figures: .*amostra_via_norte/);
+    const typo = await roadtoll("runs", "--source", "amostra_via_nrote");
+    expect(typo.stderr).toContain('no runs for source "amostra_via_nrote"; did you mean amostra_via_norte?');
+    // A filter that matches says nothing more.
+    expect((await roadtoll("runs", "--source", "amostra_via_norte")).stderr).toBe("");
+  });
 });
 
 describe("roadtoll runs", () => {
@@ -246,7 +260,14 @@ describe("roadtoll commands: usage and the data directory", () => {
   it("exits 2 with one line and the usage on bad usage", async () => {
     const cases: Array<[string[], string, string]> = [
       [["nope"], 'roadtoll: unknown command "nope"', "Usage: roadtoll [command]"],
-      [["results", "--nope"], "roadtoll results: Unknown option '--nope'", "Usage: roadtoll results"],
+      [["results", "--nope"], "roadtoll results: unknown option --nope", "Usage: roadtoll results"],
+      [["result"], 'roadtoll: unknown command "result"; did you mean results?', "Usage: roadtoll [command]"],
+      [["sevre"], 'roadtoll: unknown command "sevre"; did you mean serve?', "Usage: roadtoll [command]"],
+      [
+        ["results", "--soruce", "x"],
+        "roadtoll results: unknown option --soruce; did you mean --source?",
+        "Usage: roadtoll results",
+      ],
       [
         ["results", "--format", "xml"],
         "roadtoll results: --format: expected table, json, csv",
@@ -270,6 +291,34 @@ describe("roadtoll commands: usage and the data directory", () => {
       expect(out.stderr, argv.join(" ")).toContain(usage);
       expect(out.stdout, argv.join(" ")).toBe("");
     }
+  });
+
+  it("says how to pass the flags `npm start` kept for itself, and runs nothing", async () => {
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      [[], { npm_config_all: "true", npm_config_json: "true" }, "npm start -- --all --json"],
+      [["results"], { npm_config_source: "Via Sul" }, "npm start -- results --source 'Via Sul'"],
+      [
+        ["--link", "https://x.example/a.csv"],
+        { npm_config_data_dir: "/tmp/d" },
+        "npm start -- --link https://x.example/a.csv --data-dir /tmp/d",
+      ],
+    ];
+    for (const [argv, config, corrected] of cases) {
+      const { out, io } = capture();
+      const code = await runRoadtoll(argv, { ...io, env: { npm_lifecycle_event: "start", ...config } });
+      expect(code, corrected).toBe(2);
+      expect(out.stderr).toContain("npm kept flags for itself");
+      expect(out.stderr).toContain(`\n  ${corrected}\n`);
+    }
+    // Not started by npm start, or the flag given after --: nothing to say.
+    const { io } = capture();
+    expect(await runRoadtoll(["runs", "--help"], { ...io, env: { npm_config_json: "true" } })).toBe(0);
+    expect(
+      await runRoadtoll(["--json", "--help"], {
+        ...io,
+        env: { npm_lifecycle_event: "start", npm_config_json: "true" },
+      }),
+    ).toBe(0);
   });
 
   it("--help describes each command and exits 0", async () => {

@@ -161,7 +161,9 @@ describe.skipIf(skipWithout(noMoto))(`npm start -- --s3-endpoint on moto_server$
       summaries.push(JSON.parse(Buffer.concat(chunks).toString("utf8")) as DeathsSummary);
     }
     expect(normalise(again.stdout)).toBe(
-      normalise(`${renderResults(summaries)}\n\ncurated report: s3://${BUCKET}/${CURATED_REPORT_KEY}\n`),
+      normalise(
+        `${renderResults(summaries)}\n\nreport: ${join(directory, "moto-again", "report.html")} (open it in a browser; also s3://${BUCKET}/${CURATED_REPORT_KEY})\n`,
+      ),
     );
     expect(again.stdout).toMatch(/^amostra_via_norte +404 +3 +5 +108 +77 +11 +31 +14 +1$/m);
     // Two runs: six objects each, and two summaries and two run-index entries each, under each execution's name;

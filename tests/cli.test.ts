@@ -93,9 +93,13 @@ describe("roadtoll CLI", () => {
     // Then, once, the curated zone from the whole database; the last line says where its report is.
     expect(stderr).toMatch(/✔ PublishCurated \(\d+\.\d\ds\)/);
     expect(stderr.indexOf("▶ PublishCurated")).toBeGreaterThan(stderr.lastIndexOf("ComputeDeaths"));
-    expect(stdout.trimEnd().split("\n").at(-1)).toBe(
-      "curated report: s3://roadtoll-local/curated/report.html",
+    const last = stdout.trimEnd().split("\n").at(-1) ?? "";
+    expect(last).toMatch(
+      /^report: (\/\S+\/report\.html) \(open it in a browser; also s3:\/\/roadtoll-local\/curated\/report\.html\)$/,
     );
+    // The file is there, whole, after the run's S3 has stopped.
+    const file = /^report: (\S+)/.exec(last)?.[1] ?? "";
+    expect(await readFile(file, "utf8")).toMatch(/^<!doctype html>[\s\S]*<\/html>\n?$/i);
   });
 
   it("--json prints the execution output on stdout and nothing else", async () => {
@@ -167,7 +171,7 @@ describe("roadtoll CLI", () => {
     expect(help.stdout).toContain("--source NAME");
     const bad = await cli("--nope");
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("Unknown option '--nope'");
+    expect(bad.stderr).toContain("unknown option --nope");
   });
 });
 
@@ -201,7 +205,8 @@ describe("roadtoll CLI: bad usage is found before any server starts", () => {
       'the name "bad name" may only hold letters, digits, _ and -',
     ],
     [["--source", "Nowhere"], '--source "Nowhere": no such link in link.yml (known: Via_'],
-    [["--nope"], "Unknown option '--nope'"],
+    [["--nope"], "unknown option --nope"],
+    [["--soruce", "Via_Sul"], "unknown option --soruce; did you mean --source?"],
     [["--json=yes"], "Option '--json' does not take an argument"],
   ])("%j: exit 2, one readable line and a pointer to --help", async (argv, message) => {
     const { code, stdout, stderr, ms, left } = await usage(...argv);
@@ -468,6 +473,49 @@ describe("roadtoll CLI: download progress", () => {
     expect(progress.wrap(inner, () => "VIA_X")).toBe(inner);
     progress.log("a log line");
     expect(out).toBe("a log line\n");
+  });
+});
+
+describe("roadtoll CLI: what a command loads", () => {
+  it("--help and sql --list-queries load no database, driver, AWS SDK or zod", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "roadtoll-loaded-"));
+    try {
+      // Every module Node resolves, written down by a resolve hook loaded before the CLI.
+      const hook = join(dir, "hook.mjs");
+      await writeFile(
+        hook,
+        `import { appendFileSync } from "node:fs";
+import { registerHooks } from "node:module";
+registerHooks({ resolve(specifier, context, next) {
+  const resolved = next(specifier, context);
+  appendFileSync(process.env.LOADED_LOG, resolved.url + "\\n");
+  return resolved;
+} });
+`,
+      );
+      for (const args of [["--help"], ["sql", "--list-queries"], ["results", "--help"]]) {
+        const log = join(dir, `${args.join("_")}.log`);
+        const result = spawnSync(
+          process.execPath,
+          ["--import", hook, join(ROOT, "bin/roadtoll.mjs"), ...args],
+          {
+            cwd: ROOT,
+            encoding: "utf8",
+            env: { ...process.env, LOADED_LOG: log },
+          },
+        );
+        expect(result.status, result.stderr).toBe(0);
+        const loaded = (await readFile(log, "utf8"))
+          .split("\n")
+          .filter((url) => url.includes("/node_modules/"));
+        const heavy = loaded.filter((url) =>
+          /\/node_modules\/(kysely|pg|pg-[^/]+|@electric-sql|@aws-sdk|@smithy|zod|undici|s3rver)\//.test(url),
+        );
+        expect(heavy, args.join(" ")).toEqual([]);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

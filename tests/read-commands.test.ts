@@ -118,7 +118,10 @@ describe(`results, runs and sql print a page at a time (${onPostgres ? "Postgres
           `${"-".repeat(id)}  ------`,
           `${"1".padStart(id)}  x`,
         ]);
-        expect(lines.slice(-2)).toEqual([`${ROWS}  ${"x".repeat(ROWS % 7)}`, `(${ROWS} rows)`]);
+        expect(lines.slice(-2)).toEqual([
+          `${ROWS}  ${"x".repeat(ROWS % 7)}`,
+          `(${ROWS.toLocaleString("en")} rows)`,
+        ]);
         expect(lines).toHaveLength(ROWS + 3);
       }
     },

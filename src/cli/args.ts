@@ -1,7 +1,11 @@
 import { parseArgs } from "node:util";
-import { byteCountSchema, DEFAULT_DOWNLOAD_MAX_BYTES, roadYearsSchema, shareSchema } from "../config.js";
+import { byteCountSchema, roadYearsSchema, shareSchema } from "../config.js";
 import { RoadtollError } from "../errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "../pipeline/reject-gate.js";
+import { withOptionSuggestion } from "./suggest.js";
+import { ENVIRONMENT_OPTIONS, PIPELINE_OPTIONS, SERVE_OPTIONS, USAGE, USAGE_HINT } from "./usage.js";
+
+export { ENVIRONMENT_OPTIONS, PIPELINE_OPTIONS, SERVE_OPTIONS, USAGE, USAGE_HINT };
 
 /** A link given with --link: a URL, optionally named (`--link NAME=URL`). */
 export interface CliLink {
@@ -32,45 +36,6 @@ export interface CliOptions {
   allowDuplicates: boolean;
 }
 
-export const USAGE = `Usage: roadtoll [options]     (npm start -- [options])
-
-Runs the roadtoll state machine (statemachine/pipeline.asl.json) on this machine: an embedded S3 server
-(s3rver) and an embedded Postgres (PGlite), the real ingest and deaths handlers.
-
-Commands: results, runs, sql (roadtoll COMMAND --help) read what runs wrote, without running anything.
-
-Links (repeatable, combinable; with none, the bundled samples are served on 127.0.0.1 and used):
-  --link URL          a CSV URL (http or https), shown by its file name
-  --link NAME=URL     a CSV URL, named (letters, digits, _ and -, as in link.yml)
-  --source NAME       a link from link.yml (e.g. Via_Bahia)
-  --all               every link in link.yml
-
-Options:
-  --verbose           show every state of the state machine in the progress log, not only the tasks
-  --json              print the execution output as JSON on stdout (progress goes to stderr)
-  --s3-endpoint URL   use this S3-compatible server instead of starting s3rver (keys from $AWS_ACCESS_KEY_ID and
-                      $AWS_SECRET_ACCESS_KEY, else the AWS SDK's chain; the bucket is created if missing)
-  --database-url URL  use this Postgres instead of PGlite (default: $DATABASE_URL if set)
-  --data-dir DIR      where s3rver and PGlite keep their files (default: .roadtoll in the repository)
-  --bucket NAME       bucket name (default: roadtoll-local)
-  --max-reject-share N
-                      fail a link whose rejected rows exceed this share of its rows, 0 to 1 (default:
-                      $MAX_REJECT_SHARE if set, else ${DEFAULT_MAX_REJECT_SHARE}); a link with no usable row always fails
-  --max-download-bytes N
-                      refuse a download larger than N bytes, counted as they arrive (default:
-                      $DOWNLOAD_MAX_BYTES if set, else ${DEFAULT_DOWNLOAD_MAX_BYTES}, 1 GiB)
-  --allow-duplicates  write a file's figures even when another source's current ones came from the same bytes
-                      (the same SHA-256); by default such a link ends "duplicate" and writes nothing, so no
-                      death is counted twice in a sum over sources
-  -h, --help          this text
-
-Two links with one source name in one run are bad usage. A --link URL that link.yml lists takes its link.yml name.
-
-Exit code: 0 when the execution succeeds, 1 when it fails, 2 on bad usage.`;
-
-/** The one line printed after a usage error, instead of the whole usage text. */
-export const USAGE_HINT = "Run `roadtoll --help` (npm start -- --help) for the options.";
-
 /** Bad usage: exit 2, one line. */
 export class UsageError extends RoadtollError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -87,7 +52,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     parsed = parse(argv);
   } catch (error) {
     // node:util's messages are one readable line, but some add a hint on a second line.
-    const message = (error as Error).message.split("\n")[0] ?? "bad usage";
+    const message = withOptionSuggestion((error as Error).message, Object.keys(PIPELINE_OPTIONS));
     throw new UsageError(message, { cause: error });
   }
   const { values } = parsed;
@@ -164,29 +129,7 @@ function maxRoadYears(fromEnv: string | undefined): number | undefined {
 }
 
 /** The storage, database and limit flags the pipeline command shares with `roadtoll serve`. */
-export const ENVIRONMENT_OPTIONS = {
-  "s3-endpoint": { type: "string" },
-  "database-url": { type: "string" },
-  "data-dir": { type: "string" },
-  bucket: { type: "string" },
-  "max-reject-share": { type: "string" },
-  "max-download-bytes": { type: "string" },
-} as const;
 
 function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: false,
-    options: {
-      link: { type: "string", multiple: true },
-      source: { type: "string", multiple: true },
-      all: { type: "boolean" },
-      json: { type: "boolean" },
-      verbose: { type: "boolean" },
-      "allow-duplicates": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-      ...ENVIRONMENT_OPTIONS,
-    },
-  });
+  return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: PIPELINE_OPTIONS });
 }

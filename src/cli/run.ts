@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { readdir } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { createDownloader } from "../adapters/http-download.js";
 import { type Links, loadLinks } from "../adapters/links.js";
 import type { ObjectStore } from "../adapters/object-store.js";
@@ -172,7 +174,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const outcome = await executions.run(randomUUID(), { links: requested });
     printer.flush();
     log(`execution ${outcome.status} in ${seconds(Date.now() - started)}`);
-    await report(outcome, options.json, io, requested, env.store);
+    await report(outcome, options.json, io, requested, env.store, dataDir);
     return outcome.status === "SUCCEEDED" ? 0 : 1;
   } finally {
     stopOnInterrupt();
@@ -216,6 +218,7 @@ async function report(
   io: CliIo,
   requested: readonly LinkRef[],
   store: ObjectStore,
+  dataDir: string,
 ): Promise<void> {
   if (json) {
     io.stdout(`${JSON.stringify(outcome.status === "SUCCEEDED" ? outcome.output : outcome, null, 2)}\n`);
@@ -230,7 +233,13 @@ async function report(
     const duplicates = describeDuplicates(results as LinkOutcome[], requested);
     if (duplicates) io.stdout(`\n${duplicates}\n`);
     // PublishCurated rebuilt it from the whole database, this run's sources and every earlier one's.
-    if (curated) io.stdout(`\ncurated report: s3://${store.bucket}/${curated.report}\n`);
+    if (curated) {
+      // A file a browser opens: the embedded S3 is gone once the run ends, and an s3:// URL opens nowhere.
+      const file = join(dataDir, "report.html");
+      await mkdir(dataDir, { recursive: true });
+      await pipeline(await store.read(curated.report), createWriteStream(file));
+      io.stdout(`\nreport: ${file} (open it in a browser; also s3://${store.bucket}/${curated.report})\n`);
+    }
     return;
   }
   // The links that succeeded wrote their rows and summaries: their table is shown before the failures.

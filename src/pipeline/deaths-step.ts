@@ -2,7 +2,6 @@ import type { Kysely } from "kysely";
 import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
 import { publishSnapshot, type RunRecord, recordRejectedRun } from "../db/deaths-repository.js";
 import type { Database } from "../db/schema.js";
-import { VEHICLES } from "../domain/columns.js";
 import { computeDeaths, type DeathsComputation, type Reject } from "../domain/compute-deaths.js";
 import type { SourceDelimiter } from "../domain/csv-reader.js";
 import type { VehicleDeaths } from "../domain/deaths-aggregator.js";

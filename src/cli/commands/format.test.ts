@@ -7,10 +7,20 @@ describe("formatRows", () => {
     const text = formatRows(rows, "table", { columns: ["road", "deaths"], numeric: ["deaths"] });
     const lines = text.trimEnd().split("\n");
     expect(lines).toHaveLength(300_000 + 3);
-    expect(lines[0]).toBe("road     deaths");
-    expect(lines[2]).toBe("R0            0");
-    expect(lines.at(-2)).toBe("R299999  299999");
-    expect(lines.at(-1)).toBe("(300000 rows)");
+    expect(lines[0]).toBe("road      deaths");
+    expect(lines[2]).toBe("R0             0");
+    expect(lines.at(-2)).toBe("R299999  299,999");
+    expect(lines.at(-1)).toBe("(300,000 rows)");
+  });
+
+  it("groups the thousands of amounts in a table, never of years or ids, nor in CSV or JSON", () => {
+    const rows = [
+      { source: "S", year: 2024, run_id: 123456, deaths: 1234567, share: -1234.5, text: "12345x" },
+    ];
+    const [, , line] = formatRows(rows, "table").split("\n");
+    expect(line?.split(/\s+/)).toEqual(["S", "2024", "123456", "1,234,567", "-1,234.5", "12345x"]);
+    expect(formatRows(rows, "csv")).toContain(",2024,123456,1234567,-1234.5,");
+    expect(JSON.parse(formatRows(rows, "json"))).toEqual(rows);
   });
 
   it("writes CSV and JSON for the same rows, numbers as numbers", () => {

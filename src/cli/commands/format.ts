@@ -124,6 +124,16 @@ function numericColumns(rows: readonly Row[], columns: readonly string[]): strin
   );
 }
 
+/** Numeric columns read as labels, not amounts: a year (2024) or an id keeps its digits together. */
+const UNGROUPED = /year|(^|_)id$|_at$/i;
+
+/** 1234567 → 1,234,567 (and -1234.5 → -1,234.5): a table is read by people, who count digits badly. */
+function withThousands(text: string): string {
+  const match = /^(-?)(\d{4,})(\.\d+)?$/.exec(text);
+  if (!match) return text;
+  return `${match[1]}${(match[2] as string).replace(/\B(?=(\d{3})+$)/g, ",")}${match[3] ?? ""}`;
+}
+
 /** The aligned table, a page at a time: the header with the first page's widths, the row count at the end. */
 class TableFormatter {
   private widths: number[] = [];
@@ -139,16 +149,22 @@ class TableFormatter {
       return "";
     }
     this.numeric ??= new Set(this.numericColumns ?? numericColumns(rows, columns));
+    const numeric = this.numeric;
     // One line per cell, as the terminal shows it: line breaks, escapes and bidi controls made visible (a newline
     // would break the columns, an escape sequence could rewrite the screen), long values cut; JSON has them whole.
-    const cells = rows.map((row) => columns.map((column) => displayText(cellText(row[column]))));
+    const grouped = columns.map((column) => numeric.has(column) && !UNGROUPED.test(column));
+    const cells = rows.map((row) =>
+      columns.map((column, i) => {
+        const text = displayText(cellText(row[column]));
+        return grouped[i] ? withThousands(text) : text;
+      }),
+    );
     // Loops, not spreads: a spread passes every row as an argument, and a few hundred thousand overflow the stack.
     if (this.widths.length === 0) this.widths = columns.map((column) => column.length);
     const widths = this.widths;
     for (const line of cells) {
       for (let i = 0; i < columns.length; i++) widths[i] = Math.max(widths[i] ?? 0, (line[i] ?? "").length);
     }
-    const numeric = this.numeric;
     const pad = (text: string, i: number) => {
       const width = widths[i] ?? 0;
       return numeric.has(columns[i] ?? "") ? text.padStart(width) : text.padEnd(width);
@@ -164,7 +180,7 @@ class TableFormatter {
   }
 
   end(columns: readonly string[]): string {
-    const count = `(${this.rows} ${this.rows === 1 ? "row" : "rows"})\n`;
+    const count = `(${withThousands(String(this.rows))} ${this.rows === 1 ? "row" : "rows"})\n`;
     if (columns.length === 0 || this.header) return count;
     // No rows, but known columns: the header alone.
     return this.page([], columns) + count;

@@ -1,15 +1,17 @@
 import { parseArgs } from "node:util";
-import { forgetSource } from "../../db/forget-source.js";
-import { sourcesFromFiles } from "../../db/sources-from-files.js";
 import { VEHICLES } from "../../domain/columns.js";
 import { canonicalRoadName } from "../../domain/road-name.js";
 import { isRoadtollError } from "../../errors.js";
+import { swallowedByNpm } from "../npm-flags.js";
 import type { CliIo } from "../run.js";
 import { sampleDigests, samplesLeftOutNote } from "../samples.js";
+import { closest, withOptionSuggestion } from "../suggest.js";
+import { PIPELINE_OPTIONS, SERVE_OPTIONS, USAGE } from "../usage.js";
 import { dataDirPath } from "../user-paths.js";
-import { type CommandDatabase, openCommandDatabase } from "./database.js";
+// The database, its driver and the row printer are loaded by a command that reads (import() below): --help,
+// a usage error and `sql --list-queries` start without them.
+import type { CommandDatabase } from "./database.js";
 import { FORMATS, type Format } from "./format.js";
-import { printRows } from "./print-rows.js";
 import { DEFAULT_BUCKET, openCommandBucket, reportCommand } from "./report.js";
 import { listQueries, sqlCommand, sqlUsageProblem } from "./sql.js";
 
@@ -121,11 +123,15 @@ ${EXIT}`,
       if (roads?.length) query = query.where("road_name", "in", roads);
       if (vehicles?.length) query = query.where("vehicle", "in", vehicles);
       if (leftOut.length > 0) query = query.where("source", "not in", leftOut);
-      await printRows(db, query.compile(), io, format, {
+      const { printRows } = await import("./print-rows.js");
+      const printed = await printRows(db, query.compile(), io, format, {
         columns: RESULT_COLUMNS,
         numeric: ["number_deaths"],
       });
       if (leftOut.length > 0) io.stderr(samplesLeftOutNote("results", leftOut));
+      if (printed === 0 && sources?.length) {
+        io.stderr(await unknownSourcesNote(db, "deaths_by_vehicle", sources, "figures"));
+      }
       return 0;
     },
   },
@@ -179,6 +185,11 @@ ${EXIT}`,
         .orderBy("ingested_at", "desc")
         .orderBy("finished_at", "desc");
       if (sources?.length) query = query.where("pipeline_runs.source", "in", sources);
+      const noteIfEmpty = async (printed: number) => {
+        if (printed === 0 && sources?.length) {
+          io.stderr(await unknownSourcesNote(db, "pipeline_runs", sources, "runs"));
+        }
+      };
       const columns =
         format === "table"
           ? RUN_COLUMNS
@@ -192,10 +203,13 @@ ${EXIT}`,
               "raw_key",
               "clean_key",
             ].concat(["rejects_key", "execution", "error"]);
-      await printRows(db, query.compile(), io, format, {
-        columns,
-        numeric: ["rows_read", "rows_rejected", "total_deaths", "bytes"],
-      });
+      const { printRows } = await import("./print-rows.js");
+      await noteIfEmpty(
+        await printRows(db, query.compile(), io, format, {
+          columns,
+          numeric: ["rows_read", "rows_rejected", "total_deaths", "bytes"],
+        }),
+      );
       return 0;
     },
   },
@@ -223,6 +237,7 @@ Exit code: 0 when the figures were taken out, 1 when SOURCE has none or the data
     missing: "missing the SOURCE to forget (roadtoll results lists the sources)",
     async run({ db }, values, positionals, _format, io) {
       const source = positionals[0] ?? "";
+      const { forgetSource } = await import("../../db/forget-source.js");
       const forgotten = await forgetSource(db, source, { reason: values.reason as string | undefined });
       if (!forgotten) {
         io.stderr(
@@ -286,12 +301,32 @@ class UsageError extends Error {}
  */
 export async function runRoadtoll(argv: readonly string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
-  // The pipeline and the server load what they need when asked for: a read command starts without them.
+  const corrected = swallowedByNpm(argv, io.env, {
+    ...PIPELINE_OPTIONS,
+    ...SERVE_OPTIONS,
+    ...COMMON,
+    ...Object.assign({}, ...Object.values(COMMANDS).map((command) => command.options)),
+  });
+  if (corrected) {
+    io.stderr(
+      `roadtoll: npm kept flags for itself (those before \`--\`), so this run would go without them; run:\n  ${corrected}\n`,
+    );
+    return 2;
+  }
+  // The pipeline and the server load what they need when asked for: a read command starts without them, and
+  // `roadtoll --help` with nothing but this module.
+  if (argv.length === 1 && (first === "--help" || first === "-h")) {
+    await io.stdout(`${USAGE}\n`);
+    return 0;
+  }
   if (first === undefined || first.startsWith("-")) return (await import("../run.js")).runCli(argv, io);
   if (first === "serve") return (await import("./serve.js")).runServe(rest, io);
   const command = COMMANDS[first];
   if (!command) {
-    io.stderr(`roadtoll: unknown command ${JSON.stringify(first)}\n\n${COMMANDS_USAGE}\n`);
+    const match = closest(first, [...Object.keys(COMMANDS), "serve"]);
+    io.stderr(
+      `roadtoll: unknown command ${JSON.stringify(first)}${match ? `; did you mean ${match}?` : ""}\n\n${COMMANDS_USAGE}\n`,
+    );
     return 2;
   }
   return runCommand(first, command, rest, io);
@@ -335,7 +370,11 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
       }
     }
   } catch (error) {
-    io.stderr(`roadtoll ${name}: ${(error as Error).message}\n\n${command.usage}\n`);
+    const message = withOptionSuggestion(
+      (error as Error).message,
+      Object.keys({ ...COMMON, ...command.options }),
+    );
+    io.stderr(`roadtoll ${name}: ${message}\n\n${command.usage}\n`);
     return 2;
   }
   // The named queries are files: listing them needs no database (and waits for no lock on one).
@@ -347,6 +386,7 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
   let database: CommandDatabase;
   let leftOut: string[] = [];
   try {
+    const { openCommandDatabase } = await import("./database.js");
     database = await openCommandDatabase({
       dataDir: dataDirPath(io, values["data-dir"] as string | undefined),
       databaseUrl: (values["database-url"] as string | undefined) ?? (io.env.DATABASE_URL || undefined),
@@ -361,6 +401,7 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
   }
   try {
     if (command.leavesSamplesOut && values["include-samples"] !== true) {
+      const { sourcesFromFiles } = await import("../../db/sources-from-files.js");
       leftOut = await sourcesFromFiles(database.db, await sampleDigests(io.root));
     }
     return await command.run(database, values, positionals, format, io, leftOut);
@@ -374,4 +415,28 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * What to say when a --source filter matched nothing: which of the sources given have no rows, the closest name
+ * that has (a source is spelt as its link is, case included), and the sources there are.
+ */
+async function unknownSourcesNote(
+  db: CommandDatabase["db"],
+  table: "deaths_by_vehicle" | "pipeline_runs",
+  sources: readonly string[],
+  what: string,
+): Promise<string> {
+  const known = (await db.selectFrom(table).select("source").distinct().orderBy("source").execute()).map(
+    (row) => row.source,
+  );
+  const lines = sources
+    .filter((source) => !known.includes(source))
+    .map((source) => {
+      const match =
+        known.find((name) => name.toLowerCase() === source.toLowerCase()) ?? closest(source, known);
+      return `no ${what} for source ${JSON.stringify(source)}${match ? `; did you mean ${match}?` : ""}\n`;
+    });
+  const listed = known.slice(0, 20).join(", ") + (known.length > 20 ? `, and ${known.length - 20} more` : "");
+  return `${lines.join("")}sources with ${what}: ${listed || "none yet (run npm start first)"}\n`;
 }

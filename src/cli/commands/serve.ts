@@ -3,9 +3,10 @@ import { parseArgs } from "node:util";
 import { linksFromFile } from "../../adapters/links.js";
 import { loadDownloadConfig, UPLOAD_URL_TTL } from "../../config.js";
 import { DEFAULT_MAX_RUNS, startServe } from "../../local/serve.js";
-import { ENVIRONMENT_OPTIONS, parseCliArgs, UsageError } from "../args.js";
+import { ENVIRONMENT_OPTIONS, parseCliArgs, SERVE_OPTIONS, UsageError } from "../args.js";
 import type { CliIo } from "../run.js";
 import { sampleDigests } from "../samples.js";
+import { withOptionSuggestion } from "../suggest.js";
 import { dataDirPath } from "../user-paths.js";
 
 export const SERVE_USAGE = `Usage: roadtoll serve [--port N] [options]     (npm start -- serve [options])
@@ -46,13 +47,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       args: [...argv],
       strict: true,
       allowPositionals: false,
-      options: {
-        port: { type: "string" },
-        "max-runs": { type: "string" },
-        "upload-ttl": { type: "string" },
-        ...ENVIRONMENT_OPTIONS,
-        help: { type: "boolean", short: "h" },
-      },
+      options: SERVE_OPTIONS,
     });
     if (values.help) {
       io.stdout(`${SERVE_USAGE}\n`);
@@ -75,7 +70,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       io.env,
     );
   } catch (error) {
-    const message = (error as Error).message.split("\n")[0];
+    const message = withOptionSuggestion((error as Error).message, Object.keys(SERVE_OPTIONS));
     io.stderr(`roadtoll serve: ${message}\nRun \`roadtoll serve --help\` for the options.\n`);
     return 2;
   }

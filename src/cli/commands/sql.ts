@@ -2,13 +2,12 @@ import { findNamedQuery, listNamedQueries } from "../../analytics/named-queries.
 import { RoadtollError } from "../../errors.js";
 import type { CliIo } from "../run.js";
 import { samplesLeftOutNote } from "../samples.js";
-import { type CommandDatabase, cancelBackend } from "./database.js";
+import type { CommandDatabase } from "./database.js";
 
 /** What a statement may take on Postgres unless told otherwise: ample for an analysis, short of forgotten. */
 const DEFAULT_TIMEOUT_SECONDS = 300;
 
 import { FORMATS, type Format, formatRows } from "./format.js";
-import { printRows } from "./print-rows.js";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -62,7 +61,13 @@ ${exit}`,
       let interrupted = false;
       const onInterrupt = () => {
         interrupted = true;
-        if (url && backend !== undefined) void cancelBackend(url, backend).catch(() => {});
+        const running = backend;
+        if (url && running !== undefined) {
+          // Loaded already: the statement runs on the database it opened.
+          void import("./database.js")
+            .then(({ cancelBackend }) => cancelBackend(url, running))
+            .catch(() => {});
+        }
       };
       // PGlite runs in this thread, so a handler could not run before the query ends: Ctrl-C keeps its default.
       if (url) process.once("SIGINT", onInterrupt);
@@ -75,6 +80,7 @@ ${exit}`,
         },
       };
       try {
+        const { printRows } = await import("./print-rows.js");
         await printRows(
           db,
           query ? withoutSources(query.sql, leftOut) : (positionals[0] ?? ""),
