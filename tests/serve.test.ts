@@ -184,6 +184,38 @@ describe("roadtoll serve: upload, run, results", () => {
     expect(detail.output).toMatchObject({ curated: { report: "curated/report.html", objects: 5 } });
   }, 120_000);
 
+  it("lets results and runs read its database while it runs (a snapshot, from the process holding the directory)", async () => {
+    const { runRoadtoll } = await import("../src/cli/commands/index.js");
+    let stdout = "";
+    let stderr = "";
+    const io = {
+      stdout: (text: string) => {
+        stdout += text;
+      },
+      stderr: (text: string) => {
+        stderr += text;
+      },
+      env: {},
+      root: ROOT,
+    };
+    const databaseArgs = database?.url ? ["--database-url", database.url] : [];
+    const args = ["--data-dir", dataDir, "--source", SOURCE, "--format", "json", ...databaseArgs];
+    expect(await runRoadtoll(["results", ...args], io), stderr).toBe(0);
+    const rows = JSON.parse(stdout) as Array<{ vehicle: string; number_deaths: number }>;
+    const byVehicle: Record<string, number> = {};
+    for (const row of rows)
+      byVehicle[row.vehicle] = (byVehicle[row.vehicle] ?? 0) + Number(row.number_deaths);
+    expect(byVehicle).toEqual(referenceDeaths(await readFile(SAMPLE)).byVehicle);
+    stdout = "";
+    expect(await runRoadtoll(["runs", ...args], io), stderr).toBe(0);
+    expect((JSON.parse(stdout) as Array<{ status: string }>).map((run) => run.status)).toEqual(["succeeded"]);
+    // Read-only: the snapshot is the reader's alone, and a write command still waits for the directory.
+    if (!database) {
+      expect(await runRoadtoll(["migrate", "--data-dir", dataDir], io)).toBe(1);
+      expect(stderr).toContain("DataDirInUseError");
+    }
+  }, 60_000);
+
   it("stops on SIGTERM, exit code 0, and the figures in Postgres are the file's, written once", async () => {
     const child = server?.child as ChildProcess;
     child.kill("SIGTERM");

@@ -32,9 +32,15 @@ const OPTIONS: PGliteOptions = {
  */
 export async function createEmbeddedDatabase(
   dataDir?: string,
-  options: { template?: string } = {},
+  options: { template?: string; snapshot?: Uint8Array } = {},
 ): Promise<{ db: Kysely<Database>; pglite: PGlite }> {
-  const pglite = dataDir ? await openDataDir(dataDir, options.template ?? TEMPLATE) : new PGlite(OPTIONS);
+  const pglite = dataDir
+    ? await openDataDir(dataDir, options.template ?? TEMPLATE)
+    : new PGlite({
+        ...OPTIONS,
+        // In memory, from another process's dump (local/snapshot-server.ts): changes to it go nowhere.
+        ...(options.snapshot ? { loadDataDir: new Blob([options.snapshot]) } : {}),
+      });
   await pglite.waitReady;
   return { db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }), pglite };
 }

@@ -8,6 +8,7 @@ import { migrateToLatest } from "../db/migrate.js";
 import type { Database } from "../db/schema.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { type CreatedObject, startS3Server } from "./s3-server.js";
+import { startSnapshotServer } from "./snapshot-server.js";
 
 /** s3rver's documented default key pair. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
@@ -101,8 +102,12 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
     } else {
       const dataDir = join(options.dataDir, "pglite");
       await mkdir(dataDir, { recursive: true });
-      ({ db } = await createEmbeddedDatabase(dataDir));
+      const embedded = await createEmbeddedDatabase(dataDir);
+      db = embedded.db;
       closers.push(() => db.destroy());
+      // Read commands (results, runs, sql, report) read a snapshot of it while this process holds the directory.
+      const snapshots = await startSnapshotServer(embedded.pglite, options.dataDir);
+      closers.push(snapshots.close);
       databaseLabel = `PGlite (${dataDir})`;
     }
     log(`database: ${databaseLabel}`);

@@ -8,8 +8,9 @@ import { pgTypes } from "../../db/int8.js";
 import { migrateToLatest, missingMigrations } from "../../db/migrate.js";
 import { migrations } from "../../db/migrations/index.js";
 import type { Database } from "../../db/schema.js";
-import { RoadtollError } from "../../errors.js";
+import { isRoadtollError, RoadtollError } from "../../errors.js";
 import { lockDataDir } from "../../local/data-dir-lock.js";
+import { fetchSnapshot } from "../../local/snapshot-server.js";
 
 export interface CommandDatabase {
   db: Kysely<Database>;
@@ -60,16 +61,29 @@ export async function openCommandDatabase(options: {
         );
       if (options.mode === "read" && !existsSync(options.dataDir)) throw noDatabase();
       await mkdir(options.dataDir, { recursive: true });
-      const lock = lockDataDir(options.dataDir);
-      closers.push(async () => lock.release());
-      // Judged once the lock is held: a run holding it may be creating the database.
-      if (options.mode === "read" && !existsSync(join(directory, "PG_VERSION"))) throw noDatabase();
-      await mkdir(directory, { recursive: true });
       // PGlite's WebAssembly build is loaded only for a data directory, not for --database-url.
       const { createEmbeddedDatabase } = await import("../../db/embedded-database.js");
-      ({ db } = await createEmbeddedDatabase(directory));
+      let snapshot: Awaited<ReturnType<typeof fetchSnapshot>>;
+      try {
+        const lock = lockDataDir(options.dataDir);
+        closers.push(async () => lock.release());
+      } catch (error) {
+        // A run or `roadtoll serve` holds the directory: a reader reads a snapshot of its database instead.
+        if (options.mode !== "read" || !isRoadtollError(error, "DataDirInUseError")) throw error;
+        snapshot = await fetchSnapshot(options.dataDir);
+        if (!snapshot) throw error;
+      }
+      if (snapshot) {
+        ({ db } = await createEmbeddedDatabase(undefined, { snapshot: snapshot.bytes }));
+        label = `PGlite (${directory}, a snapshot taken now from the roadtoll process holding it, pid ${snapshot.pid})`;
+      } else {
+        // Judged once the lock is held: a run holding it may be creating the database.
+        if (options.mode === "read" && !existsSync(join(directory, "PG_VERSION"))) throw noDatabase();
+        await mkdir(directory, { recursive: true });
+        ({ db } = await createEmbeddedDatabase(directory));
+        label = `PGlite (${directory})`;
+      }
       closers.push(() => db.destroy());
-      label = `PGlite (${directory})`;
     }
     let migrated: string[] = [];
     if (options.mode === "write") {
