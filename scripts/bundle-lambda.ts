@@ -23,7 +23,7 @@ import { type BuildOptions, build, type Plugin } from "esbuild";
 export const FUNCTIONS = ["ingest", "deaths", "migrate", "api"] as const;
 export type LambdaFunction = (typeof FUNCTIONS)[number];
 
-export const EXTERNAL = ["@electric-sql/pglite", "kysely-pglite-dialect", "pg-native"];
+export const EXTERNAL = ["@electric-sql/pglite", "pg-native"];
 
 /**
  * zod's `z` namespace object, which @hono/zod-openapi imports whole, carries every locale's messages: 264 KB of

@@ -3,8 +3,7 @@ import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
-import { Kysely } from "kysely";
-import { PGliteDialect } from "kysely-pglite-dialect";
+import { Kysely, PGliteDialect } from "kysely";
 import { pgliteParsers } from "./int8.js";
 import type { Database } from "./schema.js";
 
@@ -42,7 +41,7 @@ export async function createEmbeddedDatabase(
         ...(options.snapshot ? { loadDataDir: new Blob([options.snapshot]) } : {}),
       });
   await pglite.waitReady;
-  return { db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }), pglite };
+  return { db: new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) }), pglite };
 }
 
 /**

@@ -404,7 +404,7 @@ describe("template.yaml: functions and images", () => {
       outputs: Record<string, { imports: { path: string; kind: string; external?: boolean }[] }>;
     };
     const imports = Object.values(meta.outputs).flatMap((output) => output.imports);
-    const embeddedOnly = ["@electric-sql/pglite", "kysely-pglite-dialect"];
+    const embeddedOnly = ["@electric-sql/pglite"];
     // The image has no node_modules: an embedded-database package may only be reached lazily, never at load.
     expect(
       imports.filter(
