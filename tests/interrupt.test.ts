@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli/run.js";
 import { createEmbeddedDatabase } from "../src/db/embedded-database.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
+import { captureCliIo } from "./support/cli-io.js";
 import { currentFigures } from "./support/database.js";
 import { referenceDeaths } from "./support/reference.js";
 
@@ -51,23 +52,6 @@ async function startSlowServer(): Promise<Server> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return server;
 }
-
-const quietIo = () => {
-  let output = "";
-  return {
-    output: () => output,
-    io: {
-      stdout: (text: string) => {
-        output += text;
-      },
-      stderr: (text: string) => {
-        output += text;
-      },
-      env: {},
-      root: ROOT,
-    },
-  };
-};
 
 /** `roadtoll --link URL` as a user starts it, on the embedded S3 and PGlite: a real process. */
 function startRun(): { child: ChildProcess; stderr: () => string } {
@@ -111,9 +95,9 @@ beforeAll(async () => {
   files = await startFileServer(join(ROOT, "samples"));
   slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/slow_source.csv`;
   // Figures from an earlier run, which no interruption may touch.
-  const { io, output } = quietIo();
+  const { io, out } = captureCliIo(ROOT);
   expect(await runCli(["--data-dir", dataDir, "--link", sampleLink()], io).catch(() => 1)).toBe(0);
-  expect(output()).not.toContain("FAILED");
+  expect(out.stdout + out.stderr).not.toContain("FAILED");
 }, 120_000);
 
 afterAll(async () => {
@@ -144,9 +128,9 @@ describe("an interrupted run", () => {
     expect(existsSync(join(dataDir, "roadtoll.lock"))).toBe(true);
     expect((await readdir(join(dataDir, ...UPLOADS))).length).toBeGreaterThan(0);
     // The next run takes the directory over, clears the parts, and the earlier figures are intact.
-    const { io, output } = quietIo();
-    expect(await runCli(["--data-dir", dataDir, "--link", sampleLink()], io), output()).toBe(0);
-    expect(output()).toMatch(/removed \d+ unfinished upload\(s\) left by an interrupted run/);
+    const { io, out } = captureCliIo(ROOT);
+    expect(await runCli(["--data-dir", dataDir, "--link", sampleLink()], io), out.stderr).toBe(0);
+    expect(out.stdout + out.stderr).toMatch(/removed \d+ unfinished upload\(s\) left by an interrupted run/);
     expect(existsSync(join(dataDir, "roadtoll.lock"))).toBe(false);
     expect(await readdir(join(dataDir, ...UPLOADS)).catch(() => [])).toEqual([]);
     expect(await figuresOfFirstRun()).toEqual(referenceDeaths(sample).byVehicle);

@@ -11,6 +11,7 @@ import { runCli } from "../src/cli/run.js";
 import { createEmbeddedDatabase } from "../src/db/embedded-database.js";
 import type { Database } from "../src/db/schema.js";
 import { startFileServer } from "../src/local/file-server.js";
+import { captureCliIo } from "./support/cli-io.js";
 import { currentFigures, openTestDatabase, type TestDatabase } from "./support/database.js";
 import { referenceDeaths } from "./support/reference.js";
 
@@ -97,13 +98,12 @@ async function settledRuns(count: number) {
   }
 }
 
-/** What `roadtoll` (npm start) printed when it ran a sample on the data directory before serve. */
-let cliOutput = "";
-
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "roadtoll-serve-"));
   if (process.env.DATABASE_URL) database = await openTestDatabase({ migrate: false });
   const files = await startFileServer(join(ROOT, "samples"));
+  // `roadtoll` (npm start) runs a sample on the data directory before serve starts on it.
+  const cli = captureCliIo(ROOT);
   const code = await runCli(
     [
       "--link",
@@ -112,19 +112,10 @@ beforeAll(async () => {
       dataDir,
       ...(database?.url ? ["--database-url", database.url] : []),
     ],
-    {
-      stdout: (text) => {
-        cliOutput += text;
-      },
-      stderr: (text) => {
-        cliOutput += text;
-      },
-      env: {},
-      root: ROOT,
-    },
+    cli.io,
   );
   await files.close();
-  expect(code, cliOutput).toBe(0);
+  expect(code, cli.out.stdout + cli.out.stderr).toBe(0);
   server = await startServe();
 }, 180_000);
 
@@ -186,33 +177,24 @@ describe("roadtoll serve: upload, run, results", () => {
 
   it("lets results and runs read its database while it runs (a snapshot, from the process holding the directory)", async () => {
     const { runRoadtoll } = await import("../src/cli/commands/index.js");
-    let stdout = "";
-    let stderr = "";
-    const io = {
-      stdout: (text: string) => {
-        stdout += text;
-      },
-      stderr: (text: string) => {
-        stderr += text;
-      },
-      env: {},
-      root: ROOT,
-    };
+    const { out, io } = captureCliIo(ROOT);
     const databaseArgs = database?.url ? ["--database-url", database.url] : [];
     const args = ["--data-dir", dataDir, "--source", SOURCE, "--format", "json", ...databaseArgs];
-    expect(await runRoadtoll(["results", ...args], io), stderr).toBe(0);
-    const rows = JSON.parse(stdout) as Array<{ vehicle: string; number_deaths: number }>;
+    expect(await runRoadtoll(["results", ...args], io), out.stderr).toBe(0);
+    const rows = JSON.parse(out.stdout) as Array<{ vehicle: string; number_deaths: number }>;
     const byVehicle: Record<string, number> = {};
     for (const row of rows)
       byVehicle[row.vehicle] = (byVehicle[row.vehicle] ?? 0) + Number(row.number_deaths);
     expect(byVehicle).toEqual(referenceDeaths(await readFile(SAMPLE)).byVehicle);
-    stdout = "";
-    expect(await runRoadtoll(["runs", ...args], io), stderr).toBe(0);
-    expect((JSON.parse(stdout) as Array<{ status: string }>).map((run) => run.status)).toEqual(["succeeded"]);
+    out.stdout = "";
+    expect(await runRoadtoll(["runs", ...args], io), out.stderr).toBe(0);
+    expect((JSON.parse(out.stdout) as Array<{ status: string }>).map((run) => run.status)).toEqual([
+      "succeeded",
+    ]);
     // Read-only: the snapshot is the reader's alone, and a write command still waits for the directory.
     if (!database) {
       expect(await runRoadtoll(["migrate", "--data-dir", dataDir], io)).toBe(1);
-      expect(stderr).toContain("DataDirInUseError");
+      expect(out.stderr).toContain("DataDirInUseError");
     }
   }, 60_000);
 

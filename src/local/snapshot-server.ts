@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -70,7 +71,6 @@ export async function fetchSnapshot(
 ): Promise<{ bytes: Uint8Array; pid: number } | undefined> {
   let reader: Reader;
   try {
-    const { readFile } = await import("node:fs/promises");
     reader = JSON.parse(await readFile(join(dataDir, READER_FILE), "utf8")) as Reader;
   } catch {
     return undefined;
