@@ -9,27 +9,36 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /**
  * The README's local shell blocks, as a reader pastes them on a fresh clone with no network: every line of the
- * Quick start, "Running the real links", "Looking at the results" and analytics blocks that needs neither the
- * internet nor a name the reader fills in. Lines left out, and why:
+ * Quick start, "Running the real links", "Looking at the results" and `serve` blocks that needs neither the
+ * internet nor a name the reader fills in. Each line runs on its own, except the `serve` block, which runs as one
+ * script (its lines share variables and the server it starts in the background). Lines left out, and why:
  * - `npm ci` and `npm test`: the clone this test runs in was installed and is being tested;
- * - a `--source`/`--all` link of link.yml (Via_Bahia …) or a `https://…` URL: the internet;
- * - `forget Via_Bahia`: a source the samples do not have (it exits 1, saying so);
- * - the `serve` block: tests/serve.test.ts runs serve, and its upload, through the same routes.
+ * - a `--source`/`--all` link of link.yml (Via_Bahia …) or a `https://…` URL: the internet.
  */
-const SKIPPED = [/^npm (ci|test)\b/, /Via_Bahia|--all\b|https:\/\/…|--link VIA_X/, /roadtoll serve/];
+const SKIPPED = [/^npm (ci|test)\b/, /Via_Bahia|--all\b|https:\/\/…|--link VIA_X/];
+
+/**
+ * A failing line stops the script, and whatever it started in the background is stopped with it. Job control
+ * (-m) is on, as in the terminal a reader pastes into: `kill %1` then signals the job's whole process group
+ * (npx, and the roadtoll under it), not only npx, which does not pass SIGTERM on.
+ */
+const SCRIPT_PREFIX =
+  "set -meo pipefail; trap 'kill -- $(jobs -p | sed s/^/-/) 2>/dev/null || true' EXIT; trap 'exit 143' TERM\n";
 
 function localCommands(readme: string): string[] {
   const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1] ?? "");
-  return blocks
-    .filter((block) => !block.includes("roadtoll serve"))
-    .flatMap((block) => block.split("\n"))
-    .map((line) =>
-      line
-        .replace(/\s+#.*$/, "")
-        .replace(/^npm ci && /, "")
-        .trim(),
-    )
-    .filter((line) => line !== "" && !SKIPPED.some((rule) => rule.test(line)));
+  return blocks.flatMap((block) => {
+    const lines = block
+      .split("\n")
+      .map((line) =>
+        line
+          .replace(/\s+#.*$/, "")
+          .replace(/^npm ci && /, "")
+          .trim(),
+      )
+      .filter((line) => line !== "" && !SKIPPED.some((rule) => rule.test(line)));
+    return block.includes("roadtoll serve &") ? [SCRIPT_PREFIX + lines.join("\n")] : lines;
+  });
 }
 
 describe("the README's local commands, pasted on a fresh copy with no network", () => {
@@ -56,6 +65,8 @@ describe("the README's local commands, pasted on a fresh copy with no network", 
     expect(commands[0]).toBe("npm start");
     expect(commands).toContain("npx roadtoll results --include-samples");
     expect(commands).toContain("npx roadtoll report --out report.html");
+    const serve = commands.find((command) => command.includes("npx roadtoll serve &"));
+    expect(serve).toMatch(/--upload-file[\s\S]*SUCCEEDED[\s\S]*kill %1$/);
     for (const command of commands) {
       const result = spawnSync("bash", ["-c", command], {
         cwd: copy,
