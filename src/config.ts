@@ -1,5 +1,12 @@
 import * as z from "zod";
-import type { AddressPolicy } from "./adapters/link-safety.js";
+import type { DownloadConfig } from "./adapters/http-download.js";
+import { DEFAULT_DOWNLOAD_DEADLINE_MS } from "./adapters/http-download.js";
+import {
+  DEFAULT_S3_MAX_ATTEMPTS,
+  DEFAULT_S3_TIMEOUT_MS,
+  type StorageConfig,
+} from "./adapters/object-store.js";
+import type { DatabaseConfig } from "./db/database.js";
 import { DEFAULT_DOWNLOAD_MAX_BYTES } from "./defaults.js";
 import { RoadtollError } from "./errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "./pipeline/reject-gate.js";
@@ -24,38 +31,6 @@ const storageSchema = z.object({
   S3_TIMEOUT_MS: z.coerce.number().int().min(100).optional(),
 });
 
-/**
- * Attempts per S3 request, the first included, under the SDK's standard retry mode (5xx, SlowDown and other
- * throttling, connection resets). 5 rather than the SDK's 3: a retry inside the SDK repeats one request, while a
- * retry of the step (the state machine's) downloads and uploads the whole file again. With the SDK's backoff
- * (full jitter; base 50 ms, or 1 s after throttling) the four retries wait at most about 15 s in all.
- */
-export const DEFAULT_S3_MAX_ATTEMPTS = 5;
-
-/** Long enough for any pause a healthy S3 makes; far below the functions' 840 s timeout. */
-export const DEFAULT_S3_TIMEOUT_MS = 60_000;
-
-export interface StorageConfig {
-  bucket: string;
-  region: string;
-  /** Only for S3-compatible servers (s3rver, LocalStack); unset on AWS. */
-  endpoint: string | undefined;
-  forcePathStyle: boolean;
-  /** Attempts per S3 request (S3_MAX_ATTEMPTS); DEFAULT_S3_MAX_ATTEMPTS when not given. */
-  maxAttempts?: number;
-  /**
-   * Silence on an S3 connection (connecting, waiting for an answer, or mid-body) after which the request is
-   * abandoned as a timeout, which the SDK retries (S3_TIMEOUT_MS, default 60 s). Without it a hung request
-   * would hold the step until the Lambda itself timed out.
-   */
-  timeoutMs?: number;
-  /**
-   * Tests only (never read from the environment): a fixed delay between attempts in place of the SDK's backoff,
-   * so that fault tests run the SDK's standard retry without waiting seconds for it.
-   */
-  retryDelayMs?: number;
-}
-
 export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): StorageConfig {
   const parsed = parseEnv(storageSchema, env);
   return {
@@ -68,8 +43,6 @@ export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): Storage
   };
 }
 
-export { DEFAULT_DOWNLOAD_MAX_BYTES };
-
 /** A whole number of bytes, ≥ 1, written as plain digits (no exponent, no unit). */
 export const byteCountSchema = z
   .string()
@@ -77,12 +50,6 @@ export const byteCountSchema = z
   .regex(/^[1-9][0-9]*$/, "must be a whole number of bytes, 1 or more")
   .transform(Number)
   .refine(Number.isSafeInteger, "is too large");
-
-/**
- * Ten minutes: an ANTT file (about 100 MB) at 1 MB/s takes under two, and the ingest function (840 s) keeps time
- * to write what it read and to say why it stopped.
- */
-export const DEFAULT_DOWNLOAD_DEADLINE_MS = 600_000;
 
 const downloadSchema = z.object({
   DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
@@ -96,29 +63,6 @@ const downloadSchema = z.object({
   LINKS_S3_KEY: z.string().min(1).default("config/link.yml"),
   LAMBDA_TASK_ROOT: z.string().optional(),
 });
-
-export interface DownloadConfig {
-  /** Applies to connecting, to waiting for headers, and to every gap between body chunks. */
-  timeoutMs: number;
-  /** The whole download, from its first request to its last byte: a server trickling bytes cannot hold a run. */
-  deadlineMs: number;
-  maxRedirects: number;
-  /** Bytes a download may deliver, counted as they arrive (Content-Length may lie or be absent). */
-  maxBytes: number;
-  /**
-   * How long, in all, a download waits for a server that answered 429 or 503 with a Retry-After; a longer ask
-   * fails the step with DownloadUnavailableError, and the state machine's own retry takes over.
-   */
-  maxRetryAfterMs: number;
-  /** Which addresses a download may reach (adapters/link-safety.ts): public only, unless told otherwise. */
-  addressPolicy: AddressPolicy;
-  /** Host names links may name; empty allows any host whose addresses pass. */
-  allowedHosts: string[];
-  /** Path of link.yml: the image ships it next to the bundle; locally it is the repository's. */
-  linksFile: string;
-  /** In AWS, this object in the pipeline's bucket, when present, replaces linksFile: no rebuild to add a source. */
-  linksKey: string;
-}
 
 export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): DownloadConfig {
   const parsed = parseEnv(downloadSchema, env);
@@ -188,22 +132,6 @@ const databaseSchema = z
   .refine((env) => env.DATABASE_URL !== undefined || (env.DATABASE_SECRET_ARN && env.DATABASE_HOST), {
     message: "set DATABASE_URL, or DATABASE_SECRET_ARN and DATABASE_HOST",
   });
-
-/**
- * Where Postgres is. A URL is for development and CI; in AWS the credentials live only in Secrets Manager, so
- * the function gets the secret's ARN and the endpoint, never a password.
- */
-export type DatabaseConfig =
-  | { kind: "url"; url: string }
-  | {
-      kind: "secret";
-      secretArn: string;
-      host: string;
-      port: number;
-      database: string;
-      ssl: boolean;
-      region: string;
-    };
 
 export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
   const parsed = parseEnv(databaseSchema, env);

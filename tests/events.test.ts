@@ -2,7 +2,6 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadLinks } from "../src/adapters/links.js";
-import { listLinksEventSchema } from "../src/handlers/list-links-handler.js";
 import {
   deathsEventSchema,
   executionOf,
@@ -10,7 +9,8 @@ import {
   linkSchema,
   parseIngestEvent,
   publishCuratedEventSchema,
-} from "../src/handlers/schemas.js";
+} from "../src/contracts/events.js";
+import { listLinksEventSchema } from "../src/handlers/list-links-handler.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const read = async (name: string): Promise<unknown> =>

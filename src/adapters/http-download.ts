@@ -1,10 +1,39 @@
 import { pipeline, Readable, Transform } from "node:stream";
 import { Agent, type Dispatcher, request } from "undici";
-import type { DownloadConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
 import { decompressed } from "./decompress.js";
+import type { AddressPolicy } from "./link-safety.js";
 import { checkLink, guardedLookup, type LinkPolicy, type Resolver, systemResolver } from "./link-safety.js";
 import { redactUrl } from "./redact.js";
+
+/**
+ * Ten minutes: an ANTT file (about 100 MB) at 1 MB/s takes under two, and the ingest function (840 s) keeps time
+ * to write what it read and to say why it stopped.
+ */
+export const DEFAULT_DOWNLOAD_DEADLINE_MS = 600_000;
+
+export interface DownloadConfig {
+  /** Applies to connecting, to waiting for headers, and to every gap between body chunks. */
+  timeoutMs: number;
+  /** The whole download, from its first request to its last byte: a server trickling bytes cannot hold a run. */
+  deadlineMs: number;
+  maxRedirects: number;
+  /** Bytes a download may deliver, counted as they arrive (Content-Length may lie or be absent). */
+  maxBytes: number;
+  /**
+   * How long, in all, a download waits for a server that answered 429 or 503 with a Retry-After; a longer ask
+   * fails the step with DownloadUnavailableError, and the state machine's own retry takes over.
+   */
+  maxRetryAfterMs: number;
+  /** Which addresses a download may reach (adapters/link-safety.ts): public only, unless told otherwise. */
+  addressPolicy: AddressPolicy;
+  /** Host names links may name; empty allows any host whose addresses pass. */
+  allowedHosts: string[];
+  /** Path of link.yml: the image ships it next to the bundle; locally it is the repository's. */
+  linksFile: string;
+  /** In AWS, this object in the pipeline's bucket, when present, replaces linksFile: no rebuild to add a source. */
+  linksKey: string;
+}
 
 export interface Download {
   body: Readable;

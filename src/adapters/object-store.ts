@@ -17,8 +17,39 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { ConfiguredRetryStrategy } from "@smithy/core/retry";
-import { DEFAULT_S3_MAX_ATTEMPTS, DEFAULT_S3_TIMEOUT_MS, type StorageConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
+
+/**
+ * Attempts per S3 request, the first included, under the SDK's standard retry mode (5xx, SlowDown and other
+ * throttling, connection resets). 5 rather than the SDK's 3: a retry inside the SDK repeats one request, while a
+ * retry of the step (the state machine's) downloads and uploads the whole file again. With the SDK's backoff
+ * (full jitter; base 50 ms, or 1 s after throttling) the four retries wait at most about 15 s in all.
+ */
+export const DEFAULT_S3_MAX_ATTEMPTS = 5;
+
+/** Long enough for any pause a healthy S3 makes; far below the functions' 840 s timeout. */
+export const DEFAULT_S3_TIMEOUT_MS = 60_000;
+
+export interface StorageConfig {
+  bucket: string;
+  region: string;
+  /** Only for S3-compatible servers (s3rver, LocalStack); unset on AWS. */
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
+  /** Attempts per S3 request (S3_MAX_ATTEMPTS); DEFAULT_S3_MAX_ATTEMPTS when not given. */
+  maxAttempts?: number;
+  /**
+   * Silence on an S3 connection (connecting, waiting for an answer, or mid-body) after which the request is
+   * abandoned as a timeout, which the SDK retries (S3_TIMEOUT_MS, default 60 s). Without it a hung request
+   * would hold the step until the Lambda itself timed out.
+   */
+  timeoutMs?: number;
+  /**
+   * Tests only (never read from the environment): a fixed delay between attempts in place of the SDK's backoff,
+   * so that fault tests run the SDK's standard retry without waiting seconds for it.
+   */
+  retryDelayMs?: number;
+}
 
 export function createS3Client(
   config: StorageConfig,

@@ -6,7 +6,7 @@ import {
   SFNServiceException,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import type { ExecutionDescription, Executions } from "../api/executions.js";
+import type { ExecutionDescription, Executions } from "../contracts/executions.js";
 import { RoadtollError } from "../errors.js";
 
 export function createSfnClient(config: { region: string; endpoint?: string | undefined }): SFNClient {

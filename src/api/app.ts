@@ -5,12 +5,12 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import type { ObjectStore } from "../adapters/object-store.js";
+import type { Executions } from "../contracts/executions.js";
 import { isRoadtollError } from "../errors.js";
 import { mapLimited } from "../map-limited.js";
 import { LANDING_PREFIX, sourceFromKey } from "../pipeline/keys.js";
 import { listRunsOfSource } from "../pipeline/run-index.js";
 import { describeIssues } from "../zod-issues.js";
-import type { Executions } from "./executions.js";
 import { HttpError } from "./http-error.js";
 import {
   createUploadRoute,

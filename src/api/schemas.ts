@@ -1,5 +1,6 @@
 import * as z from "zod";
-import { pipelineInputSchema, sourceName } from "../handlers/schemas.js";
+import { pipelineInputSchema, sourceName } from "../contracts/events.js";
+import { runStatusSchema } from "../contracts/executions.js";
 
 /**
  * The HTTP API's requests and responses. The handlers validate with these, and the OpenAPI document
@@ -52,11 +53,6 @@ export const startRunRequestSchema = pipelineInputSchema.meta({
 
 export const startRunResponseSchema = z.strictObject({ id: z.string() }).meta({ id: "RunStarted" });
 
-/** Step Functions' execution statuses, as they are; UNKNOWN for a run listed whose execution is gone. */
-export const runStatusSchema = z
-  .enum(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE", "UNKNOWN"])
-  .meta({ id: "RunStatus" });
-
 export const runIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,80}$/, "a run id is letters, digits, _ and - (at most 80)");
@@ -105,4 +101,3 @@ export type UploadRequest = z.infer<typeof uploadRequestSchema>;
 export type UploadResponse = z.infer<typeof uploadResponseSchema>;
 export type Run = z.infer<typeof runSchema>;
 export type RunList = z.infer<typeof runListSchema>;
-export type RunStatus = z.infer<typeof runStatusSchema>;

@@ -2,11 +2,26 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { Kysely, PostgresDialect, type PostgresPool, sql } from "kysely";
 import pg from "pg";
 import * as z from "zod";
-import type { DatabaseConfig } from "../config.js";
 import { RoadtollError } from "../errors.js";
 import { pgTypes } from "./int8.js";
 import { DEFAULT_RETRY, databaseFailure, type RetryPolicy, retryTransient } from "./retry.js";
 import type { Database } from "./schema.js";
+
+/**
+ * Where Postgres is. A URL is for development and CI; in AWS the credentials live only in Secrets Manager, so
+ * the function gets the secret's ARN and the endpoint, never a password.
+ */
+export type DatabaseConfig =
+  | { kind: "url"; url: string }
+  | {
+      kind: "secret";
+      secretArn: string;
+      host: string;
+      port: number;
+      database: string;
+      ssl: boolean;
+      region: string;
+    };
 
 /** The JSON RDS writes into a managed secret, and the app user's secret too (only the fields we use). */
 const secretSchema = z.object({ username: z.string().min(1), password: z.string().min(1) });

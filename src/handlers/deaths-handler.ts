@@ -1,6 +1,6 @@
+import { deathsEventSchema, parseEvent, publishCuratedEventSchema } from "../contracts/events.js";
 import { CURATED_REPORT_KEY, publishCurated } from "../pipeline/curated.js";
 import { type DeathsDeps, type DeathsResult, runDeathsStep } from "../pipeline/deaths-step.js";
-import { deathsEventSchema, parseEvent, publishCuratedEventSchema } from "./schemas.js";
 
 export type DeathsHandler = (event: unknown) => Promise<DeathsResult>;
 

@@ -1,3 +1,4 @@
+import { parseIngestEvent } from "../contracts/events.js";
 import {
   type IngestDeps,
   type IngestOutcome,
@@ -5,7 +6,6 @@ import {
   ingestLink,
 } from "../pipeline/ingest-link.js";
 import type { LastRunLookup } from "../pipeline/source-state.js";
-import { parseIngestEvent } from "./schemas.js";
 
 export type IngestHandler = (event: unknown) => Promise<IngestResult>;
 /** With change detection (`lastRun`), a run may also end as `unchanged`. */

@@ -1,7 +1,7 @@
 import * as z from "zod";
 import type { LinksProvider } from "../adapters/links.js";
+import { parseEvent } from "../contracts/events.js";
 import { RoadtollError } from "../errors.js";
-import { parseEvent } from "./schemas.js";
 
 /** What the state machine sends for `{"all": true}`: list every configured link. */
 export const listLinksEventSchema = z.strictObject({ listLinks: z.literal(true) });

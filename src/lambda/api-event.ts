@@ -1,6 +1,6 @@
 import { handle } from "hono/aws-lambda";
 import * as z from "zod";
-import { parseEvent } from "../handlers/schemas.js";
+import { parseEvent } from "../contracts/events.js";
 
 /** The request headers the API reads; the rest (Authorization, cookies, X-Amz-*) carry credentials. */
 const KEPT_HEADERS = new Set(["content-type", "content-length", "host", "origin", "accept"]);

@@ -1,7 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { redactUrls, redactUrlsInText } from "../adapters/redact.js";
+import { executionOf } from "../contracts/events.js";
 import { isRoadtollError } from "../errors.js";
-import { executionOf } from "../handlers/schemas.js";
 import { logger as lambdaLogger } from "./logger.js";
 import type { StepMetrics } from "./metrics.js";
 

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ExecutionDescription, ExecutionInput, Executions } from "../api/executions.js";
+import type { ExecutionDescription, ExecutionInput, Executions } from "../contracts/executions.js";
 import { RoadtollError } from "../errors.js";
 import type { ExecutionOutcome } from "./state-machine.js";
 

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
+import type { DownloadConfig } from "../adapters/http-download.js";
 import { createDownloader } from "../adapters/http-download.js";
 import type { Links, LinksProvider } from "../adapters/links.js";
 import { createApiApp } from "../api/app.js";
-import type { DownloadConfig } from "../config.js";
 import { createDeathsFunctionHandler } from "../handlers/deaths-handler.js";
 import { createIngestHandler } from "../handlers/ingest-handler.js";
 import { createListLinksHandler } from "../handlers/list-links-handler.js";

@@ -6,7 +6,7 @@ import { asDownloadFailure, type Downloader, limited } from "../adapters/http-do
 import type { Links, LinksProvider } from "../adapters/links.js";
 import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
 import { redactUrl } from "../adapters/redact.js";
-import { DEFAULT_DOWNLOAD_MAX_BYTES } from "../config.js";
+import { DEFAULT_DOWNLOAD_MAX_BYTES } from "../defaults.js";
 import { cleanCsv } from "../domain/clean-csv.js";
 import type { SourceDelimiter } from "../domain/csv-reader.js";
 import type { SourceEncoding } from "../domain/encoding.js";

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ingestEventSchema, parseIngestEvent } from "../../src/handlers/schemas.js";
+import { ingestEventSchema, parseIngestEvent } from "../../src/contracts/events.js";
 import { isObject, type Json, type JsonObject, loadCloudFormation, subString } from "./cloudformation.js";
 
 /**

@@ -4,12 +4,8 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  DEFAULT_DOWNLOAD_MAX_BYTES,
-  loadApiConfig,
-  loadDeathsConfig,
-  loadDownloadConfig,
-} from "../../src/config.js";
+import { loadApiConfig, loadDeathsConfig, loadDownloadConfig } from "../../src/config.js";
+import { DEFAULT_DOWNLOAD_MAX_BYTES } from "../../src/defaults.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "../../src/pipeline/reject-gate.js";
 import {
   bundleLikeDockerfile,

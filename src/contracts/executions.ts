@@ -1,5 +1,11 @@
-import type { IngestEvent, PipelineInput } from "../handlers/schemas.js";
-import type { RunStatus } from "./schemas.js";
+import * as z from "zod";
+import type { IngestEvent, PipelineInput } from "./events.js";
+
+/** Step Functions' execution statuses, as they are; UNKNOWN for a run listed whose execution is gone. */
+export const runStatusSchema = z
+  .enum(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE", "UNKNOWN"])
+  .meta({ id: "RunStatus" });
+export type RunStatus = z.infer<typeof runStatusSchema>;
 
 /** What an execution may be started with: what the state machine's NormaliseInput accepts. */
 export type ExecutionInput =
