@@ -3,8 +3,9 @@
 
 /** Each layer's folders or files, lowest first. */
 const LAYERS = {
-  base: ["^src/(errors|defaults|map-limited|zod-issues)\\.ts$", "^src/contracts/", "^src/types/"],
+  base: ["^src/(errors|defaults|map-limited|zod-issues)\\.ts$", "^src/types/"],
   domain: ["^src/domain/"],
+  contracts: ["^src/contracts/"],
   adapters: ["^src/adapters/"],
   db: ["^src/db/"],
   analytics: ["^src/analytics/"],
@@ -19,16 +20,17 @@ const LAYERS = {
 };
 
 /** What each layer may import besides itself. Entry points (local, lambda, cli) and config sit on top. */
-const BELOW_HANDLERS = ["base", "domain", "adapters", "db", "analytics", "report", "pipeline"];
+const BELOW_HANDLERS = ["base", "domain", "contracts", "adapters", "db", "analytics", "report", "pipeline"];
 const BELOW_ENTRY_POINTS = [...BELOW_HANDLERS, "handlers", "api", "config"];
 const MAY_IMPORT = {
   base: [],
   domain: ["base"],
-  adapters: ["base", "domain"],
-  db: ["base", "domain"],
+  contracts: ["base", "domain"],
+  adapters: ["base", "domain", "contracts"],
+  db: ["base", "domain", "contracts"],
   analytics: ["base"],
-  report: ["base", "domain", "adapters", "db"],
-  pipeline: ["base", "domain", "adapters", "db", "analytics", "report"],
+  report: ["base", "domain", "contracts", "adapters", "db"],
+  pipeline: ["base", "domain", "contracts", "adapters", "db", "analytics", "report"],
   handlers: BELOW_HANDLERS,
   api: [...BELOW_HANDLERS, "handlers"],
   config: [...BELOW_HANDLERS],

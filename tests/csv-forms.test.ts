@@ -132,7 +132,7 @@ async function pipelineFigures(source: Buffer, chunkSize: number): Promise<Figur
     rejects: discard(),
   });
   return {
-    roads: Object.fromEntries([...result.roads].map(({ road, deaths }) => [road, { ...deaths }])),
+    roads: Object.fromEntries([...result.roads].map(({ road, byVehicle }) => [road, { ...byVehicle }])),
     accepted: result.rowsAccepted,
     rejected: result.rowsRejected,
     totalDeaths: result.totalDeaths,

@@ -25,7 +25,7 @@ async function publish(source: string, sha256: string, road: string, deaths: num
     {
       source,
       createdAt,
-      roads: [{ road, deaths: byVehicle, total: deaths }],
+      roads: [{ road, byVehicle, total: deaths }],
       roadYears: [{ road, year: 2024, accidents: 1, deaths, byVehicle }],
     },
     {

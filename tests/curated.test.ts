@@ -37,7 +37,7 @@ async function publish(
       createdAt,
       roads: roads.map(([road, automovel, moto]) => ({
         road,
-        deaths: deaths(automovel, moto),
+        byVehicle: deaths(automovel, moto),
         total: automovel,
       })),
       // Each accident here involves one of the two types: its deaths counted once are the metric's sum.
@@ -238,7 +238,7 @@ describe("publishCurated at any number of roads", () => {
         {
           source: "VIA_MANY",
           createdAt: new Date("2025-01-01T00:00:00Z"),
-          roads: roads.map((road, i) => ({ road, deaths: deaths(i % 7, i % 3), total: i % 7 })),
+          roads: roads.map((road, i) => ({ road, byVehicle: deaths(i % 7, i % 3), total: i % 7 })),
           roadYears: roads.map((road, i) => ({
             road,
             year: 2020,
@@ -290,7 +290,7 @@ describe("publishCurated after roadtoll forget", () => {
         {
           source,
           createdAt: new Date("2025-01-01T00:00:00Z"),
-          roads: [{ road: "BR-101/SC", deaths: deaths(1, 2), total: 2 }],
+          roads: [{ road: "BR-101/SC", byVehicle: deaths(1, 2), total: 2 }],
         },
         {
           runId: "gone",

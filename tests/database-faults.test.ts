@@ -20,7 +20,7 @@ const createdAt = new Date("2026-11-27T10:00:00.000Z");
 const road = (name: string, moto: number): RoadDeaths => ({
   road: name,
   total: moto,
-  deaths: { automovel: 0, bicicleta: 0, caminhao: 0, moto, onibus: 0 },
+  byVehicle: { automovel: 0, bicicleta: 0, caminhao: 0, moto, onibus: 0 },
 });
 
 let upstream: WireDatabase;
@@ -147,7 +147,7 @@ describe(`database faults (${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite o
     const seen = front.queries.length;
     const bad = {
       ...road("BR-101", -1),
-      deaths: { automovel: 0, bicicleta: 0, caminhao: 0, moto: -1, onibus: 0 },
+      byVehicle: { automovel: 0, bicicleta: 0, caminhao: 0, moto: -1, onibus: 0 },
     };
     await expect(
       publishSnapshot(db, { source: "Bad", createdAt, roads: [bad] }, undefined, { retry: QUICK }),

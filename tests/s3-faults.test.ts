@@ -9,11 +9,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { createDownloader } from "../src/adapters/http-download.js";
 import { createS3Client, DEFAULT_S3_MAX_ATTEMPTS, ObjectStore } from "../src/adapters/object-store.js";
 import { loadDownloadConfig, loadStorageConfig } from "../src/config.js";
+import type { IngestResult } from "../src/contracts/events.js";
 import { createDeathsHandler } from "../src/handlers/deaths-handler.js";
 import { createIngestHandler } from "../src/handlers/ingest-handler.js";
 import { LOCAL_CREDENTIALS } from "../src/local/environment.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
-import type { IngestResult } from "../src/pipeline/ingest-link.js";
 import { currentRows, openTestDatabase, type TestDatabase } from "./support/database.js";
 import { type FaultRule, type FaultyS3, type S3Operation, startFaultyS3 } from "./support/faulty-s3.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";

@@ -15,11 +15,11 @@
  * adds the report's key and an object count (~50 bytes), whatever the number of sources it wrote files for.
  */
 import { describe, expect, it } from "vitest";
+import type { IngestResult } from "../src/contracts/events.js";
 import type { CuratedResult } from "../src/handlers/deaths-handler.js";
 import { runStateMachine, type StatePayload, type TaskHandler } from "../src/local/state-machine.js";
 import { CURATED_REPORT_KEY } from "../src/pipeline/curated.js";
 import type { DeathsResult } from "../src/pipeline/deaths-step.js";
-import type { IngestResult } from "../src/pipeline/ingest-link.js";
 import { summaryKey } from "../src/pipeline/keys.js";
 
 const LINKS = 200;

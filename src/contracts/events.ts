@@ -1,4 +1,6 @@
 import * as z from "zod";
+import type { SourceDelimiter } from "../domain/csv-reader.js";
+import type { SourceEncoding } from "../domain/encoding.js";
 import { RoadtollError } from "../errors.js";
 import { describeIssues, unionMessage } from "../zod-issues.js";
 
@@ -92,7 +94,7 @@ export const deathsEventSchema = z.object({
   runId: z.string().min(1),
   ingestedAt: z.iso.datetime(),
   /** The source's delimiter; without it a rejected row is shown comma-separated. */
-  delimiter: z.enum([";", ",", "\t"]).optional(),
+  delimiter: z.enum([";", ",", "\t"] as const satisfies readonly SourceDelimiter[]).optional(),
   /** The execution, when the ingest step was given one: logged as the correlation id. */
   execution: executionId.optional(),
   /** Lineage the ingest step reports, kept in pipeline_runs: the link (redacted), the raw object, the bytes. */
@@ -108,6 +110,27 @@ export const deathsEventSchema = z.object({
   lastModified: z.string().max(1024).optional(),
 });
 export type DeathsEvent = z.infer<typeof deathsEventSchema>;
+
+/**
+ * What the ingest step returns when it wrote the file (the state machine hands it to ComputeDeaths whole): the
+ * deaths event with its lineage filled in, plus what ingest alone knows. Where the clean object is and what it
+ * holds; never the data itself.
+ */
+export const ingestResultSchema = deathsEventSchema
+  .required({ delimiter: true, url: true, rawKey: true, sha256: true, bytes: true })
+  .extend({
+    /** Always "ingested" when the ingest step made it; the state machine's Choice tells it from "unchanged". */
+    status: z.literal("ingested").optional(),
+    cleanBytes: z.number().int().nonnegative(),
+    rows: z.number().int().nonnegative(),
+    encoding: z.enum(["utf-8", "utf-8-bom", "iso-8859-1"] as const satisfies readonly SourceEncoding[]),
+  });
+export type IngestResult = z.infer<typeof ingestResultSchema>;
+
+/** Compiles only while A is assignable to B. */
+type Extends<A extends B, B> = A;
+/** What ingest returns is what the deaths step accepts: a change to either that breaks this fails `tsc`. */
+export type IngestResultIsDeathsEvent = Extends<IngestResult, z.input<typeof deathsEventSchema>>;
 
 /**
  * The deaths function's second task (the state machine's PublishCurated state, once per execution after every

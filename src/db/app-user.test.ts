@@ -96,7 +96,7 @@ describe(`the app user (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "P
         const road = {
           road: "BR-101",
           total: 1,
-          deaths: { automovel: 1, bicicleta: 0, caminhao: 0, moto: 0, onibus: 0 },
+          byVehicle: { automovel: 1, bicicleta: 0, caminhao: 0, moto: 0, onibus: 0 },
         };
         await publishSnapshot(connection, { source: "App", createdAt: new Date(), roads: [road] });
         const written = await connection

@@ -220,11 +220,11 @@ function* deathsRows(
   { source, createdAt, roads }: DeathsSnapshot,
   figures: { roads: number; deaths: number },
 ): Generator<NewDeathsRow> {
-  for (const { road, deaths, total } of roads) {
+  for (const { road, byVehicle, total } of roads) {
     figures.roads++;
     figures.deaths += total;
     for (const vehicle of VEHICLES) {
-      yield { created_at: createdAt, source, road_name: road, vehicle, number_deaths: deaths[vehicle] };
+      yield { created_at: createdAt, source, road_name: road, vehicle, number_deaths: byVehicle[vehicle] };
     }
   }
 }

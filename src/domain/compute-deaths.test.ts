@@ -80,9 +80,9 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
     // BR-070/MT (lines 2, 3, 4): automovel 2, moto 2, caminhao 1, total 2 + 1 + 0 = 3.
     // CONTORNO (line 11): moto 1, total 1.
     const roads = [
-      { road: "BA-526", deaths: { ...zeroDeaths(), bicicleta: 3, onibus: 3 }, total: 7 },
-      { road: "BR-070/MT", deaths: { ...zeroDeaths(), automovel: 2, caminhao: 1, moto: 2 }, total: 3 },
-      { road: "CONTORNO", deaths: { ...zeroDeaths(), moto: 1 }, total: 1 },
+      { road: "BA-526", byVehicle: { ...zeroDeaths(), bicicleta: 3, onibus: 3 }, total: 7 },
+      { road: "BR-070/MT", byVehicle: { ...zeroDeaths(), automovel: 2, caminhao: 1, moto: 2 }, total: 3 },
+      { road: "CONTORNO", byVehicle: { ...zeroDeaths(), moto: 1 }, total: 1 },
     ];
     expect([...result.roads]).toEqual(roads);
     // Read again (a retried database write does): the same figures, built afresh.

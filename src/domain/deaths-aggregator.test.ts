@@ -37,8 +37,8 @@ function row(
   return record([road, automovel ?? "", bicicleta ?? "", caminhao ?? "", moto ?? "", onibus ?? "", mortos]);
 }
 
-function road(name: string, total: number, deaths: Partial<RoadDeaths["deaths"]>): RoadDeaths {
-  return { road: name, deaths: { ...zeroDeaths(), ...deaths }, total };
+function road(name: string, total: number, deaths: Partial<RoadDeaths["byVehicle"]>): RoadDeaths {
+  return { road: name, byVehicle: { ...zeroDeaths(), ...deaths }, total };
 }
 
 describe("metricColumnsFrom", () => {
@@ -98,7 +98,7 @@ describe("DeathsAggregator", () => {
     const deaths = aggregator();
     deaths.add(row("PT", ["", "", "", "", ""], "1"));
     expect([...deaths.roads()]).toEqual([
-      { road: "PT", deaths: { automovel: 0, bicicleta: 0, caminhao: 0, moto: 0, onibus: 0 }, total: 1 },
+      { road: "PT", byVehicle: { automovel: 0, bicicleta: 0, caminhao: 0, moto: 0, onibus: 0 }, total: 1 },
     ]);
   });
 
@@ -211,7 +211,7 @@ describe("DeathsAggregator", () => {
     const deaths = aggregator();
     deaths.add(row("BR-116/BA", ["1", "", "", "", ""], "2"));
     const first = [...deaths.roads()];
-    (first[0] as RoadDeaths).deaths.automovel = 99;
+    (first[0] as RoadDeaths).byVehicle.automovel = 99;
     expect([...deaths.roads()]).toEqual([road("BR-116/BA", 2, { automovel: 2 })]);
   });
 
@@ -292,7 +292,7 @@ describe("DeathsAggregator.roadYears", () => {
         const years = [...deaths.roadYears()];
         expect(years.reduce((sum, figures) => sum + figures.accidents, 0)).toBe(deaths.rowsAccepted);
         expect(years.reduce((sum, figures) => sum + figures.deaths, 0)).toBe(deaths.totalDeaths);
-        for (const { road, deaths: byVehicle, total } of [...deaths.roads()]) {
+        for (const { road, byVehicle, total } of [...deaths.roads()]) {
           const own = years.filter((figures) => figures.road === road);
           expect(own.reduce((sum, figures) => sum + figures.deaths, 0)).toBe(total);
           for (const vehicle of Object.keys(byVehicle) as (keyof typeof byVehicle)[]) {
@@ -359,7 +359,7 @@ describe("DeathsAggregator at scale", () => {
     expect([...deaths.roads()]).toEqual(
       names.map((name) => {
         const { byVehicle, total } = reference.get(name) ?? { byVehicle: [], total: 0 };
-        return { road: name, deaths: vehicles(byVehicle), total };
+        return { road: name, byVehicle: vehicles(byVehicle), total };
       }),
     );
     expect([...deaths.roadYears()]).toEqual(
@@ -379,7 +379,7 @@ describe("DeathsAggregator at scale", () => {
     expect(deaths.deathsByVehicle()).toEqual(
       vehicles(
         [0, 1, 2, 3, 4].map((v) =>
-          everyRoad.reduce((sum, road) => sum + (Object.values(road.deaths)[v] ?? 0), 0),
+          everyRoad.reduce((sum, road) => sum + (Object.values(road.byVehicle)[v] ?? 0), 0),
         ),
       ),
     );

@@ -7,8 +7,8 @@ export type VehicleDeaths = Record<Vehicle, number>;
 
 export interface RoadDeaths {
   road: string;
-  /** Deaths per vehicle type involved (the metric). */
-  deaths: VehicleDeaths;
+  /** Deaths per vehicle type involved (the metric): overlapping, so they do not add up to `total`. */
+  byVehicle: VehicleDeaths;
   /** Deaths on the road, each accident counted once whatever vehicles it involved. */
   total: number;
 }
@@ -353,7 +353,7 @@ export class DeathsAggregator {
       total += this.cell(bucket, DEATHS);
       this.addVehicles(deaths, bucket);
     }
-    return { road: this.names[road] as string, deaths, total };
+    return { road: this.names[road] as string, byVehicle: deaths, total };
   }
 
   /** Road numbers in name order: sorted once, after the last row, and kept (4 bytes a road). */

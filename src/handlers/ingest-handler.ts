@@ -1,10 +1,5 @@
-import { parseIngestEvent } from "../contracts/events.js";
-import {
-  type IngestDeps,
-  type IngestOutcome,
-  type IngestResult,
-  ingestLink,
-} from "../pipeline/ingest-link.js";
+import { type IngestResult, parseIngestEvent } from "../contracts/events.js";
+import { type IngestDeps, type IngestOutcome, ingestLink } from "../pipeline/ingest-link.js";
 import type { LastRunLookup } from "../pipeline/source-state.js";
 
 export type IngestHandler = (event: unknown) => Promise<IngestResult>;

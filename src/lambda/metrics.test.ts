@@ -3,11 +3,12 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTestPipeline, type TestPipeline } from "../../tests/support/pipeline.js";
 import { referenceDeaths } from "../../tests/support/reference.js";
+import type { IngestResult } from "../contracts/events.js";
 import { RoadtollError } from "../errors.js";
 import { createDeathsFunctionHandler } from "../handlers/deaths-handler.js";
 import { CURATED_REPORT_KEY } from "../pipeline/curated.js";
 import type { DeathsResult } from "../pipeline/deaths-step.js";
-import type { IngestResult, UnchangedResult } from "../pipeline/ingest-link.js";
+import type { UnchangedResult } from "../pipeline/ingest-link.js";
 import { instrument } from "./instrument.js";
 import { createLogger } from "./logger.js";
 import {

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
+import type { DeathsEvent } from "../contracts/events.js";
 import { publishSnapshot, type RunRecord, recordRejectedRun } from "../db/deaths-repository.js";
 import type { Database } from "../db/schema.js";
 import { computeDeaths, type DeathsComputation, type Reject } from "../domain/compute-deaths.js";
@@ -9,24 +10,6 @@ import { RoadtollError } from "../errors.js";
 import { rejectsKey, summaryKey } from "./keys.js";
 import { checkRejectShare, DEFAULT_MAX_REJECT_SHARE } from "./reject-gate.js";
 import { writeSourceState } from "./source-state.js";
-
-export interface DeathsStepInput {
-  bucket: string;
-  key: string;
-  source: string;
-  runId: string;
-  ingestedAt: string;
-  delimiter?: SourceDelimiter | undefined;
-  /** Lineage from the ingest step, kept in pipeline_runs; all optional, so a hand-made event still works. */
-  url?: string | undefined;
-  rawKey?: string | undefined;
-  sha256?: string | undefined;
-  bytes?: number | undefined;
-  /** The source's validators, kept in pipeline_runs and the source's state object for the next run. */
-  etag?: string | undefined;
-  lastModified?: string | undefined;
-  execution?: string | undefined;
-}
 
 export interface DeathsDeps {
   store: ObjectStore;
@@ -126,7 +109,7 @@ export interface DeathsResult {
  * step twice therefore leaves exactly what running it once does. Last, the full summary is written to S3 (a retry
  * overwrites it with the same figures) and the step answers with its counts and keys.
  */
-export async function runDeathsStep(input: DeathsStepInput, deps: DeathsDeps): Promise<DeathsResult> {
+export async function runDeathsStep(input: DeathsEvent, deps: DeathsDeps): Promise<DeathsResult> {
   const summary = await summarise(input, deps);
   const key = summaryKey(input.source, input.runId, input.execution);
   await writeJson(deps.store, key, summary, input.source);
@@ -160,7 +143,7 @@ async function writeJson(store: ObjectStore, key: string, value: unknown, source
   }
 }
 
-async function summarise(input: DeathsStepInput, deps: DeathsDeps): Promise<DeathsSummary> {
+async function summarise(input: DeathsEvent, deps: DeathsDeps): Promise<DeathsSummary> {
   if (input.bucket !== deps.store.bucket) {
     throw new RoadtollError(
       "InvalidEventError",
@@ -241,10 +224,10 @@ async function summarise(input: DeathsStepInput, deps: DeathsDeps): Promise<Deat
     });
   }
 
-  const worstRoads = computation.worstRoads.map(({ road, total, deaths }) => ({
+  const worstRoads = computation.worstRoads.map(({ road, total, byVehicle }) => ({
     road,
     deaths: total,
-    byVehicle: deaths,
+    byVehicle,
   }));
 
   return {

@@ -6,6 +6,7 @@ import { asDownloadFailure, type Downloader, limited } from "../adapters/http-do
 import type { Links, LinksProvider } from "../adapters/links.js";
 import type { ObjectStore, PendingUpload } from "../adapters/object-store.js";
 import { redactUrl } from "../adapters/redact.js";
+import type { IngestResult } from "../contracts/events.js";
 import { DEFAULT_DOWNLOAD_MAX_BYTES } from "../defaults.js";
 import { cleanCsv } from "../domain/clean-csv.js";
 import type { SourceDelimiter } from "../domain/csv-reader.js";
@@ -70,33 +71,6 @@ export interface UnchangedResult {
 }
 
 export type IngestOutcome = IngestResult | UnchangedResult;
-
-/** What the deaths step needs: where the clean object is and what it holds. Never the data itself. */
-export interface IngestResult {
-  /** Always "ingested" when the ingest step made it; the state machine's Choice tells it from "unchanged". */
-  status?: "ingested";
-  bucket: string;
-  key: string;
-  rawKey: string;
-  source: string;
-  /** The link as shown (no user, password or query values: adapters/redact.ts), or `s3://bucket/key`. */
-  url: string;
-  runId: string;
-  /** Size and SHA-256 of the file as downloaded. */
-  bytes: number;
-  sha256: string;
-  cleanBytes: number;
-  rows: number;
-  encoding: SourceEncoding;
-  /** The source's delimiter, so the deaths step can show a rejected row as the source had it. */
-  delimiter: SourceDelimiter;
-  ingestedAt: string;
-  /** The source's validators (response ETag / Last-Modified, or the object's ETag), kept for the next run. */
-  etag?: string;
-  lastModified?: string;
-  /** Whatever the caller gave to tell its runs apart (the state machine: its execution), passed through as is. */
-  execution?: string;
-}
 
 export interface IngestOptions {
   /** The Step Functions execution (its ARN): copied into the result, and named in the run index. */

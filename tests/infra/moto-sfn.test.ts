@@ -51,6 +51,7 @@ import {
 import type { StateMachineDefinition } from "aws-local-stepfunctions";
 import { afterAll, describe, expect, it } from "vitest";
 import { history as executionHistory } from "../../scripts/sfn-local.js";
+import type { IngestResult } from "../../src/contracts/events.js";
 import { type ErrorName, RoadtollError } from "../../src/errors.js";
 import type { CuratedResult } from "../../src/handlers/deaths-handler.js";
 import {
@@ -62,7 +63,6 @@ import {
 } from "../../src/local/state-machine.js";
 import { CURATED_REPORT_KEY } from "../../src/pipeline/curated.js";
 import type { DeathsResult } from "../../src/pipeline/deaths-step.js";
-import type { IngestResult } from "../../src/pipeline/ingest-link.js";
 import { summaryKey } from "../../src/pipeline/keys.js";
 import { skipNote, skipWithout } from "../support/tools.js";
 
