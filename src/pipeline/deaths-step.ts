@@ -4,7 +4,6 @@ import type { DeathsEvent } from "../contracts/events.js";
 import { publishSnapshot, type RunRecord, recordRejectedRun } from "../db/deaths-repository.js";
 import type { Database } from "../db/schema.js";
 import { computeDeaths, type DeathsComputation, type Reject } from "../domain/compute-deaths.js";
-import type { SourceDelimiter } from "../domain/csv-reader.js";
 import type { VehicleDeaths } from "../domain/deaths-aggregator.js";
 import { RoadtollError } from "../errors.js";
 import { rejectsKey, summaryKey } from "./keys.js";

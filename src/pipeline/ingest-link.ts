@@ -9,8 +9,6 @@ import { redactUrl } from "../adapters/redact.js";
 import type { IngestResult } from "../contracts/events.js";
 import { DEFAULT_DOWNLOAD_MAX_BYTES } from "../defaults.js";
 import { cleanCsv } from "../domain/clean-csv.js";
-import type { SourceDelimiter } from "../domain/csv-reader.js";
-import type { SourceEncoding } from "../domain/encoding.js";
 import { RoadtollError } from "../errors.js";
 import {
   cleanKey,
