@@ -24,6 +24,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { LAMBDA_BUILD_OPTIONS } from "../scripts/bundle-lambda.js";
+import { textTable } from "../src/cli/text-table.js";
 import { VEHICLES } from "../src/domain/columns.js";
 import { type Dataset, writeReal, writeSynthetic } from "./datasets.js";
 import { startDiscardS3 } from "./discard-s3.js";
@@ -434,15 +435,11 @@ function summarise(report: DatasetReport): Summary[] {
 }
 
 function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const widths = headers.map((header, i) =>
-    Math.max(header.length, ...rows.map((row) => (row[i] ?? "").length)),
+  return textTable(
+    headers,
+    rows,
+    headers.map((_, i) => (i === 0 ? "left" : "right")),
   );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-      .join("  ")
-      .trimEnd();
-  return [line(headers), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)].join("\n");
 }
 
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : "-");

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { textTable } from "../src/cli/text-table.js";
 
 /** One command measured: what it is, and each run's wall time and peak RSS. */
 interface Startup {
@@ -49,18 +50,19 @@ export async function measureStartup(root: string, work: string, repeats: number
     }
   }
   const floor = median(commands[0]?.seconds ?? []);
-  const lines = [
-    `start-up: whole process, ${repeats} runs each, interleaved; wall = median, RSS = highest peak (VmHWM)`,
-    `${"command".padEnd(36)}${"wall s".padStart(8)}${"× node".padStart(8)}${"peak RSS MiB".padStart(14)}`,
-  ];
-  for (const command of commands) {
+  const rows = commands.map((command) => {
     const wall = median(command.seconds);
-    lines.push(
-      `${command.name.padEnd(36)}${wall.toFixed(3).padStart(8)}${(wall / floor).toFixed(1).padStart(8)}` +
-        `${(Math.max(...command.rss, 0) / 2 ** 20).toFixed(0).padStart(14)}`,
-    );
-  }
-  return `${lines.join("\n")}\n`;
+    return [
+      command.name,
+      wall.toFixed(3),
+      (wall / floor).toFixed(1),
+      (Math.max(...command.rss, 0) / 2 ** 20).toFixed(0),
+    ];
+  });
+  return (
+    `start-up: whole process, ${repeats} runs each, interleaved; wall = median, RSS = highest peak (VmHWM)\n` +
+    `${textTable(["command", "wall s", "× node", "peak RSS MiB"], rows, ["left", "right", "right", "right"])}\n`
+  );
 }
 
 function run(args: string[], cwd: string, rssFile?: string): void {

@@ -286,7 +286,7 @@ describe.each(Object.keys(transports))("the API through %s", (transport) => {
       [
         "a bad source",
         { links: [link, link, link, { source: "a/b" }] },
-        "body.links[3].source: a source is letters, digits, _ and -",
+        "body.links[3].source: a source is letters, digits, _ and - (1 to 100)",
       ],
       ["an ftp link", { links: [{ url: "ftp://x/y.csv" }] }, "body.links[0].url: must be an http(s) URL"],
       ["a bare link", { source: "x" }, 'body: needs {"links": [1 to 1000 links]} or {"all": true}'],

@@ -202,7 +202,7 @@ describe("roadtoll CLI: bad usage is found before any server starts", () => {
     [["--link", "ftp://example.com/a.csv"], "only http and https URLs can be downloaded"],
     [
       ["--link", "bad name=https://example.com/a.csv"],
-      'the name "bad name" may only hold letters, digits, _ and -',
+      'the name "bad name" must be letters, digits, _ and - (1 to 100)',
     ],
     [["--source", "Nowhere"], '--source "Nowhere": no such link in link.yml (known: Via_'],
     [["--nope"], "unknown option --nope"],

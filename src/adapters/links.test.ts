@@ -94,7 +94,7 @@ describe("parseLinks", () => {
     [
       "a name with a space",
       "Via Sul: https://h/x.csv\n",
-      /"Via Sul": a name may only hold letters, digits, _ and -/,
+      /"Via Sul": a name is letters, digits, _ and - \(1 to 100\)/,
     ],
     ["a list", "- https://h/x.csv\n", /not a map of names to URLs/],
     [

@@ -1,13 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import { isSourceName, SOURCE_NAME_RULE } from "../contracts/source-name.js";
 import { RoadtollError } from "../errors.js";
 
 /** link.yml: concessionaire name → CSV URL. A name-keyed object without a prototype: `constructor` is no link. */
 export type Links = Readonly<Record<string, string>>;
-
-/** The rule `--link NAME=URL` and the API apply to a name, stated in every refusal. */
-const NAME = /^[A-Za-z0-9_-]+$/;
-const NAME_RULE = "a name may only hold letters, digits, _ and -";
 
 export async function loadLinks(path: string): Promise<Links> {
   let text: string;
@@ -46,8 +43,11 @@ export function parseLinks(text: string, where: string): Links {
     const key = isScalar(pair.key) ? pair.key : undefined;
     const at = key?.range?.[0];
     const name = key === undefined ? undefined : String(key.value);
-    if (name === undefined || !NAME.test(name)) {
-      return fail(`invalid links file: ${JSON.stringify(name ?? "(not a name)")}: ${NAME_RULE}`, at);
+    if (name === undefined || !isSourceName(name)) {
+      return fail(
+        `invalid links file: ${JSON.stringify(name ?? "(not a name)")}: a name is ${SOURCE_NAME_RULE}`,
+        at,
+      );
     }
     if (Object.hasOwn(links, name)) return fail(`invalid links file: the name ${name} appears twice`, at);
     const value = isScalar(pair.value) ? pair.value.value : undefined;

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { byteCountSchema, roadYearsSchema, shareSchema } from "../config.js";
+import { isSourceName, SOURCE_NAME_RULE } from "../contracts/source-name.js";
 import { RoadtollError } from "../errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "../pipeline/reject-gate.js";
 import { withOptionSuggestion } from "./suggest.js";
@@ -43,9 +44,6 @@ export class UsageError extends RoadtollError {
   }
 }
 
-/** The names link.yml allows (src/adapters/links.ts). */
-export const SOURCE_NAME = /^[A-Za-z0-9_-]+$/;
-
 export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
   let parsed: ReturnType<typeof parse>;
   try {
@@ -79,9 +77,9 @@ export function cliLink(text: string): CliLink {
   const named = /^([^=:/]+)=(.*)$/s.exec(text);
   const source = named?.[1];
   const url = named ? (named[2] ?? "") : text;
-  if (source !== undefined && !SOURCE_NAME.test(source)) {
+  if (source !== undefined && !isSourceName(source)) {
     throw new UsageError(
-      `--link ${JSON.stringify(text)}: the name ${JSON.stringify(source)} may only hold letters, digits, _ and -`,
+      `--link ${JSON.stringify(text)}: the name ${JSON.stringify(source)} must be ${SOURCE_NAME_RULE}`,
     );
   }
   let parsedUrl: URL;

@@ -1,27 +1,23 @@
 import { VEHICLES } from "../domain/columns.js";
 import { displayText } from "../domain/safe-text.js";
 import type { DeathsSummary } from "../pipeline/deaths-step.js";
+import { textTable } from "./text-table.js";
 
-/** Renders rows as an aligned text table; numbers right-aligned. */
+/** Renders rows as an aligned text table; a column of numbers right-aligned. */
 export function table(
   headers: readonly string[],
   rows: ReadonlyArray<ReadonlyArray<string | number>>,
 ): string {
   // Names come from the files: shown with hidden characters visible and long ones cut (src/domain/safe-text.ts).
-  const cells = [headers, ...rows].map((row) => row.map((cell) => displayText(String(cell))));
-  const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? "").length)));
-  const numeric = headers.map(
-    (_, column) => rows.length > 0 && rows.every((row) => typeof row[column] === "number"),
+  const cells = rows.map((row) => row.map((cell) => displayText(String(cell))));
+  const align = headers.map((_, column) =>
+    rows.length > 0 && rows.every((row) => typeof row[column] === "number") ? "right" : "left",
   );
-  const line = (row: readonly string[]) =>
-    row
-      .map((cell, column) =>
-        numeric[column] ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
-      )
-      .join("  ")
-      .trimEnd();
-  const rule = widths.map((width) => "-".repeat(width)).join("  ");
-  return [line(cells[0] ?? []), rule, ...cells.slice(1).map(line)].join("\n");
+  return textTable(
+    headers.map((header) => displayText(header)),
+    cells,
+    align,
+  );
 }
 
 /** The human report printed at the end of a local run. */

@@ -3,8 +3,9 @@ import type { SourceDelimiter } from "../domain/csv-reader.js";
 import type { SourceEncoding } from "../domain/encoding.js";
 import { RoadtollError } from "../errors.js";
 import { describeIssues, unionMessage } from "../zod-issues.js";
+import { SOURCE_NAME, SOURCE_NAME_RULE } from "./source-name.js";
 
-export const sourceName = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "a source is letters, digits, _ and -");
+export const sourceName = z.string().regex(SOURCE_NAME, `a source is ${SOURCE_NAME_RULE}`);
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
 /**

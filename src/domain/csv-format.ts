@@ -1,19 +1,21 @@
 /**
- * RFC 4180 output for the clean and rejects files: comma-separated, a field quoted exactly when it holds a comma,
- * a double quote or a line break (the decimal `km` of the source files is the common case), quotes doubled.
+ * RFC 4180 output, the one CSV writer: comma-separated, a field quoted exactly when it holds a comma, a double
+ * quote or a line break (the decimal `km` of the source files is the common case), quotes doubled. The clean and
+ * rejects files end lines with LF; what people download (the curated CSV, `results --format csv`) with CRLF, as
+ * RFC 4180 writes it.
  */
 export const CLEAN_DELIMITER = 0x2c;
 
 const NEEDS_QUOTES = /[",\r\n]/;
 
-export function formatCsvRow(fields: readonly string[]): string {
+export function formatCsvRow(fields: readonly string[], lineEnd: "\n" | "\r\n" = "\n"): string {
   let line = "";
   for (let i = 0; i < fields.length; i++) {
     const field = fields[i] ?? "";
     if (i > 0) line += ",";
     line += NEEDS_QUOTES.test(field) ? `"${field.replaceAll('"', '""')}"` : field;
   }
-  return `${line}\n`;
+  return line + lineEnd;
 }
 
 /**

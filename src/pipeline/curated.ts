@@ -187,7 +187,7 @@ async function publishSource(
   const formats = {
     csv: {
       contentType: "text/csv; charset=utf-8",
-      header: formatCsvRow([...CURATED_COLUMNS]).replace(/\n$/, "\r\n"),
+      header: formatCsvRow([...CURATED_COLUMNS], "\r\n"),
       line: csvLine,
     },
     json: {
@@ -282,5 +282,8 @@ type CuratedRow = Record<(typeof CURATED_COLUMNS)[number], string | number>;
  */
 function csvLine(row: CuratedRow): string {
   const cell = (value: unknown) => (typeof value === "string" ? spreadsheetCell(value) : String(value));
-  return formatCsvRow(CURATED_COLUMNS.map((column) => cell(row[column]))).replace(/\n$/, "\r\n");
+  return formatCsvRow(
+    CURATED_COLUMNS.map((column) => cell(row[column])),
+    "\r\n",
+  );
 }

@@ -1,3 +1,4 @@
+import { toSourceName } from "../contracts/source-name.js";
 /**
  * Object keys. Every run of a link gets a `runId` from the moment it was ingested; the three objects of one run
  * share it, so they sort by time and list together:
@@ -26,7 +27,7 @@ export function sourceFromUrl(url: string): string {
   } catch {
     // A malformed escape: sanitise the encoded form instead.
   }
-  return sourceName(file.replace(/\.[A-Za-z0-9]+$/, ""), "download");
+  return toSourceName(file.replace(/\.[A-Za-z0-9]+$/, ""), "download");
 }
 
 /** The last segment of a URL's path, without its path parameters; undefined for a bare host. */
@@ -60,13 +61,8 @@ export const LANDING_FILE = /\.csv(\.gz)?$/i;
  */
 export function sourceFromKey(key: string): string {
   const parts = key.split("/");
-  if (parts.length >= 3) return sourceName(parts[1] as string, "landing");
-  return sourceName((parts.at(-1) ?? "").replace(LANDING_FILE, ""), "landing");
-}
-
-// At most 100 characters: the limit the deaths step's event schema puts on a source name.
-function sourceName(name: string, fallback: string): string {
-  return name.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 100) || fallback;
+  if (parts.length >= 3) return toSourceName(parts[1] as string, "landing");
+  return toSourceName((parts.at(-1) ?? "").replace(LANDING_FILE, ""), "landing");
 }
 
 /**

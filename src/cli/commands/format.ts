@@ -1,4 +1,6 @@
+import { formatCsvRow } from "../../domain/csv-format.js";
 import { displayText, spreadsheetCell } from "../../domain/safe-text.js";
+import { TextTable } from "../text-table.js";
 
 /** How the read commands print rows: an aligned table for people, JSON or CSV (RFC 4180) for programs. */
 export const FORMATS = ["table", "json", "csv"] as const;
@@ -54,7 +56,7 @@ export function createRowFormatter(format: Format, options: FormatOptions = {}) 
       const lines = (rows: readonly Row[]) => {
         if (rows.length === 0 && columns === undefined) return "";
         const cols = columnsFrom(rows);
-        const text = (header ? "" : csvLine(cols)) + rows.map((row) => csvRow(row, cols)).join("");
+        const text = (header ? "" : formatCsvRow(cols, "\r\n")) + rows.map((row) => csvRow(row, cols)).join("");
         header = true;
         return text;
       };
@@ -90,21 +92,14 @@ export function cellText(value: unknown): string {
   return String(value);
 }
 
-/**
- * RFC 4180: CRLF line ends; a field with a comma, quote, CR or LF is quoted, quotes doubled. Text that a
- * spreadsheet would run as a formula gets a leading `'` (spreadsheetCell); numbers are written as they are.
- */
-function csvLine(fields: readonly string[]): string {
-  const field = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
-  return `${fields.map(field).join(",")}\r\n`;
-}
-
 function csvRow(row: Row, columns: readonly string[]): string {
-  return csvLine(
+  // Text a spreadsheet would run as a formula gets a leading `'` (spreadsheetCell); numbers are written as they are.
+  return formatCsvRow(
     columns.map((column) => {
       const value = row[column];
       return typeof value === "string" ? spreadsheetCell(value) : cellText(value);
     }),
+    "\r\n",
   );
 }
 
@@ -136,10 +131,10 @@ function withThousands(text: string): string {
 
 /** The aligned table, a page at a time: the header with the first page's widths, the row count at the end. */
 class TableFormatter {
-  private widths: number[] = [];
-  private numeric: ReadonlySet<string> | undefined;
+  private table: TextTable | undefined;
+  /** Per column, whether its numbers get thousands separators. */
+  private grouped: boolean[] = [];
   private rows = 0;
-  private header = false;
 
   constructor(private readonly numericColumns?: readonly string[]) {}
 
@@ -148,40 +143,30 @@ class TableFormatter {
       this.rows += rows.length;
       return "";
     }
-    this.numeric ??= new Set(this.numericColumns ?? numericColumns(rows, columns));
-    const numeric = this.numeric;
+    if (this.table === undefined) {
+      const numeric = new Set(this.numericColumns ?? numericColumns(rows, columns));
+      this.grouped = columns.map((column) => numeric.has(column) && !UNGROUPED.test(column));
+      this.table = new TextTable(
+        columns,
+        columns.map((column) => (numeric.has(column) ? "right" : "left")),
+      );
+    }
+    const grouped = this.grouped;
     // One line per cell, as the terminal shows it: line breaks, escapes and bidi controls made visible (a newline
     // would break the columns, an escape sequence could rewrite the screen), long values cut; JSON has them whole.
-    const grouped = columns.map((column) => numeric.has(column) && !UNGROUPED.test(column));
     const cells = rows.map((row) =>
       columns.map((column, i) => {
         const text = displayText(cellText(row[column]));
         return grouped[i] ? withThousands(text) : text;
       }),
     );
-    // Loops, not spreads: a spread passes every row as an argument, and a few hundred thousand overflow the stack.
-    if (this.widths.length === 0) this.widths = columns.map((column) => column.length);
-    const widths = this.widths;
-    for (const line of cells) {
-      for (let i = 0; i < columns.length; i++) widths[i] = Math.max(widths[i] ?? 0, (line[i] ?? "").length);
-    }
-    const pad = (text: string, i: number) => {
-      const width = widths[i] ?? 0;
-      return numeric.has(columns[i] ?? "") ? text.padStart(width) : text.padEnd(width);
-    };
-    let text = "";
-    if (!this.header) {
-      text += `${columns.map(pad).join("  ").trimEnd()}\n${widths.map((width) => "-".repeat(width)).join("  ")}\n`;
-      this.header = true;
-    }
-    for (const line of cells) text += `${line.map(pad).join("  ").trimEnd()}\n`;
     this.rows += rows.length;
-    return text;
+    return this.table.page(cells);
   }
 
   end(columns: readonly string[]): string {
     const count = `(${withThousands(String(this.rows))} ${this.rows === 1 ? "row" : "rows"})\n`;
-    if (columns.length === 0 || this.header) return count;
+    if (columns.length === 0 || this.table !== undefined) return count;
     // No rows, but known columns: the header alone.
     return this.page([], columns) + count;
   }
