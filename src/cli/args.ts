@@ -1,10 +1,16 @@
 import { parseArgs } from "node:util";
 import { byteCountSchema, roadYearsSchema, shareSchema } from "../config.js";
 import { isSourceName, SOURCE_NAME_RULE } from "../contracts/source-name.js";
-import { RoadtollError } from "../errors.js";
 import { DEFAULT_MAX_REJECT_SHARE } from "../pipeline/reject-gate.js";
 import { withOptionSuggestion } from "./suggest.js";
-import { ENVIRONMENT_OPTIONS, PIPELINE_OPTIONS, SERVE_OPTIONS, USAGE, USAGE_HINT } from "./usage.js";
+import {
+  ENVIRONMENT_OPTIONS,
+  PIPELINE_OPTIONS,
+  SERVE_OPTIONS,
+  USAGE,
+  USAGE_HINT,
+  UsageError,
+} from "./usage.js";
 
 export { ENVIRONMENT_OPTIONS, PIPELINE_OPTIONS, SERVE_OPTIONS, USAGE, USAGE_HINT };
 
@@ -38,11 +44,6 @@ export interface CliOptions {
 }
 
 /** Bad usage: exit 2, one line. */
-export class UsageError extends RoadtollError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("InvalidEventError", message, options);
-  }
-}
 
 export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
   let parsed: ReturnType<typeof parse>;

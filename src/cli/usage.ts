@@ -73,3 +73,8 @@ export const PIPELINE_OPTIONS = {
   help: { type: "boolean", short: "h" },
   ...ENVIRONMENT_OPTIONS,
 } as const;
+
+/** Bad usage: an unknown command or flag, a bad value. Printed as one line with the usage hint, exit 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}

@@ -56,7 +56,8 @@ export function createRowFormatter(format: Format, options: FormatOptions = {}) 
       const lines = (rows: readonly Row[]) => {
         if (rows.length === 0 && columns === undefined) return "";
         const cols = columnsFrom(rows);
-        const text = (header ? "" : formatCsvRow(cols, "\r\n")) + rows.map((row) => csvRow(row, cols)).join("");
+        const text =
+          (header ? "" : formatCsvRow(cols, "\r\n")) + rows.map((row) => csvRow(row, cols)).join("");
         header = true;
         return text;
       };

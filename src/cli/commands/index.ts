@@ -6,7 +6,7 @@ import { swallowedByNpm } from "../npm-flags.js";
 import type { CliIo } from "../run.js";
 import { sampleDigests, samplesLeftOutNote } from "../samples.js";
 import { closest, withOptionSuggestion } from "../suggest.js";
-import { PIPELINE_OPTIONS, SERVE_OPTIONS, USAGE } from "../usage.js";
+import { PIPELINE_OPTIONS, SERVE_OPTIONS, USAGE, UsageError } from "../usage.js";
 import { dataDirPath } from "../user-paths.js";
 // The database, its driver and the row printer are loaded by a command that reads (import() below): --help,
 // a usage error and `sql --list-queries` start without them.
@@ -292,8 +292,6 @@ ${EXIT}`,
   sql: sqlCommand(DATABASE_OPTIONS, EXIT),
   report: reportCommand(DATABASE_OPTIONS, EXIT),
 };
-
-class UsageError extends Error {}
 
 /**
  * The `roadtoll` entry point: the first argument, when it is not a flag, names a command; otherwise the pipeline

@@ -3,10 +3,11 @@ import { parseArgs } from "node:util";
 import { linksFromFile } from "../../adapters/links.js";
 import { loadDownloadConfig, UPLOAD_URL_TTL } from "../../config.js";
 import { DEFAULT_MAX_RUNS, startServe } from "../../local/serve.js";
-import { ENVIRONMENT_OPTIONS, parseCliArgs, SERVE_OPTIONS, UsageError } from "../args.js";
+import { ENVIRONMENT_OPTIONS, parseCliArgs, SERVE_OPTIONS } from "../args.js";
 import type { CliIo } from "../run.js";
 import { sampleDigests } from "../samples.js";
 import { withOptionSuggestion } from "../suggest.js";
+import { UsageError } from "../usage.js";
 import { dataDirPath } from "../user-paths.js";
 
 export const SERVE_USAGE = `Usage: roadtoll serve [--port N] [options]     (npm start -- serve [options])
