@@ -5,7 +5,7 @@ import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDownloader } from "../src/adapters/http-download.js";
 import { loadDownloadConfig } from "../src/config.js";
-import { createDeathsFunctionHandler } from "../src/handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../src/handlers/deaths-function.js";
 import { createIngestHandler } from "../src/handlers/ingest-handler.js";
 import {
   deathsFunctionTasks,

@@ -12,8 +12,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createDownloader } from "../src/adapters/http-download.js";
 import { createS3Client, DEFAULT_S3_MAX_ATTEMPTS, ObjectStore } from "../src/adapters/object-store.js";
 import { loadDownloadConfig, loadStorageConfig } from "../src/config.js";
-import { type CuratedResult, createDeathsFunctionHandler } from "../src/handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../src/handlers/deaths-function.js";
 import { createIngestHandler } from "../src/handlers/ingest-handler.js";
+import type { CuratedResult } from "../src/handlers/publish-curated-handler.js";
 import { LOCAL_CREDENTIALS } from "../src/local/environment.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
 import {

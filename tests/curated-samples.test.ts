@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishSnapshot } from "../src/db/deaths-repository.js";
-import { createPublishCuratedHandler } from "../src/handlers/deaths-handler.js";
+import { createPublishCuratedHandler } from "../src/handlers/publish-curated-handler.js";
 import { CURATED_REPORT_KEY, curatedFiguresKey } from "../src/pipeline/curated.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { startTestStorage, type TestStorage } from "./support/storage.js";

@@ -8,7 +8,7 @@ import { createDownloader } from "../src/adapters/http-download.js";
 import { linksFromStore } from "../src/adapters/links.js";
 import type { ObjectStore } from "../src/adapters/object-store.js";
 import { loadDownloadConfig } from "../src/config.js";
-import { createDeathsFunctionHandler } from "../src/handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../src/handlers/deaths-function.js";
 import { createIngestHandler } from "../src/handlers/ingest-handler.js";
 import { createListLinksHandler } from "../src/handlers/list-links-handler.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";

@@ -16,7 +16,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { IngestResult } from "../src/contracts/events.js";
-import type { CuratedResult } from "../src/handlers/deaths-handler.js";
+import type { CuratedResult } from "../src/handlers/publish-curated-handler.js";
 import { runStateMachine, type StatePayload, type TaskHandler } from "../src/local/state-machine.js";
 import { CURATED_REPORT_KEY } from "../src/pipeline/curated.js";
 import type { DeathsResult } from "../src/pipeline/deaths-step.js";

@@ -8,7 +8,7 @@ import { createDownloader } from "../src/adapters/http-download.js";
 import { linksFromStore } from "../src/adapters/links.js";
 import { loadDownloadConfig } from "../src/config.js";
 import { TRANSIENT_ERRORS } from "../src/errors.js";
-import { createDeathsFunctionHandler } from "../src/handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../src/handlers/deaths-function.js";
 import { createIngestHandler } from "../src/handlers/ingest-handler.js";
 import { createListLinksHandler } from "../src/handlers/list-links-handler.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";

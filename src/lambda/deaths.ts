@@ -1,7 +1,7 @@
 import { createS3Client, ObjectStore } from "../adapters/object-store.js";
 import { loadDatabaseConfig, loadDeathsConfig, loadStorageConfig } from "../config.js";
 import { createDatabase } from "../db/database.js";
-import { createDeathsFunctionHandler } from "../handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../handlers/deaths-function.js";
 import { instrument } from "./instrument.js";
 import { logger } from "./logger.js";
 import { createStepMetrics, deathsMeasures } from "./metrics.js";

@@ -5,7 +5,7 @@ import { startTestPipeline, type TestPipeline } from "../../tests/support/pipeli
 import { referenceDeaths } from "../../tests/support/reference.js";
 import type { IngestResult } from "../contracts/events.js";
 import { RoadtollError } from "../errors.js";
-import { createDeathsFunctionHandler } from "../handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../handlers/deaths-function.js";
 import { CURATED_REPORT_KEY } from "../pipeline/curated.js";
 import type { DeathsResult } from "../pipeline/deaths-step.js";
 import type { UnchangedResult } from "../pipeline/ingest-link.js";

@@ -1,8 +1,8 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { isRoadtollError } from "../errors.js";
-import type { CuratedResult } from "../handlers/deaths-handler.js";
 import type { LinkList } from "../handlers/list-links-handler.js";
+import type { CuratedResult } from "../handlers/publish-curated-handler.js";
 import type { DeathsResult } from "../pipeline/deaths-step.js";
 import type { IngestOutcome } from "../pipeline/ingest-link.js";
 

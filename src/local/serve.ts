@@ -4,7 +4,7 @@ import type { DownloadConfig } from "../adapters/http-download.js";
 import { createDownloader } from "../adapters/http-download.js";
 import type { Links, LinksProvider } from "../adapters/links.js";
 import { createApiApp } from "../api/app.js";
-import { createDeathsFunctionHandler } from "../handlers/deaths-handler.js";
+import { createDeathsFunctionHandler } from "../handlers/deaths-function.js";
 import { createIngestHandler } from "../handlers/ingest-handler.js";
 import { createListLinksHandler } from "../handlers/list-links-handler.js";
 import { matchesLandingRule } from "../pipeline/keys.js";

@@ -4,12 +4,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  type CloudFormationResponse,
-  handleMigrationEvent,
-  type MigrationDeps,
-  putResponse,
-} from "../../src/lambda/migrate.js";
+import { type CloudFormationResponse, putResponse } from "../../src/adapters/cloudformation-response.js";
+import { handleMigrationEvent, type MigrationDeps } from "../../src/handlers/migrate-handler.js";
 
 const root = resolve(import.meta.dirname, "../..");
 

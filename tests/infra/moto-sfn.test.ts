@@ -53,7 +53,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { history as executionHistory } from "../../scripts/sfn-local.js";
 import type { IngestResult } from "../../src/contracts/events.js";
 import { type ErrorName, RoadtollError } from "../../src/errors.js";
-import type { CuratedResult } from "../../src/handlers/deaths-handler.js";
+import type { CuratedResult } from "../../src/handlers/publish-curated-handler.js";
 import {
   type ExecutionEvent,
   type ExecutionOutcome,
