@@ -81,6 +81,36 @@ describe.skipIf(skipWithout(noCfnLint))(`cfn-lint on template.yaml${skipNote(noC
     rmSync(folder, { recursive: true, force: true });
     expect(output).toMatch(/W1030/);
   });
+
+  // The template's own spelling and attribute checks are cfn-lint's, on CloudFormation's current schemas and the
+  // SAM transform: shown here catching a misspelt property (E3002), a GetAtt of an attribute the type lacks
+  // (E1010) and a SAM property that does not exist (E0001, from the transform).
+  it("is checking for real: misspelt properties and attributes are reported (E3002, E1010, E0001)", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "roadtoll-lint-"));
+    const mutated = join(folder, "template.yaml");
+    const text = readFileSync(join(root, "template.yaml"), "utf8");
+    const once = (from: string, to: string) => {
+      expect(text).toContain(from);
+      return (current: string) => current.replace(from, to);
+    };
+    const lint = async (mutation: (current: string) => string) => {
+      writeFileSync(mutated, mutation(text));
+      return run("cfn-lint", ["--", mutated], { timeout: 120_000 }).then(
+        () => "",
+        (error: { stdout?: string }) => error.stdout ?? "",
+      );
+    };
+    expect(await lint(once("      CidrBlock: !Select [0,", "      CidrBlok: !Select [0,"))).toMatch(
+      /E3002 .*'CidrBlok' was unexpected/,
+    );
+    expect(await lint(once("- !GetAtt DataBucket.Arn", "- !GetAtt DataBucket.Arnn"))).toMatch(
+      /E1010 'Arnn' is not one of/,
+    );
+    expect(await lint(once("      MemorySize: 512", "      MemorySise: 512"))).toMatch(
+      /E0001 .*property MemorySise not defined for resource of type AWS::Serverless::Function/,
+    );
+    rmSync(folder, { recursive: true, force: true });
+  }, 360_000);
 });
 
 type Resource = { Type: string; Properties: Record<string, unknown> };

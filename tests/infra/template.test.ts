@@ -1,6 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` are CloudFormation and ASL placeholders, not JS.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -32,22 +31,6 @@ const conditions = (template.Conditions ?? {}) as Record<string, Json>;
 const outputs = (template.Outputs ?? {}) as Record<string, JsonObject>;
 const globalsFunction = ((template.Globals as JsonObject | undefined)?.Function ?? {}) as JsonObject;
 
-interface PropertySpec {
-  Type?: string;
-  ItemType?: string;
-  PrimitiveType?: string;
-  PrimitiveItemType?: string;
-}
-interface TypeSpec {
-  Properties?: Record<string, PropertySpec>;
-  Attributes?: Record<string, unknown>;
-}
-const require = createRequire(import.meta.url);
-const specification = require("@aws-cdk/cfnspec/spec/specification.json") as {
-  ResourceTypes: Record<string, TypeSpec>;
-  PropertyTypes: Record<string, TypeSpec>;
-};
-
 const PSEUDO_PARAMETERS = new Set([
   "AWS::AccountId",
   "AWS::NotificationARNs",
@@ -58,33 +41,6 @@ const PSEUDO_PARAMETERS = new Set([
   "AWS::StackName",
   "AWS::URLSuffix",
 ]);
-const RESOURCE_ATTRIBUTES = new Set([
-  "Type",
-  "Properties",
-  "Metadata",
-  "Condition",
-  "DependsOn",
-  "DeletionPolicy",
-  "UpdateReplacePolicy",
-  "UpdatePolicy",
-  "CreationPolicy",
-]);
-// GetAtt on a SAM resource resolves on the CloudFormation resource the transform generates.
-const GENERATED_TYPE: Record<string, string> = {
-  "AWS::Serverless::Function": "AWS::Lambda::Function",
-  "AWS::Serverless::StateMachine": "AWS::StepFunctions::StateMachine",
-};
-/**
- * Properties newer than the @aws-cdk/cfnspec snapshot (frozen in 2023), by resource type, each checked against
- * the current CloudFormation or SAM documentation by hand; anything listed here escapes the spelling check.
- * Custom resources need no entry: their properties are free-form (ServiceTimeout included).
- */
-const PROPERTIES_MISSING_FROM_SPEC: Record<string, string[]> = {
-  // SAM's documented name (the translator reads it and sets the stage's AccessLogSettings); the snapshot's SAM
-  // section spells it AccessLogSetting, which is AWS::Serverless::Api's.
-  "AWS::Serverless::HttpApi": ["AccessLogSettings"],
-};
-
 function resource(name: string): JsonObject {
   const found = resources[name];
   if (!found) throw new Error(`template.yaml has no resource ${name}`);
@@ -101,12 +57,6 @@ function dockerfileOf(name: string): string {
 
 const functions = Object.entries(resources).filter(([, r]) => r.Type === "AWS::Serverless::Function");
 const functionNames = functions.map(([name]) => name);
-
-function isIntrinsic(value: Json): boolean {
-  if (!isObject(value)) return false;
-  const keys = Object.keys(value);
-  return keys.length === 1 && (keys[0] === "Ref" || (keys[0] as string).startsWith("Fn::"));
-}
 
 function str(value: Json | undefined): string {
   return JSON.stringify(value);
@@ -186,74 +136,12 @@ describe("template.yaml: structure", () => {
     expect(template.Transform).toBe("AWS::Serverless-2016-10-31");
   });
 
-  it("uses only resource types, attributes and property names that CloudFormation knows", () => {
-    const problems: string[] = [];
-    const checkObject = (resourceType: string, typeName: string, value: Json, path: string) => {
-      if (!isObject(value) || isIntrinsic(value)) return;
-      const spec = typeName === resourceType ? specification.ResourceTypes[typeName] : specTypeFor(typeName);
-      if (!spec?.Properties) return;
-      for (const [key, child] of Object.entries(value)) {
-        const property = spec.Properties[key];
-        if (!property) {
-          problems.push(`${path}.${key}: not a property of ${typeName}`);
-          continue;
-        }
-        checkValue(resourceType, property, child, `${path}.${key}`);
-      }
-    };
-    const specTypeFor = (typeName: string) => specification.PropertyTypes[typeName];
-    const checkValue = (resourceType: string, property: PropertySpec, value: Json, path: string) => {
-      if (isIntrinsic(value) || !property.Type) return;
-      const nested = (type: string) => (type === "Tag" ? "Tag" : `${resourceType}.${type}`);
-      if (property.Type === "List" && property.ItemType && Array.isArray(value)) {
-        for (const [i, item] of value.entries())
-          checkObject(resourceType, nested(property.ItemType), item, `${path}[${i}]`);
-      } else if (property.Type === "Map" && property.ItemType && isObject(value)) {
-        for (const [k, item] of Object.entries(value))
-          checkObject(resourceType, nested(property.ItemType), item, `${path}.${k}`);
-      } else if (property.Type !== "List" && property.Type !== "Map") {
-        checkObject(resourceType, nested(property.Type), value, path);
-      }
-    };
-
-    for (const [name, resource] of Object.entries(resources)) {
-      for (const key of Object.keys(resource)) {
-        if (!RESOURCE_ATTRIBUTES.has(key)) problems.push(`${name}: unknown resource attribute ${key}`);
-      }
-      const type = String(resource.Type);
-      const properties = (resource.Properties ?? {}) as JsonObject;
-      if (type.startsWith("Custom::")) {
-        if (!("ServiceToken" in properties)) problems.push(`${name}: custom resource without ServiceToken`);
-        continue;
-      }
-      const spec = specification.ResourceTypes[type];
-      if (!spec) {
-        problems.push(`${name}: unknown resource type ${type}`);
-        continue;
-      }
-      const allowed = new Set(PROPERTIES_MISSING_FROM_SPEC[type] ?? []);
-      const known = Object.fromEntries(Object.entries(properties).filter(([key]) => !allowed.has(key)));
-      checkObject(type, type, known, name);
-    }
-    checkObject(
-      "AWS::Serverless::Function",
-      "AWS::Serverless::Function",
-      globalsFunction,
-      "Globals.Function",
-    );
-    expect(problems).toEqual([]);
-  });
-
   it("only references parameters, resources and pseudo parameters that exist", () => {
     const problems: string[] = [];
     const known = (name: string) => name in parameters || name in resources || PSEUDO_PARAMETERS.has(name);
-    const checkAttribute = (resource: string, attribute: string, where: string) => {
-      const target = resources[resource];
-      if (!target) return problems.push(`${where}: GetAtt of unknown resource ${resource}`);
-      const type = String(target.Type);
-      if (type.startsWith("Custom::")) return;
-      const attributes = specification.ResourceTypes[GENERATED_TYPE[type] ?? type]?.Attributes ?? {};
-      if (!(attribute in attributes)) problems.push(`${where}: ${type} has no attribute ${attribute}`);
+    // Whether the attribute exists on that type is cfn-lint's check (E1010, tests/infra/aws-validators.test.ts).
+    const checkAttribute = (resource: string, where: string) => {
+      if (!resources[resource]) problems.push(`${where}: GetAtt of unknown resource ${resource}`);
     };
     for (const section of ["Resources", "Outputs", "Conditions", "Rules", "Globals"]) {
       for (const { value, path } of walk(template[section] ?? {}, [section])) {
@@ -262,7 +150,7 @@ describe("template.yaml: structure", () => {
         if (typeof value.Ref === "string" && !known(value.Ref))
           problems.push(`${where}: Ref to unknown ${value.Ref}`);
         const getAtt = value["Fn::GetAtt"];
-        if (Array.isArray(getAtt)) checkAttribute(String(getAtt[0]), String(getAtt[1]), where);
+        if (Array.isArray(getAtt)) checkAttribute(String(getAtt[0]), where);
         const sub = subString(value);
         if (sub === undefined) continue;
         const local =
@@ -271,7 +159,7 @@ describe("template.yaml: structure", () => {
           if (reference in local || known(reference)) continue;
           const dot = reference.indexOf(".");
           if (dot > 0 && reference.slice(0, dot) in resources) {
-            checkAttribute(reference.slice(0, dot), reference.slice(dot + 1), where);
+            checkAttribute(reference.slice(0, dot), where);
           } else {
             problems.push(`${where}: Fn::Sub references unknown \${${reference}}`);
           }
