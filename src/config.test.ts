@@ -1,4 +1,6 @@
+import { ConfiguredRetryStrategy, StandardRetryStrategy } from "@smithy/core/retry";
 import { describe, expect, it } from "vitest";
+import { createS3Client } from "./adapters/object-store.js";
 import { loadDeathsConfig, loadDownloadConfig, loadStorageConfig } from "./config.js";
 
 describe("loadDeathsConfig: MAX_REJECT_SHARE", () => {
@@ -116,8 +118,13 @@ describe("loadStorageConfig: S3_MAX_ATTEMPTS", () => {
     },
   );
 
-  it("never takes a retry delay from the environment", () => {
-    expect(loadStorageConfig({ ...env, S3_RETRY_DELAY_MS: "1" })).not.toHaveProperty("retryDelayMs");
+  it("never takes a retry strategy from the environment: the client keeps the SDK's standard one", async () => {
+    const s3 = createS3Client(
+      loadStorageConfig({ ...env, S3_RETRY_DELAY_MS: "1", AWS_RETRY_MODE: "adaptive" }),
+    );
+    const strategy = await s3.config.retryStrategy();
+    expect(strategy).toBeInstanceOf(StandardRetryStrategy);
+    expect(strategy).not.toBeInstanceOf(ConfiguredRetryStrategy);
   });
 });
 

@@ -29,6 +29,7 @@ import { stateObjectLookup } from "../src/pipeline/source-state.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { type FaultyS3, startFaultyS3 } from "./support/faulty-s3.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
+import { quickRetry } from "./support/retry.js";
 import { startTestStorage, type TestStorage } from "./support/storage.js";
 
 const SAMPLES = fileURLToPath(new URL("../samples/", import.meta.url));
@@ -61,9 +62,10 @@ beforeAll(async () => {
   // The production client and attempts (S3_MAX_ATTEMPTS unset); only the SDK's backoff is 1 ms.
   const config = {
     ...loadStorageConfig({ ROADTOLL_BUCKET: storage.bucket, S3_ENDPOINT: front.endpoint }),
-    retryDelayMs: 1,
   };
-  client = createS3Client(config, LOCAL_CREDENTIALS);
+  client = createS3Client(config, LOCAL_CREDENTIALS, {
+    retryStrategy: quickRetry(config.maxAttempts ?? DEFAULT_S3_MAX_ATTEMPTS),
+  });
   store = new ObjectStore(client, storage.bucket);
   tasks = {
     Ingest: createIngestHandler({

@@ -17,6 +17,7 @@ import { type RunningFileServer, startFileServer } from "../src/local/file-serve
 import { currentRows, openTestDatabase, type TestDatabase } from "./support/database.js";
 import { type FaultRule, type FaultyS3, type S3Operation, startFaultyS3 } from "./support/faulty-s3.js";
 import { referenceDeaths, VEHICLE_NAMES } from "./support/reference.js";
+import { quickRetry } from "./support/retry.js";
 import { startTestStorage, type TestStorage, testS3Backend } from "./support/storage.js";
 
 // The real S3 client, ObjectStore and both steps, talking to the test S3 server (s3rver, or moto_server with
@@ -84,9 +85,10 @@ afterAll(async () => {
 function storeThroughFront(env: NodeJS.ProcessEnv = {}): ObjectStore {
   const config = {
     ...loadStorageConfig({ ...env, ROADTOLL_BUCKET: BUCKET, S3_ENDPOINT: front.endpoint }),
-    retryDelayMs: 1,
   };
-  const s3 = createS3Client(config, LOCAL_CREDENTIALS);
+  const s3 = createS3Client(config, LOCAL_CREDENTIALS, {
+    retryStrategy: quickRetry(config.maxAttempts ?? DEFAULT_S3_MAX_ATTEMPTS),
+  });
   clients.push(s3);
   return new ObjectStore(s3, BUCKET);
 }

@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { ConfiguredRetryStrategy } from "@smithy/core/retry";
+import type { RetryStrategyV2 } from "@smithy/types";
 import { RoadtollError } from "../errors.js";
 
 /**
@@ -44,17 +44,16 @@ export interface StorageConfig {
    * would hold the step until the Lambda itself timed out.
    */
   timeoutMs?: number;
-  /**
-   * Tests only (never read from the environment): a fixed delay between attempts in place of the SDK's backoff,
-   * so that fault tests run the SDK's standard retry without waiting seconds for it.
-   */
-  retryDelayMs?: number;
 }
 
 export function createS3Client(
   config: StorageConfig,
   credentials?: { accessKeyId: string; secretAccessKey: string },
-  options: { purpose?: "requests" | "presign" } = {},
+  options: {
+    purpose?: "requests" | "presign";
+    /** Tests: the SDK's standard strategy with a short fixed delay (tests/support/retry.ts), not its backoff. */
+    retryStrategy?: RetryStrategyV2;
+  } = {},
 ): S3Client {
   const maxAttempts = config.maxAttempts ?? DEFAULT_S3_MAX_ATTEMPTS;
   const timeoutMs = config.timeoutMs ?? DEFAULT_S3_TIMEOUT_MS;
@@ -66,10 +65,7 @@ export function createS3Client(
     // limiter suits many concurrent callers of one client, and a step sends at most a few requests at a time.
     retryMode: "standard",
     maxAttempts,
-    // Tests only: the same standard strategy (retryable errors, attempts, quota) with a fixed short delay.
-    ...(config.retryDelayMs !== undefined
-      ? { retryStrategy: new ConfiguredRetryStrategy(maxAttempts, config.retryDelayMs) }
-      : {}),
+    ...(options.retryStrategy ? { retryStrategy: options.retryStrategy } : {}),
     // The client's own socket inactivity timeout (none by default): a stalled connection fails as a
     // TimeoutError, which the standard retry repeats, instead of hanging the step until the Lambda times out.
     requestHandler: {
