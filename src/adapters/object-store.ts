@@ -313,8 +313,16 @@ export class ObjectStore {
     }
   }
 
-  /** A small text object (a configuration file), or undefined when there is none; over 1 MiB is refused. */
-  async readText(key: string): Promise<string | undefined> {
+  /**
+   * A small object read whole as UTF-8 text (a configuration file, a state record, a run summary), or undefined
+   * when there is none. Past `maxBytes` (default 1 MiB) it stops reading: a ConfigError naming the object, or
+   * undefined when the caller treats an oversized object as absent (`overCap: "absent"`).
+   */
+  async readText(
+    key: string,
+    options: { maxBytes?: number; overCap?: "refuse" | "absent" } = {},
+  ): Promise<string | undefined> {
+    const maxBytes = options.maxBytes ?? MAX_TEXT_BYTES;
     let body: Readable;
     try {
       body = await this.read(key);
@@ -326,11 +334,12 @@ export class ObjectStore {
     let size = 0;
     for await (const chunk of body) {
       size += (chunk as Buffer).length;
-      if (size > MAX_TEXT_BYTES) {
+      if (size > maxBytes) {
         body.destroy();
+        if (options.overCap === "absent") return undefined;
         throw new RoadtollError(
           "ConfigError",
-          `s3://${this.bucket}/${key} is over 1 MiB, too big for a configuration file`,
+          `s3://${this.bucket}/${key} is over ${maxBytes === MAX_TEXT_BYTES ? "1 MiB" : `${maxBytes} bytes`}: too big for a small object read whole (a configuration file, a state record, a summary)`,
           {
             where: { file: key },
           },

@@ -8,6 +8,7 @@ import { type Links, loadLinks } from "../adapters/links.js";
 import type { ObjectStore } from "../adapters/object-store.js";
 import { redactUrl } from "../adapters/redact.js";
 import { loadDownloadConfig } from "../config.js";
+import { RoadtollError } from "../errors.js";
 import { createDeathsFunctionHandler } from "../handlers/deaths-function.js";
 import { createIngestHandler } from "../handlers/ingest-handler.js";
 import type { CuratedResult } from "../handlers/publish-curated-handler.js";
@@ -268,9 +269,17 @@ function summaryKeys(results: ReadonlyArray<{ summary?: { key?: string } } | nul
 async function readSummaries(store: ObjectStore, keys: readonly string[]): Promise<DeathsSummary[]> {
   const summaries: DeathsSummary[] = [];
   for (const key of keys) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await store.read(key)) chunks.push(chunk as Buffer);
-    summaries.push(JSON.parse(Buffer.concat(chunks).toString("utf8")) as DeathsSummary);
+    const text = await store.readText(key);
+    if (text === undefined) {
+      throw new RoadtollError(
+        "ObjectNotFoundError",
+        `s3://${store.bucket}/${key}: the run's summary is missing`,
+        {
+          where: { file: key },
+        },
+      );
+    }
+    summaries.push(JSON.parse(text) as DeathsSummary);
   }
   return summaries;
 }

@@ -1,5 +1,4 @@
 import type { ObjectStore } from "../adapters/object-store.js";
-import { RoadtollError } from "../errors.js";
 
 /**
  * What the last successful run of a source saw, kept at `state/<source>.json` by the deaths step once the run's
@@ -45,25 +44,8 @@ const MAX_STATE_BYTES = 64 * 1024;
  */
 export function stateObjectLookup(store: ObjectStore): LastRunLookup {
   return async (source) => {
-    let text: string;
-    try {
-      const object = await store.readObject(stateKey(source));
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of object.body) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_STATE_BYTES) {
-          object.body.destroy();
-          return undefined;
-        }
-        chunks.push(chunk as Buffer);
-      }
-      text = Buffer.concat(chunks).toString("utf8");
-    } catch (error) {
-      if (error instanceof RoadtollError && error.name === "ObjectNotFoundError") return undefined;
-      throw error;
-    }
-    return parseState(text, source);
+    const text = await store.readText(stateKey(source), { maxBytes: MAX_STATE_BYTES, overCap: "absent" });
+    return text === undefined ? undefined : parseState(text, source);
   };
 }
 
