@@ -26,7 +26,7 @@ import { type LinkRef, resolveLink } from "../pipeline/ingest-link.js";
 import { type CliOptions, parseCliArgs, USAGE, USAGE_HINT } from "./args.js";
 import { downloadProgress } from "./download-progress.js";
 import { onInterrupt } from "./interrupt.js";
-import { renderResults } from "./report.js";
+import { renderResults } from "./run-summary.js";
 import { sampleDigests } from "./samples.js";
 import { dataDirPath } from "./user-paths.js";
 

@@ -109,7 +109,7 @@ export interface DeathsResult {
  * overwrites it with the same figures) and the step answers with its counts and keys.
  */
 export async function runDeathsStep(input: DeathsEvent, deps: DeathsDeps): Promise<DeathsResult> {
-  const summary = await summarise(input, deps);
+  const summary = await computeAndWrite(input, deps);
   const key = summaryKey(input.source, input.runId, input.execution);
   await writeJson(deps.store, key, summary, input.source);
   return {
@@ -142,7 +142,12 @@ async function writeJson(store: ObjectStore, key: string, value: unknown, source
   }
 }
 
-async function summarise(input: DeathsEvent, deps: DeathsDeps): Promise<DeathsSummary> {
+/**
+ * The step's work and every side effect but the summary object: checks the input, reads the clean object, writes
+ * the rejects object, the snapshot in Postgres (or the rejected run) and the source's state object, and returns
+ * the summary to store.
+ */
+async function computeAndWrite(input: DeathsEvent, deps: DeathsDeps): Promise<DeathsSummary> {
   if (input.bucket !== deps.store.bucket) {
     throw new RoadtollError(
       "InvalidEventError",
