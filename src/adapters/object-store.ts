@@ -339,7 +339,7 @@ export class ObjectStore {
         if (options.overCap === "absent") return undefined;
         throw new RoadtollError(
           "ConfigError",
-          `s3://${this.bucket}/${key} is over ${maxBytes === MAX_TEXT_BYTES ? "1 MiB" : `${maxBytes} bytes`}: too big for a small object read whole (a configuration file, a state record, a summary)`,
+          `s3://${this.bucket}/${key} is over ${maxBytes} bytes, too big to read whole`,
           {
             where: { file: key },
           },

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -27,12 +27,18 @@ export async function startSnapshotServer(
   dataDir: string,
 ): Promise<{ close(): Promise<void> }> {
   const token = randomBytes(24).toString("hex");
+  const expected = Buffer.from(`Bearer ${token}`);
+  // Compared in constant time: another local user may time guesses at a loopback port.
+  const authorised = (header: string | undefined) => {
+    const given = Buffer.from(header ?? "");
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
   const server = createServer((request, response) => {
     if (request.method !== "GET" || request.url !== "/snapshot") {
       response.writeHead(404).end();
       return;
     }
-    if (request.headers.authorization !== `Bearer ${token}`) {
+    if (!authorised(request.headers.authorization)) {
       response.writeHead(403).end();
       return;
     }
