@@ -1,10 +1,11 @@
 /**
  * The one public error type. Every failure roadtoll raises on purpose is a `RoadtollError` whose `name` is
  * stable: Step Functions matches `Retry`/`Catch` on it (see statemachine/pipeline.asl.json), so renaming one is a
- * breaking change. `where` says which file, row and column failed, when that is known.
+ * breaking change. `where` says which resource (object, URL, ARN, path), line and column failed, when that is known.
  */
 export interface ErrorLocation {
-  file?: string;
+  /** What failed: an object key, a URL (its secrets redacted), an ARN, a path or a prefix. */
+  resource?: string;
   line?: number;
   column?: string;
 }
@@ -55,7 +56,7 @@ export class RoadtollError extends Error {
 function withLocation(message: string, where: ErrorLocation | undefined): string {
   if (!where) return message;
   const parts = [
-    where.file,
+    where.resource,
     where.line === undefined ? undefined : `line ${where.line}`,
     where.column === undefined ? undefined : `column ${where.column}`,
   ].filter((part) => part !== undefined);

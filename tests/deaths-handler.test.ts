@@ -324,7 +324,7 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
   it("names the missing object", async () => {
     await expect(deaths({ ...norte, key: "clean/Norte/nothing.csv" })).rejects.toMatchObject({
       name: "ObjectNotFoundError",
-      where: { file: "clean/Norte/nothing.csv" },
+      where: { resource: "clean/Norte/nothing.csv" },
     });
   });
 });
@@ -383,7 +383,7 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
       () => expect.unreachable("a file with no usable row must not succeed"),
       (thrown: unknown) => thrown,
     );
-    expect(error).toMatchObject({ name: "TooManyRejectsError", where: { file: event.key } });
+    expect(error).toMatchObject({ name: "TooManyRejectsError", where: { resource: event.key } });
     expect((error as Error).message).toBe(
       `${event.key}: 3 of 3 rows rejected (100.0%), more than the 5.0% allowed (MAX_REJECT_SHARE=0.05); ` +
         "most common: wrong number of fields ×2, mortos: negative count ×1; nothing written; " +
@@ -521,7 +521,7 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
     const wide = await cleanObject("Wide", ["good", "otherRoad", "good", "thirdRoad", "good"]);
     await expect(bounded(wide)).rejects.toMatchObject({
       name: "TooManyRoadsError",
-      where: { file: wide.key, line: 5, column: "trecho" },
+      where: { resource: wide.key, line: 5, column: "trecho" },
       message: expect.stringContaining("more than 2 distinct road-years"),
     });
     // The figures are the earlier run's, and no run of the refused file was recorded as current.
@@ -544,7 +544,7 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
     const event = await cleanObject("HeaderOnly", []);
     await expect(deaths(event)).rejects.toMatchObject({
       name: "NoDataError",
-      where: { file: event.key },
+      where: { resource: event.key },
       message: expect.stringMatching(new RegExp(`^${event.key}: the file has a header but no data rows`)),
     });
     expect(await tableRows("HeaderOnly")).toEqual([]);

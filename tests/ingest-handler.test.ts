@@ -235,7 +235,7 @@ describe("ingest handler", () => {
     expect(error).toMatchObject({
       name: "DownloadError",
       message: expect.stringMatching(/longer than 2 s \(DOWNLOAD_DEADLINE_MS\)/),
-      where: { file: scripted.url("/trickle.csv") },
+      where: { resource: scripted.url("/trickle.csv") },
     });
     // Ended by the deadline, not by a timeout of one pause (none is longer than 100 ms).
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -257,7 +257,7 @@ describe("ingest handler", () => {
     const error = await ingest({ url: scripted.url("/no-mortos.csv"), source: "NoMortos" }).catch(
       (e: unknown) => e,
     );
-    expect(error).toMatchObject({ name: "HeaderError", where: { file: "no-mortos.csv", line: 1 } });
+    expect(error).toMatchObject({ name: "HeaderError", where: { resource: "no-mortos.csv", line: 1 } });
     expect((error as Error).message).toMatch(/^no-mortos\.csv, line 1: missing required column mortos/);
     expect(await storage.keys("clean/NoMortos/")).toEqual([]);
   });
@@ -268,7 +268,7 @@ describe("ingest handler", () => {
     );
     expect(error).toMatchObject({
       name: "CsvFormatError",
-      where: { file: "broken-quote.csv", line: 3, column: "field 1" },
+      where: { resource: "broken-quote.csv", line: 3, column: "field 1" },
     });
     expect((error as Error).message).toContain("a quoted field is never closed");
     expect(await storage.keys("raw/Broken/")).toEqual([]);

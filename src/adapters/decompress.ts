@@ -27,7 +27,7 @@ export function decompressed(body: Readable, contentEncoding: string | undefined
         "DownloadError",
         `the server sent Content-Encoding "${coding}", which is not supported`,
         {
-          where: { file: shown },
+          where: { resource: shown },
         },
       );
     }
@@ -86,6 +86,6 @@ function corrupt(error: unknown, shown: string): unknown {
   if (!String((error as { code?: unknown }).code ?? "").startsWith("Z_")) return error;
   return new RoadtollError("DownloadError", `the compressed body cannot be decoded: ${error.message}`, {
     cause: error,
-    where: { file: shown },
+    where: { resource: shown },
   });
 }

@@ -93,7 +93,7 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
       new RoadtollError(
         "DownloadError",
         `the download took longer than ${Math.round(config.deadlineMs / 1000)} s (DOWNLOAD_DEADLINE_MS)`,
-        { where: { file: shown } },
+        { where: { resource: shown } },
       );
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(late()), config.deadlineMs);
@@ -141,7 +141,7 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
         throw new RoadtollError(
           "DownloadError",
           `more than ${config.maxRedirects} redirects (DOWNLOAD_MAX_REDIRECTS); the last pointed to ${redactUrl(location)}`,
-          { where: { file: shown } },
+          { where: { resource: shown } },
         );
       }
       let next: string;
@@ -149,7 +149,7 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
         next = new URL(location, current).href;
       } catch {
         throw new RoadtollError("DownloadForbiddenError", "a redirect points to an invalid URL", {
-          where: { file: shown },
+          where: { resource: shown },
         });
       }
       try {
@@ -157,7 +157,7 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
       } catch (error) {
         const reason = error instanceof Error ? error.message.replace(/^.*?: /, "") : String(error);
         throw new RoadtollError("DownloadForbiddenError", `redirected to ${redactUrl(next)}: ${reason}`, {
-          where: { file: shown },
+          where: { resource: shown },
         });
       }
     }
@@ -181,7 +181,7 @@ export function createDownloader(config: DownloadConfig, options: DownloaderOpti
       throw new RoadtollError(
         transient ? "DownloadUnavailableError" : "DownloadError",
         `server answered HTTP ${statusCode}${waitedMs > 0 ? ` after ${Math.round(waitedMs / 1000)} s of waiting` : ""}${advice}`,
-        { where: { file: shown } },
+        { where: { resource: shown } },
       );
     }
     const length = Number(response.headers["content-length"]);
@@ -257,7 +257,7 @@ function requestFailure(error: unknown, shown: string): RoadtollError {
     (candidate) => candidate instanceof RoadtollError,
   );
   if (refused instanceof RoadtollError) {
-    return new RoadtollError(refused.name, refused.message, { cause: refused, where: { file: shown } });
+    return new RoadtollError(refused.name, refused.message, { cause: refused, where: { resource: shown } });
   }
   const code = String(
     (error as { code?: unknown })?.code ?? (error as { cause?: { code?: unknown } })?.cause?.code,
@@ -266,12 +266,12 @@ function requestFailure(error: unknown, shown: string): RoadtollError {
   if (NO_SUCH_HOST.has(code)) {
     return new RoadtollError("DownloadError", `no such host: ${message}`, {
       cause: error,
-      where: { file: shown },
+      where: { resource: shown },
     });
   }
   return new RoadtollError("DownloadUnavailableError", `cannot reach the server: ${message}`, {
     cause: error,
-    where: { file: shown },
+    where: { resource: shown },
   });
 }
 
@@ -280,7 +280,7 @@ function tooLarge(shown: string, maxBytes: number, detail: string): RoadtollErro
     "DownloadTooLargeError",
     `the download is limited to ${maxBytes.toLocaleString("en")} bytes (DOWNLOAD_MAX_BYTES, --max-download-bytes) ` +
       `and ${detail}; nothing was stored`,
-    { where: { file: shown } },
+    { where: { resource: shown } },
   );
 }
 
@@ -298,7 +298,7 @@ export function asDownloadFailure(error: unknown, url: string): unknown {
   ) {
     return new RoadtollError("DownloadUnavailableError", `download interrupted: ${error.message}`, {
       cause: error,
-      where: { file: shown },
+      where: { resource: shown },
     });
   }
   return error;

@@ -127,7 +127,7 @@ export function refusedAddress(address: string, policy: AddressPolicy): string |
 }
 
 function forbidden(message: string, url: string): RoadtollError {
-  return new RoadtollError("DownloadForbiddenError", message, { where: { file: redactUrl(url) } });
+  return new RoadtollError("DownloadForbiddenError", message, { where: { resource: redactUrl(url) } });
 }
 
 /**

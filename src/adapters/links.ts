@@ -13,7 +13,7 @@ export async function loadLinks(path: string): Promise<Links> {
   } catch (error) {
     throw new RoadtollError("ConfigError", `cannot read the links file: ${(error as Error).message}`, {
       cause: error,
-      where: { file: path },
+      where: { resource: path },
     });
   }
   return parseLinks(text, path);
@@ -30,7 +30,7 @@ export function parseLinks(text: string, where: string): Links {
   const fail = (message: string, offset?: number, cause?: unknown): never => {
     throw new RoadtollError("ConfigError", message, {
       cause,
-      where: { file: where, ...(offset === undefined ? {} : { line: lineCounter.linePos(offset).line }) },
+      where: { resource: where, ...(offset === undefined ? {} : { line: lineCounter.linePos(offset).line }) },
     });
   };
   const [error] = document.errors;

@@ -240,7 +240,7 @@ export class ObjectStore {
       if (error instanceof NoSuchKey) {
         throw new RoadtollError("ObjectNotFoundError", `s3://${this.bucket}/${key} does not exist`, {
           cause: error,
-          where: { file: key },
+          where: { resource: key },
         });
       }
       throw storageError(`cannot read s3://${this.bucket}/${key}`, error, key);
@@ -341,7 +341,7 @@ export class ObjectStore {
           "ConfigError",
           `s3://${this.bucket}/${key} is over ${maxBytes} bytes, too big to read whole`,
           {
-            where: { file: key },
+            where: { resource: key },
           },
         );
       }
@@ -450,7 +450,7 @@ function storageError(message: string, cause: unknown, key: string): RoadtollErr
   // How many requests the SDK made, its retries included.
   const attempts = (cause as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts;
   if (attempts !== undefined) detail += `; ${attempts} attempt${attempts === 1 ? "" : "s"}`;
-  return new RoadtollError("StorageError", `${message} (${detail})`, { cause, where: { file: key } });
+  return new RoadtollError("StorageError", `${message} (${detail})`, { cause, where: { resource: key } });
 }
 
 /** The HTTP status of an S3 error (the SDK's `$metadata`), when the server answered at all. */

@@ -275,7 +275,7 @@ async function readSummaries(store: ObjectStore, keys: readonly string[]): Promi
         "ObjectNotFoundError",
         `s3://${store.bucket}/${key}: the run's summary is missing`,
         {
-          where: { file: key },
+          where: { resource: key },
         },
       );
     }

@@ -102,7 +102,7 @@ export async function createDatabase(
           throw new RoadtollError(
             "DatabaseUnavailableError",
             `the database refused the credentials in the secret, read again just now (${(again as Error).message}); a rotation may be in progress`,
-            { cause: again, where: { file: config.secretArn } },
+            { cause: again, where: { resource: config.secretArn } },
           );
         }
       }
@@ -164,7 +164,7 @@ export async function readDatabaseSecret(secretArn: string, region: string): Pro
     const parsed = secretSchema.safeParse(parseJson(response.SecretString));
     if (!parsed.success) {
       throw new RoadtollError("ConfigError", "the database secret has no username/password fields", {
-        where: { file: secretArn },
+        where: { resource: secretArn },
       });
     }
     return parsed.data;
@@ -173,7 +173,7 @@ export async function readDatabaseSecret(secretArn: string, region: string): Pro
     throw new RoadtollError(
       "DatabaseUnavailableError",
       `cannot read the database secret: ${(error as Error).name}`,
-      { cause: error, where: { file: secretArn } },
+      { cause: error, where: { resource: secretArn } },
     );
   } finally {
     client.destroy();

@@ -1,3 +1,5 @@
+import { DASH, dropTrailingBlanks, SLASH, skipBlanks, ZERO } from "./bytes.js";
+
 /**
  * The year of an accident, read straight from the bytes of its `data` cell, so the deaths step's hot path
  * allocates nothing for it. ANTT writes `dd/mm/yyyy` (every row of the 18 real files); `yyyy-mm-dd` is read too,
@@ -8,15 +10,9 @@
  */
 export const UNKNOWN_YEAR = 0;
 
-const SPACE = 0x20;
-const TAB = 0x09;
-const ZERO = 0x30;
-const SLASH = 0x2f;
-const DASH = 0x2d;
-
 export function parseYearBytes(bytes: Uint8Array, start: number, end: number): number {
-  while (start < end && (bytes[start] === SPACE || bytes[start] === TAB)) start++;
-  while (end > start && (bytes[end - 1] === SPACE || bytes[end - 1] === TAB)) end--;
+  start = skipBlanks(bytes, start, end);
+  end = dropTrailingBlanks(bytes, start, end);
   const length = end - start;
   if (length === 10 && bytes[start + 4] === DASH && bytes[start + 7] === DASH) {
     const year = digits(bytes, start, start + 4);

@@ -178,14 +178,14 @@ describe("cleanCsv", () => {
       Buffer.from("trecho;automovel;bicicleta;caminhao;moto;onibus\nBR-116/BA;1;;;;\n"),
     ]);
     expect(error.name).toBe("HeaderError");
-    expect(error.where).toEqual({ file: "src.csv", line: 1 });
+    expect(error.where).toEqual({ resource: "src.csv", line: 1 });
     expect(error.message).toMatch(/missing required column mortos \(found: /);
   });
 
   it("fails with HeaderError on empty input", async () => {
     const error = await cleanError([]);
     expect(error.name).toBe("HeaderError");
-    expect(error.where).toEqual({ file: "src.csv", line: 1 });
+    expect(error.where).toEqual({ resource: "src.csv", line: 1 });
     expect(error.message).toContain("the file is empty");
   });
 

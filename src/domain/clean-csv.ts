@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { RoadtollError } from "../errors.js";
+import { COMMA, LF, QUOTE, ZERO } from "./bytes.js";
 import { ROAD_NAME_COLUMN, SOURCE_LINE_COLUMN } from "./columns.js";
 import { encodeCsvField, formatCsvRow } from "./csv-format.js";
 import { CsvReader, type CsvRecord, NEEDS_QUOTES, QUOTED, type SourceDelimiter } from "./csv-reader.js";
@@ -100,11 +101,6 @@ export async function cleanCsv(options: CleanCsvOptions): Promise<CleanCsvResult
   };
 }
 
-const COMMA = 0x2c;
-const QUOTE = 0x22;
-const NEWLINE = 0x0a;
-const ZERO = 0x30;
-
 /**
  * Rewrites records as clean rows, byte to byte: runs of plain fields are block copies, and only a field that
  * needs quoting is handled on its own. Output goes to a buffer sized for the worst case of each record, handed
@@ -148,7 +144,7 @@ class RowRewriter {
     this.reader.end();
     if (!this.header) {
       throw new RoadtollError("HeaderError", "the file is empty: no header row", {
-        where: { file: this.file, line: 1 },
+        where: { resource: this.file, line: 1 },
       });
     }
     return this.take();
@@ -225,7 +221,7 @@ class RowRewriter {
     out[at++] = COMMA;
     road.copy(out, at);
     at += road.length;
-    out[at++] = NEWLINE;
+    out[at++] = LF;
     this.at = at;
   }
 

@@ -174,7 +174,7 @@ describe("computeDeaths on input that is not a clean file", () => {
       "trecho,automovel,bicicleta,caminhao,moto,onibus,mortos\nBR-116/BA,1,,,,,1\n",
     );
     expect(error.name).toBe("HeaderError");
-    expect(error.where).toEqual({ file: "clean.csv", line: 1, column: "source_line" });
+    expect(error.where).toEqual({ resource: "clean.csv", line: 1, column: "source_line" });
     expect(error.message).toContain("not a file written by the ingest step");
   });
 
@@ -197,7 +197,7 @@ describe("computeDeaths on input that is not a clean file", () => {
   it("fails with HeaderError on empty input", async () => {
     const error = await computeError("");
     expect(error.name).toBe("HeaderError");
-    expect(error.where).toEqual({ file: "clean.csv", line: 1 });
+    expect(error.where).toEqual({ resource: "clean.csv", line: 1 });
     expect(error.message).toContain("the file is empty");
   });
 
@@ -206,14 +206,14 @@ describe("computeDeaths on input that is not a clean file", () => {
   it("fails with CsvFormatError on a quote that is never closed", async () => {
     const error = await computeError(`${HEADER}\n"BR-116/BA,1,,,,,1,2,BR-116/BA\n`);
     expect(error.name).toBe("CsvFormatError");
-    expect(error.where).toEqual({ file: "clean.csv", line: 2, column: "field 1" });
+    expect(error.where).toEqual({ resource: "clean.csv", line: 2, column: "field 1" });
     expect(error.message).toContain("a quoted field is never closed");
   });
 
   it("fails with CsvFormatError on a closing quote followed by more text", async () => {
     const error = await computeError(`${HEADER}\nBR-116/BA,1,,,,,1,2,BR-116/BA\n"BR"x,1,,,,,1,3,BR\n`);
     expect(error.name).toBe("CsvFormatError");
-    expect(error.where).toEqual({ file: "clean.csv", line: 3, column: "field 1" });
+    expect(error.where).toEqual({ resource: "clean.csv", line: 3, column: "field 1" });
     expect(error.message).toContain('followed by "x" instead of a delimiter or a line end');
   });
 

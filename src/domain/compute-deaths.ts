@@ -111,7 +111,7 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
             throw new RoadtollError(
               "HeaderError",
               `missing column ${required}: not a file written by the ingest step`,
-              { where: { file, line: 1, column: required } },
+              { where: { resource: file, line: 1, column: required } },
             );
           }
         }
@@ -127,7 +127,7 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
       const rejection = aggregator.add(record);
       if (rejection?.fatal) {
         throw new RoadtollError("TooManyRoadsError", rejection.reason, {
-          where: { file, line: sourceLine(record), column: rejection.column },
+          where: { resource: file, line: sourceLine(record), column: rejection.column },
         });
       }
       if (rejection) reject(record, rejection.kind, rejection.reason, rejection.column);
@@ -167,7 +167,7 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
   }
   if (!aggregator) {
     rejects.destroy();
-    throw new RoadtollError("HeaderError", "the file is empty: no header row", { where: { file, line: 1 } });
+    throw new RoadtollError("HeaderError", "the file is empty: no header row", { where: { resource: file, line: 1 } });
   }
   rejects.end();
   await finished(rejects);

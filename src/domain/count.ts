@@ -1,3 +1,5 @@
+import { DASH, dropTrailingBlanks, NINE, skipBlanks, ZERO } from "./bytes.js";
+
 /**
  * Reads a count cell straight from its bytes. ANTT leaves a cell empty, or fills it with spaces, when the count
  * is zero; anything else must be a plain non-negative integer. A negative count (some files have `-1` trucks)
@@ -10,18 +12,12 @@ export const NEGATIVE = -1;
 export const NOT_A_NUMBER = -2;
 export const TOO_LARGE = -3;
 
-const SPACE = 0x20;
-const TAB = 0x09;
-const ZERO = 0x30;
-const NINE = 0x39;
-const MINUS = 0x2d;
-
 export function parseCountBytes(bytes: Uint8Array, start: number, end: number): number {
-  while (start < end && (bytes[start] === SPACE || bytes[start] === TAB)) start++;
-  while (end > start && (bytes[end - 1] === SPACE || bytes[end - 1] === TAB)) end--;
+  start = skipBlanks(bytes, start, end);
+  end = dropTrailingBlanks(bytes, start, end);
   if (start === end) return 0;
   let negative = false;
-  if (bytes[start] === MINUS && end - start > 1) {
+  if (bytes[start] === DASH && end - start > 1) {
     negative = true;
     start++;
   }

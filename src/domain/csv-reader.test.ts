@@ -98,13 +98,13 @@ describe("CsvReader", () => {
   it("refuses a quoted field that is never closed, naming the line and field where it opens", () => {
     const error = errorFrom(() => text('h;i\nok;1\nx;"never closed\nmore\n'));
     expect(error.name).toBe("CsvFormatError");
-    expect(error.where).toEqual({ file: "t.csv", line: 3, column: "field 2" });
+    expect(error.where).toEqual({ resource: "t.csv", line: 3, column: "field 2" });
   });
 
   it("refuses a closing quote followed by anything but a delimiter or line end", () => {
     const error = errorFrom(() => text('h;i\n"ab"c;d\n'));
     expect(error.name).toBe("CsvFormatError");
-    expect(error.where).toEqual({ file: "t.csv", line: 2, column: "field 1" });
+    expect(error.where).toEqual({ resource: "t.csv", line: 2, column: "field 1" });
     expect(error.message).toContain('followed by "c"');
   });
 
@@ -115,7 +115,7 @@ describe("CsvReader", () => {
       for (let i = 0; i < 100; i++) reader.push(Buffer.alloc(100, 0x61));
     });
     expect(error.name).toBe("CsvFormatError");
-    expect(error.where).toEqual({ file: "t.csv", line: 2 });
+    expect(error.where).toEqual({ resource: "t.csv", line: 2 });
     expect(error.message).toContain("longer than 1000 bytes");
   });
 });

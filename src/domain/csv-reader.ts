@@ -1,11 +1,6 @@
 import { RoadtollError } from "../errors.js";
 
-const LF = 0x0a;
-const CR = 0x0d;
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const SEMICOLON = 0x3b;
-const TAB = 0x09;
+import { COMMA, CR, LF, QUOTE, SEMICOLON, TAB } from "./bytes.js";
 
 /** Delimiters the header line can choose between, in the order a tie is broken. */
 export const DELIMITERS = [SEMICOLON, COMMA, TAB] as const;
@@ -175,7 +170,7 @@ export class CsvReader {
       throw new RoadtollError(
         "CsvFormatError",
         `a record is longer than ${this.maxRecordBytes} bytes: probably a quote that is never closed`,
-        { where: { file: this.file, line: this.line } },
+        { where: { resource: this.file, line: this.line } },
       );
     }
     // Copied so the chunk it came from can be collected.
@@ -261,7 +256,7 @@ export class CsvReader {
           if (end === -1) {
             if (!final) return this.incomplete(recordStart, startLine);
             throw new RoadtollError("CsvFormatError", "a quoted field is never closed", {
-              where: { file: this.file, line: startLine, column: `field ${count + 1}` },
+              where: { resource: this.file, line: startLine, column: `field ${count + 1}` },
             });
           }
           record.starts[count] = start;
@@ -282,7 +277,7 @@ export class CsvReader {
             throw new RoadtollError(
               "CsvFormatError",
               `a quoted field is closed on line ${this.line} and followed by ${describe(byte)} instead of a delimiter or a line end`,
-              { where: { file: this.file, line: startLine, column: `field ${count}` } },
+              { where: { resource: this.file, line: startLine, column: `field ${count}` } },
             );
           }
           pos = i;

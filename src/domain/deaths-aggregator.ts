@@ -1,4 +1,5 @@
 import { parseYearBytes, UNKNOWN_YEAR } from "./accident-year.js";
+import { dropTrailingBlanks, sameBytes, skipBlanks } from "./bytes.js";
 import { VEHICLES, type Vehicle } from "./columns.js";
 import { describeCount, parseCountBytes } from "./count.js";
 import type { CsvRecord } from "./csv-reader.js";
@@ -83,8 +84,6 @@ const TOO_MANY_DEATHS: RowRejection = {
   kind: "mortos: file total too large",
   reason: `with this row the file's deaths would pass ${Number.MAX_SAFE_INTEGER.toLocaleString("en-US")}`,
 };
-const SPACE = 0x20;
-const TAB = 0x09;
 
 /**
  * The metric: for each road and vehicle type, the sum of `mortos` over the accidents in which at least one
@@ -151,8 +150,8 @@ export class DeathsAggregator {
     if (field < record.count) {
       start = record.starts[field] as number;
       end = record.ends[field] as number;
-      while (start < end && (bytes[start] === SPACE || bytes[start] === TAB)) start++;
-      while (end > start && (bytes[end - 1] === SPACE || bytes[end - 1] === TAB)) end--;
+      start = skipBlanks(bytes, start, end);
+      end = dropTrailingBlanks(bytes, start, end);
     }
     if (start === end) return NO_ROAD;
 
@@ -389,12 +388,6 @@ function grown(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
 
 function yearOrder(year: number): number {
   return year === UNKNOWN_YEAR ? Number.MAX_SAFE_INTEGER : year;
-}
-
-function sameBytes(known: Buffer, bytes: Buffer, start: number, end: number): boolean {
-  if (known.length !== end - start) return false;
-  for (let i = 0; i < known.length; i++) if (known[i] !== bytes[start + i]) return false;
-  return true;
 }
 
 export function metricColumnsFrom(index: ReadonlyMap<string, number>, roadNameColumn: string): MetricColumns {

@@ -128,7 +128,7 @@ describe("Transcoder: refused input", () => {
       transcode([Buffer.from([0xff, 0xfe, 0x61, 0x00, 0x0a, 0x00])], "u.csv"),
     );
     expect(error.name).toBe("EncodingError");
-    expect(error.where).toEqual({ file: "u.csv", line: 1 });
+    expect(error.where).toEqual({ resource: "u.csv", line: 1 });
     expect(error.message).toContain("UTF-16");
   });
 
@@ -142,7 +142,7 @@ describe("Transcoder: refused input", () => {
     // "a\nb\n" is lines 1-2, then "c\0" on line 3; the NUL is byte 5 (0-based).
     const error = roadtollErrorFrom(() => transcode([Buffer.from("a\nb\nc\0d\n", "latin1")], "bin.csv"));
     expect(error.name).toBe("EncodingError");
-    expect(error.where).toEqual({ file: "bin.csv", line: 3 });
+    expect(error.where).toEqual({ resource: "bin.csv", line: 3 });
     expect(error.message).toBe("bin.csv, line 3: NUL byte at offset 5: not a text file");
   });
 
@@ -175,7 +175,7 @@ describe("Transcoder: refused input", () => {
     expect(transcoder.detected).toBe("utf-8");
     const error = roadtollErrorFrom(() => transcoder.push(Buffer.from([0xff])));
     expect(error.name).toBe("EncodingError");
-    expect(error.where).toEqual({ file: "mixed.csv", line: 702 });
+    expect(error.where).toEqual({ resource: "mixed.csv", line: 702 });
     expect(error.message).toContain("mixes encodings");
   });
 

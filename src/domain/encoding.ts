@@ -148,7 +148,7 @@ export class Transcoder {
   }
 
   private error(message: string, line: number): RoadtollError {
-    return new RoadtollError("EncodingError", message, { where: { file: this.file, line } });
+    return new RoadtollError("EncodingError", message, { where: { resource: this.file, line } });
   }
 }
 

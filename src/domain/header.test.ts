@@ -73,7 +73,7 @@ describe("parseHeader", () => {
   it("names every missing required column, with error name HeaderError at line 1", () => {
     const error = headerErrorFrom(["data", "trecho", "bicicleta", "moto", "onibus"]);
     expect(error.name).toBe("HeaderError");
-    expect(error.where).toEqual({ file: "h.csv", line: 1 });
+    expect(error.where).toEqual({ resource: "h.csv", line: 1 });
     expect(error.message).toBe(
       "h.csv, line 1: missing required columns automovel, caminhao, mortos (found: data, trecho, bicicleta, moto, onibus)",
     );
@@ -102,7 +102,7 @@ describe("parseHeader", () => {
   it("rejects a column that appears twice after normalisation", () => {
     const error = headerErrorFrom([...ANTT_HEADER, "MORTOS"]);
     expect(error.name).toBe("HeaderError");
-    expect(error.where).toEqual({ file: "h.csv", line: 1, column: "mortos" });
+    expect(error.where).toEqual({ resource: "h.csv", line: 1, column: "mortos" });
     expect(error.message).toContain('header has column "mortos" twice');
   });
 
@@ -110,7 +110,7 @@ describe("parseHeader", () => {
     // A trailing ";" on the header line gives a 24th, empty cell.
     const error = headerErrorFrom([...ANTT_HEADER, ""]);
     expect(error.name).toBe("HeaderError");
-    expect(error.where).toEqual({ file: "h.csv", line: 1 });
+    expect(error.where).toEqual({ resource: "h.csv", line: 1 });
     expect(error.message).toContain("header column 24 is empty");
   });
 

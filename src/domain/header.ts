@@ -30,12 +30,12 @@ export function parseHeader(cells: readonly string[], file: string): Header {
   columns.forEach((name, position) => {
     if (name === "") {
       throw new RoadtollError("HeaderError", `header column ${position + 1} is empty`, {
-        where: { file, line: 1 },
+        where: { resource: file, line: 1 },
       });
     }
     if (index.has(name)) {
       throw new RoadtollError("HeaderError", `header has column "${displayText(name, NAME_SHOWN)}" twice`, {
-        where: { file, line: 1, column: name },
+        where: { resource: file, line: 1, column: name },
       });
     }
     index.set(name, position);
@@ -45,7 +45,7 @@ export function parseHeader(cells: readonly string[], file: string): Header {
     throw new RoadtollError(
       "HeaderError",
       `missing required column${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (${found(columns, index)})`,
-      { where: { file, line: 1 } },
+      { where: { resource: file, line: 1 } },
     );
   }
   return { columns, index };

@@ -93,7 +93,7 @@ describe("instrument", () => {
     const logger = createLogger({ LOG_LEVEL: "info" });
     const lines = captureLines();
     const failure = new RoadtollError("HeaderError", "missing required column mortos", {
-      where: { file: "x.csv", line: 1 },
+      where: { resource: "x.csv", line: 1 },
     });
     const handler = instrument(
       "ingest",
@@ -113,7 +113,7 @@ describe("instrument", () => {
       function_request_id: "req-9",
       correlation_id: EXECUTION,
       error: { name: "HeaderError", message: "x.csv, line 1: missing required column mortos" },
-      where: { file: "x.csv", line: 1 },
+      where: { resource: "x.csv", line: 1 },
       event: { link: { url: "http://x/x.csv" }, execution: EXECUTION },
     });
     expect(lines[0]?.entry.durationMs).toBeTypeOf("number");
@@ -130,7 +130,7 @@ describe("instrument", () => {
       "ingest",
       async () => {
         throw new RoadtollError("DownloadError", "server answered HTTP 404", {
-          where: { file: "https://h.example/a.csv?token=S3CRET" },
+          where: { resource: "https://h.example/a.csv?token=S3CRET" },
         });
       },
       bare,
@@ -142,7 +142,7 @@ describe("instrument", () => {
     expect(lines[1]?.entry).toMatchObject({ result: { url: "https://h.example/a.csv?token=***" } });
     expect(lines[3]?.entry).toMatchObject({
       error: { message: "https://h.example/a.csv?token=***: server answered HTTP 404" },
-      where: { file: "https://h.example/a.csv?token=***" },
+      where: { resource: "https://h.example/a.csv?token=***" },
     });
   });
 });

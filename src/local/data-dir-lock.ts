@@ -55,7 +55,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
         "DataDirInUseError",
         `${dataDir} is in use by another roadtoll run (pid ${holder.pid}); wait for it to finish, or give this ` +
           "run its own directory with --data-dir DIR",
-        { where: { file: path } },
+        { where: { resource: path } },
       );
     }
     if (holder === "unnamed" && ageMs(path) < UNNAMED_STALE_MS) {
@@ -63,12 +63,12 @@ export function lockDataDir(dataDir: string): DataDirLock {
         "DataDirInUseError",
         `${dataDir} is in use by another roadtoll run (its lock names no process); wait for it to finish, or ` +
           "give this run its own directory with --data-dir DIR",
-        { where: { file: path } },
+        { where: { resource: path } },
       );
     }
     takeOver(path, holder, me);
   }
-  throw new RoadtollError("DataDirInUseError", `${dataDir}: cannot take the lock`, { where: { file: path } });
+  throw new RoadtollError("DataDirInUseError", `${dataDir}: cannot take the lock`, { where: { resource: path } });
 }
 
 /** Creates the lock naming `me`, whole, unless one is there. */

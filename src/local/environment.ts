@@ -2,13 +2,10 @@ import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Kysely } from "kysely";
 import { createS3Client, ensureBucket, ObjectStore } from "../adapters/object-store.js";
-import { checkDatabase, createDatabase, describeDatabase } from "../db/database.js";
-import { createEmbeddedDatabase } from "../db/embedded-database.js";
-import { migrateToLatest } from "../db/migrate.js";
 import type { Database } from "../db/schema.js";
 import { lockDataDir } from "./data-dir-lock.js";
+import { openLocalDatabase } from "./open-database.js";
 import { type CreatedObject, startS3Server } from "./s3-server.js";
-import { startSnapshotServer } from "./snapshot-server.js";
 
 /** s3rver's documented default key pair. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
@@ -90,36 +87,21 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
     const bucket = await ensureBucket(s3Client, options.bucket);
     if (options.s3Endpoint) log(`s3: bucket ${options.bucket} ${bucket === "created" ? "created" : "found"}`);
 
-    let db: Kysely<Database>;
-    let databaseLabel: string;
-    if (options.databaseUrl) {
-      const config = { kind: "url" as const, url: options.databaseUrl };
-      db = await createDatabase(config);
-      closers.push(() => db.destroy());
-      databaseLabel = `Postgres at ${describeDatabase(config)}`;
-      // A server that is down fails the start at once with DatabaseUnavailableError, after a few quick tries.
-      await checkDatabase(db, describeDatabase(config));
-    } else {
-      const dataDir = join(options.dataDir, "pglite");
-      await mkdir(dataDir, { recursive: true });
-      const embedded = await createEmbeddedDatabase(dataDir);
-      db = embedded.db;
-      closers.push(() => db.destroy());
-      // Read commands (results, runs, sql, report) read a snapshot of it while this process holds the directory.
-      const snapshots = await startSnapshotServer(embedded.pglite, options.dataDir);
-      closers.push(snapshots.close);
-      databaseLabel = `PGlite (${dataDir})`;
-    }
-    log(`database: ${databaseLabel}`);
-    await migrateToLatest(db, log);
+    const database = await openLocalDatabase({
+      use: "run",
+      dataDir: options.dataDir,
+      databaseUrl: options.databaseUrl,
+      log,
+    });
+    closers.push(database.close);
 
     return {
       store: new ObjectStore(s3Client, options.bucket, {
         presigner: createS3Client(storageConfig, credentials, { purpose: "presign" }),
       }),
-      db,
+      db: database.db,
       s3Endpoint,
-      databaseLabel,
+      databaseLabel: database.label,
       close: () => closeAll(closers),
     };
   } catch (error) {

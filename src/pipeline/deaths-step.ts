@@ -152,7 +152,7 @@ async function computeAndWrite(input: DeathsEvent, deps: DeathsDeps): Promise<De
     throw new RoadtollError(
       "InvalidEventError",
       `input names bucket ${input.bucket}, but this function is configured for ${deps.store.bucket}`,
-      { where: { file: input.key } },
+      { where: { resource: input.key } },
     );
   }
   const createdAt = new Date(input.ingestedAt);

@@ -101,7 +101,7 @@ export function resolveLink(ref: LinkRef, links: Links): { source: string; url: 
     throw new RoadtollError(
       "UnknownSourceError",
       `no link named "${ref.source}" (known: ${known.slice(0, 20).join(", ") || "none"}${known.length > 20 ? `, and ${known.length - 20} more` : ""})`,
-      { where: { file: "link.yml" } },
+      { where: { resource: "link.yml" } },
     );
   }
   return { source: ref.source, url };

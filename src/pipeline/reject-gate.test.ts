@@ -45,7 +45,7 @@ describe("the reject-share gate", () => {
         `most common: wrong number of fields ×9,380, mortos: negative count ×6; nothing written; ` +
         `rejects kept at ${REJECTS}`,
     );
-    expect(error).toMatchObject({ where: { file: FILE } });
+    expect(error).toMatchObject({ where: { resource: FILE } });
   });
 
   it("is not transient, so the state machine does not retry it", () => {
@@ -96,7 +96,7 @@ describe("the reject-share gate", () => {
     const error = thrown(gate(0, 0));
     expect(isRoadtollError(error, "NoDataError")).toBe(true);
     expect(error.message).toMatch(new RegExp(`^${FILE}: the file has a header but no data rows`));
-    expect(error).toMatchObject({ where: { file: FILE } });
+    expect(error).toMatchObject({ where: { resource: FILE } });
   });
 
   it("refuses a limit outside 0..1 rather than reading it some way", () => {

@@ -8,7 +8,7 @@ export const DEFAULT_MAX_REJECT_SHARE = 0.05;
 const REASONS_NAMED = 3;
 
 export interface RejectGate {
-  /** The file the rows came from (the clean object's key): the error's `where.file`. */
+  /** The file the rows came from (the clean object's key): the error's `where.resource`. */
   file: string;
   /** Rejected / read above this fails the step; 0 allows no reject, 1 any share (but never every row). */
   maxShare: number;
@@ -36,7 +36,7 @@ export function checkRejectShare(counts: Counts, gate: RejectGate): void {
       "NoDataError",
       "the file has a header but no data rows; nothing written, since an empty snapshot would hide a broken " +
         `source; rejects kept at ${rejectsUri}`,
-      { where: { file } },
+      { where: { resource: file } },
     );
   }
   const share = rejected / read;
@@ -55,7 +55,7 @@ export function checkRejectShare(counts: Counts, gate: RejectGate): void {
     `${count(rejected)} of ${count(read)} rows rejected (${shown}), ${verdict}` +
       (reasons ? `; most common: ${reasons}` : "") +
       `; nothing written; rejects kept at ${rejectsUri}`,
-    { where: { file } },
+    { where: { resource: file } },
   );
 }
 

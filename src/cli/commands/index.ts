@@ -384,11 +384,11 @@ async function runCommand(name: string, command: Command, argv: string[], io: Cl
   let database: CommandDatabase;
   let leftOut: string[] = [];
   try {
-    const { openCommandDatabase } = await import("./database.js");
-    database = await openCommandDatabase({
+    const { openLocalDatabase } = await import("../../local/open-database.js");
+    database = await openLocalDatabase({
       dataDir: dataDirPath(io, values["data-dir"] as string | undefined),
       databaseUrl: (values["database-url"] as string | undefined) ?? (io.env.DATABASE_URL || undefined),
-      mode: command.writes ? "write" : "read",
+      use: command.writes ? "write" : "read",
     });
   } catch (error) {
     const hint = isRoadtollError(error, "DataDirInUseError")
