@@ -177,6 +177,12 @@ describe("roadtoll runs", () => {
     expect(runs.find((run) => run.source === "amostra_via_norte")).toMatchObject({
       rows_read: norte.accepted + norte.rejectedLines.length,
       rows_rejected: norte.rejectedLines.length,
+      // By column and kind, as the rejects object has them; they add up to the rows rejected.
+      reject_kinds: [
+        { column: "caminhao", kind: "negative count", count: 1 },
+        { column: "caminhao", kind: "not a whole number", count: 1 },
+        { column: "", kind: "wrong number of fields", count: 1 },
+      ],
       total_deaths: norte.totalDeaths,
       origin: expect.stringContaining("amostra_via_norte.csv"),
     });
@@ -366,7 +372,7 @@ describe("roadtoll commands: usage and the data directory", () => {
     expect(existsSync(fresh)).toBe(false);
     const migrate = capture();
     expect(await runRoadtoll(["migrate", "--data-dir", fresh], migrate.io), migrate.out.stderr).toBe(0);
-    expect(migrate.out.stdout).toMatch(/: applied 0001-create-deaths-by-vehicle, .*, 0008-bigint-counts\n$/);
+    expect(migrate.out.stdout).toMatch(/: applied 0001-create-deaths-by-vehicle, .*, 0009-reject-kinds\n$/);
     const { out, io } = capture();
     expect(await runRoadtoll(["results", "--format", "json", "--data-dir", fresh], io), out.stderr).toBe(0);
     expect(JSON.parse(out.stdout)).toEqual([]);

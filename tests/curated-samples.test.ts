@@ -36,6 +36,7 @@ async function publish(source: string, sha256: string, road: string, deaths: num
       rowsRead: 1,
       rowsAccepted: 1,
       rowsRejected: 0,
+      rejectKinds: [],
     },
   );
 }

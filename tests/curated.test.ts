@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase } from "../src/db/database.js";
 import { publishSnapshot } from "../src/db/deaths-repository.js";
 import { forgetSource } from "../src/db/forget-source.js";
+import type { RejectKindCount } from "../src/domain/rejects.js";
 import { createDeathsFunctionHandler } from "../src/handlers/deaths-function.js";
 import { createPublishCuratedHandler } from "../src/handlers/publish-curated-handler.js";
 import { CURATED_REPORT_KEY, curatedFiguresKey, publishCurated } from "../src/pipeline/curated.js";
@@ -24,12 +25,15 @@ const deaths = (automovel: number, moto: number) => ({
   onibus: 0,
 });
 
+const NO_ROAD: RejectKindCount = { column: "trecho", kind: "no road name", count: 1 };
+
 async function publish(
   source: string,
   createdAt: Date,
   roads: Array<[string, number, number]>,
-  rejected = 0,
+  rejectKinds: RejectKindCount[] = [],
 ) {
+  const rejected = rejectKinds.reduce((sum, kind) => sum + kind.count, 0);
   const runId = `${createdAt.getTime()}-${source}`;
   await publishSnapshot(
     database.db,
@@ -60,6 +64,7 @@ async function publish(
       rowsRead: 10 + rejected,
       rowsAccepted: 10,
       rowsRejected: rejected,
+      rejectKinds,
     },
   );
   return `rejects/${source}/${runId}.csv`;
@@ -75,15 +80,19 @@ beforeAll(async () => {
       [HOSTILE, 2, 0],
       [FORMULA, 1, 1],
     ],
-    3,
+    [
+      { column: "mortos", kind: "negative count", count: 2 },
+      { column: "", kind: "wrong number of fields", count: 1 },
+    ],
   );
   await storage.store.writeText(
     rejects,
-    'line,column,reason,row\n4,mortos,negative count -1,"a;b;-1"\n9,mortos,negative count -2,"x\ny"\n12,,"expected 23 fields, found 22",z\n',
+    'line,column,kind,reason,row\n4,mortos,negative count,negative count -1,"a;b;-1"\n9,mortos,negative count,' +
+      'negative count -2,"x\ny"\n12,,wrong number of fields,"expected 23 fields, found 22",z\n',
     "text/csv",
   );
   // Its rejects object was never written: the report says so, and is written all the same.
-  await publish("VIA_B", new Date("2025-02-01T00:00:00Z"), [["BR-116/BA", 5, 4]], 1);
+  await publish("VIA_B", new Date("2025-02-01T00:00:00Z"), [["BR-116/BA", 5, 4]], [NO_ROAD]);
 });
 
 afterAll(async () => {
@@ -139,9 +148,11 @@ describe(`publishCurated (${process.env.DATABASE_URL ? "Postgres" : "PGlite"})`,
   it("puts the reasons from the rejects objects in the report, escapes names, and fetches nothing", async () => {
     await publishCurated(storage.deaths.store, database.db);
     const html = (await storage.bytes(CURATED_REPORT_KEY)).toString("utf8");
-    expect(html).toContain("2 × mortos: negative count");
-    expect(html).toContain("1 × expected 23 fields, found 22");
-    expect(html).toMatch(/not read: [^<]*s3:\/\/roadtoll-test\/rejects\/VIA_B\/[^ ]+ does not exist/);
+    expect(html).toContain('2 × mortos: negative count <span class="gloss">(lines 4, 9)</span>');
+    expect(html).toContain('1 × wrong number of fields <span class="gloss">(line 12)</span>');
+    // VIA_B's counts are in pipeline_runs; only the lines needed its rejects object, which was never written.
+    expect(html).toContain("<li>1 × trecho: no road name</li>");
+    expect(html).toMatch(/Lines not read: [^<]*s3:\/\/roadtoll-test\/rejects\/VIA_B\/[^ ]+ does not exist/);
     expect(html).not.toContain(HOSTILE);
     expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
     expect(html).not.toMatch(/<script|<link|<img|https?:\/\/(?!example\.org)|url\(/i);
@@ -256,6 +267,7 @@ describe("publishCurated at any number of roads", () => {
           rowsRead: 5_202,
           rowsAccepted: 5_202,
           rowsRejected: 0,
+          rejectKinds: [],
         },
       );
       await publishCurated(storage.deaths.store, many.db);
@@ -301,6 +313,7 @@ describe("publishCurated after roadtoll forget", () => {
           rowsRead: 1,
           rowsAccepted: 1,
           rowsRejected: 0,
+          rejectKinds: [],
         },
       );
       const state = {

@@ -99,11 +99,11 @@ describe(`deaths handler (database: ${process.env.DATABASE_URL ? "PostgreSQL" : 
     const rejects = (await storage.bytes(summary.rejects.key)).toString("utf8").trimEnd().split("\n");
     // The generator places these rows after data rows 50, 120 and 200 (+ header, + earlier oddities).
     expect(rejects).toEqual([
-      "line,column,reason,row",
-      '53,,"expected 23 fields, found 22",12/03/2021;14:10:00;9001;com vítima;101;BR-116/BA;Norte;Tombamento;1;;;;;;;;;;;;;1',
+      "line,column,kind,reason,row",
+      '53,,wrong number of fields,"expected 23 fields, found 22",12/03/2021;14:10:00;9001;com vítima;101;BR-116/BA;Norte;Tombamento;1;;;;;;;;;;;;;1',
       // The km "12,5" has a comma, so the row cell is quoted.
-      '124,caminhao,"not a whole number: ""x""","13/03/2021;08:00:00;9002;com vítima;12,5;BR-116/BA;Sul;Tombamento;1;;x;;;;;;;;;;;;2"',
-      "205,caminhao,negative count -1,14/03/2021;09:30:00;9003;com vítima;7;BR-070/MT;Sul;Tombamento;1;0;-1;0;1;0;0;0;0;0;0;0;1;0;1",
+      '124,caminhao,not a whole number,"not a whole number: ""x""","13/03/2021;08:00:00;9002;com vítima;12,5;BR-116/BA;Sul;Tombamento;1;;x;;;;;;;;;;;;2"',
+      "205,caminhao,negative count,negative count -1,14/03/2021;09:30:00;9003;com vítima;7;BR-070/MT;Sul;Tombamento;1;0;-1;0;1;0;0;0;0;0;0;0;1;0;1",
     ]);
     expect(referenceDeaths(await readFile(`${SAMPLES}amostra_via_norte.csv`)).rejectedLines).toEqual([
       53, 124, 205,
@@ -401,13 +401,18 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
       current: false,
       rows_read: 3,
       rows_rejected: 3,
+      // The same counts the error names, as data.
+      reject_kinds: [
+        { column: "", kind: "wrong number of fields", count: 2 },
+        { column: "mortos", kind: "negative count", count: 1 },
+      ],
       rejects_key: rejectsKey,
       total_deaths: 0,
       error: (error as Error).message,
     });
     // Every row, by its source line, with its reason (how the row itself is echoed is the reader's business).
     const kept = await rejectLines(rejectsKey);
-    expect(kept[0]).toBe("line,column,reason,row");
+    expect(kept[0]).toBe("line,column,kind,reason,row");
     expect(kept.slice(1).map((line) => line.split(",").slice(0, 2))).toEqual([
       ["2", ""],
       ["3", "mortos"],
@@ -503,8 +508,10 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
     expect(run).toEqual({ total_deaths: 3_000_000_000, rows_rejected: 2 });
     const kept = await rejectLines(`rejects/Billions/${event.runId}.csv`);
     expect(kept).toHaveLength(3);
-    expect(kept[1]).toMatch(/^3,mortos,"with this row the file's deaths would pass 9,007,199,254,740,991",/);
-    expect(kept[2]).toMatch(/^5,mortos,"count ""18446744073709551616"" is too large",/);
+    expect(kept[1]).toMatch(
+      /^3,mortos,file total too large,"with this row the file's deaths would pass 9,007,199,254,740,991",/,
+    );
+    expect(kept[2]).toMatch(/^5,mortos,count too large,"count ""18446744073709551616"" is too large",/);
   });
 
   it("fails a file past its road-years limit at the row that passes it, writes nothing, and the next run succeeds", async () => {
@@ -548,6 +555,8 @@ describe(`deaths handler: the reject-share gate (database: ${process.env.DATABAS
       message: expect.stringMatching(new RegExp(`^${event.key}: the file has a header but no data rows`)),
     });
     expect(await tableRows("HeaderOnly")).toEqual([]);
-    expect(await rejectLines(`rejects/HeaderOnly/${event.runId}.csv`)).toEqual(["line,column,reason,row"]);
+    expect(await rejectLines(`rejects/HeaderOnly/${event.runId}.csv`)).toEqual([
+      "line,column,kind,reason,row",
+    ]);
   });
 });

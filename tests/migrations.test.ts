@@ -36,6 +36,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0006-forgotten-sources",
         "0007-reader-role",
         "0008-bigint-counts",
+        "0009-reject-kinds",
       ],
     });
     expect(lines).toEqual([
@@ -47,6 +48,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       "migration 0006-forgotten-sources (up): Success",
       "migration 0007-reader-role (up): Success",
       "migration 0008-bigint-counts (up): Success",
+      "migration 0009-reject-kinds (up): Success",
     ]);
     const again: string[] = [];
     await expect(migrateToLatest(database.db, (line) => again.push(line))).resolves.toEqual({ applied: [] });
@@ -113,6 +115,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       { column_name: "source_etag", is_nullable: "YES" },
       { column_name: "source_last_modified", is_nullable: "YES" },
     ]);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0009-reject-kinds"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
@@ -126,11 +129,13 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0006-forgotten-sources",
         "0007-reader-role",
         "0008-bigint-counts",
+        "0009-reject-kinds",
       ],
     });
   });
 
   it("migrates down (revoking, then dropping the table) and up again", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0009-reject-kinds"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
@@ -157,6 +162,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0006-forgotten-sources",
         "0007-reader-role",
         "0008-bigint-counts",
+        "0009-reject-kinds",
       ],
     });
   });
@@ -209,6 +215,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         "0006-forgotten-sources",
         "0007-reader-role",
         "0008-bigint-counts",
+        "0009-reject-kinds",
       ],
     });
     expect(await database.db.selectFrom("deaths_by_vehicle").selectAll().execute()).toEqual([row]);
@@ -255,6 +262,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       ).rejects.toThrow(/check constraint/);
     }
 
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0009-reject-kinds"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
@@ -295,6 +303,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         .values({ ...run, run_id: "odd", status: "odd" as "forgotten" })
         .execute(),
     ).rejects.toThrow(/check constraint/);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0009-reject-kinds"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0007-reader-role"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0006-forgotten-sources"] });
@@ -312,6 +321,7 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
   });
 
   it("0008 stores counts as bigint, keeping the rows there were, and back down", async () => {
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0009-reject-kinds"] });
     await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
     await database.db.deleteFrom("deaths_by_vehicle").execute();
     await database.db.insertInto("deaths_by_vehicle").values(row).execute();
@@ -321,7 +331,9 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
         .values({ ...row, source: "Big", number_deaths: 3_000_000_000 })
         .execute(),
     ).rejects.toThrow(/out of range/);
-    await expect(migrateToLatest(database.db)).resolves.toEqual({ applied: ["0008-bigint-counts"] });
+    await expect(migrateToLatest(database.db)).resolves.toEqual({
+      applied: ["0008-bigint-counts", "0009-reject-kinds"],
+    });
     await database.db
       .insertInto("deaths_by_vehicle")
       .values({ ...row, source: "Big", number_deaths: 3_000_000_000 })
@@ -340,5 +352,60 @@ describe(`migrations (database: ${process.env.DATABASE_URL ? "PostgreSQL" : "PGl
       { table_name: "accidents_by_road_year_history", column_name: "year" },
     ]);
     await database.db.deleteFrom("deaths_by_vehicle").where("source", "=", "Big").execute();
+  });
+
+  it("0009 keeps each run's rejects by kind as a JSON array, read back as data, and back down", async () => {
+    const kinds = [
+      { column: "mortos", kind: "negative count", count: 2 },
+      { column: "", kind: "wrong number of fields", count: 1 },
+    ];
+    const run = {
+      run_id: "kinds-1",
+      source: "K",
+      status: "rejected" as const,
+      current: false,
+      ingested_at: new Date("2025-01-03T00:00:00Z"),
+      finished_at: new Date("2025-01-03T00:00:00Z"),
+      clean_key: "clean/K/kinds-1.csv",
+      rejects_key: "rejects/K/kinds-1.csv",
+      rows_read: 3,
+      rows_accepted: 0,
+      rows_rejected: 3,
+      roads: 0,
+      total_deaths: 0,
+      error: "too many rejects",
+    };
+    await database.db
+      .insertInto("pipeline_runs")
+      .values({ ...run, reject_kinds: JSON.stringify(kinds) })
+      .execute();
+    const read = async (id: string) =>
+      (
+        await database.db
+          .selectFrom("pipeline_runs")
+          .select("reject_kinds")
+          .where("run_id", "=", id)
+          .execute()
+      )[0]?.reject_kinds;
+    // Parsed by both drivers: the report reads the counts without parsing anything.
+    expect(await read("kinds-1")).toEqual(kinds);
+    await database.db
+      .insertInto("pipeline_runs")
+      .values({ ...run, run_id: "kinds-old" })
+      .execute();
+    expect(await read("kinds-old")).toBeNull();
+    await expect(
+      database.db
+        .insertInto("pipeline_runs")
+        .values({ ...run, run_id: "kinds-odd", reject_kinds: JSON.stringify({ count: 1 }) })
+        .execute(),
+    ).rejects.toThrow(/check constraint/);
+    await expect(migrateDown(database.db)).resolves.toEqual({ applied: ["0009-reject-kinds"] });
+    expect(
+      await database.db.selectFrom("pipeline_runs").select("run_id").where("source", "=", "K").execute(),
+    ).toHaveLength(2);
+    await expect(migrateToLatest(database.db)).resolves.toEqual({ applied: ["0009-reject-kinds"] });
+    expect(await read("kinds-1")).toBeNull();
+    await database.db.deleteFrom("pipeline_runs").where("source", "=", "K").execute();
   });
 });

@@ -263,9 +263,10 @@ describe.skipIf(skipWithout(noChromium))(`the report in headless Chromium${skipN
 
   it("lists the rejects' reasons and each source's newest run", async () => {
     const rejects = await page.$eval("#rejects", (section) => section.textContent ?? "");
-    expect(rejects).toContain("caminhao: negative count");
-    expect(rejects).toContain("caminhao: not a whole number");
-    expect(rejects).toMatch(/expected \d+ fields, found \d+/);
+    // Norte's three rejects, by kind (the counts pipeline_runs keeps), each with its source line.
+    expect(rejects).toContain("1 × caminhao: negative count (line 205)");
+    expect(rejects).toContain("1 × caminhao: not a whole number (line 124)");
+    expect(rejects).toContain("1 × wrong number of fields (line 53)");
     const lineage = await page.$$eval("#lineage tbody tr", (rows) =>
       rows.map((row) => [...row.children].map((cell) => cell.textContent?.trim())),
     );

@@ -202,7 +202,7 @@ describe(`S3 (${BACKEND}) answering 500 or 503 SlowDown, or resetting, a few tim
     const summary = await deaths(result);
     expect(front.count("PutObject", { keyPrefix: "rejects/", fault: "SlowDown" })).toBe(2);
     expect(front.count("PutObject", { keyPrefix: "rejects/", fault: null })).toBe(1);
-    expect((await bytes(summary.keys.rejects)).toString("utf8")).toMatch(/^line,column,reason,row\n53,/);
+    expect((await bytes(summary.keys.rejects)).toString("utf8")).toMatch(/^line,column,kind,reason,row\n53,/);
     await expectSampleFigures("PutFaults", summary);
   });
 

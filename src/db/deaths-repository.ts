@@ -1,6 +1,7 @@
 import { type Kysely, sql } from "kysely";
 import { VEHICLES } from "../domain/columns.js";
 import type { RoadDeaths, RoadYearFigures } from "../domain/deaths-aggregator.js";
+import type { RejectKindCount } from "../domain/rejects.js";
 import { DEFAULT_RETRY, databaseFailure, type RetryPolicy, retryTransient } from "./retry.js";
 import type { Database, NewAccidentsRow, NewDeathsRow } from "./schema.js";
 
@@ -35,6 +36,7 @@ export interface RunRecord {
   rowsRead: number;
   rowsAccepted: number;
   rowsRejected: number;
+  rejectKinds: readonly RejectKindCount[];
   execution?: string | undefined;
   finishedAt?: Date;
 }
@@ -318,6 +320,7 @@ function runRow(run: RunRecord, source: string, ingestedAt: Date) {
     rows_read: run.rowsRead,
     rows_accepted: run.rowsAccepted,
     rows_rejected: run.rowsRejected,
+    reject_kinds: JSON.stringify(run.rejectKinds),
     execution: run.execution ?? null,
   };
 }

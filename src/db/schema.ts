@@ -1,5 +1,6 @@
 import type { ColumnType, Insertable, Selectable } from "kysely";
 import type { Vehicle } from "../domain/columns.js";
+import type { RejectKindCount } from "../domain/rejects.js";
 
 export interface DeathsByVehicleTable {
   /** When the data was captured: the ingest step's `ingestedAt`, so a retried deaths step writes the same rows. */
@@ -66,6 +67,8 @@ export interface PipelineRunsTable {
   rows_read: number;
   rows_accepted: number;
   rows_rejected: number;
+  /** The rejects by column and kind (migration 0009), most common first; null before it, and when forgotten. */
+  reject_kinds: ColumnType<RejectKindCount[] | null, string | null | undefined, string | null>;
   roads: number;
   total_deaths: number;
   execution: string | null;

@@ -106,17 +106,28 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
     expect(result.rowsRejected).toBe(6); // lines 7, 8, 9, 12, 13, 14
   });
 
-  it("writes every rejected row to the rejects CSV with its source line, column and reason", async () => {
+  it("counts the rejects by column and kind, the pair the rejects object carries, most common first", async () => {
+    const { result } = await compute(await cleanFrom(SOURCE));
+    expect(result.rejectKinds).toEqual([
+      { column: "", kind: "wrong number of fields", count: 2 },
+      { column: "automovel", kind: "not a whole number", count: 1 },
+      { column: "caminhao", kind: "negative count", count: 1 },
+      { column: "mortos", kind: "not a whole number", count: 1 },
+      { column: "trecho", kind: "no road name", count: 1 },
+    ]);
+  });
+
+  it("writes every rejected row to the rejects CSV with its source line, column, kind and reason", async () => {
     const { rejects, ended } = await compute(await cleanFrom(SOURCE));
     expect(rejects).toBe(
       [
-        "line,column,reason,row",
-        "7,caminhao,negative count -1,BA-526;;;-1;;;5",
-        '8,mortos,"not a whole number: ""x""",Contorno;1;;;;;x',
-        '9,,"expected 7 fields, found 6",CONTORNO;1;;;;',
-        '12,,"expected 7 fields, found 8",BR-116/BA - Cont VC;2;;;;;1;extra',
-        "13,trecho,no road name, ;1;;;;;1",
-        '14,automovel,"not a whole number: ""a""",BR-101/ES;a;;;;;1',
+        "line,column,kind,reason,row",
+        "7,caminhao,negative count,negative count -1,BA-526;;;-1;;;5",
+        '8,mortos,not a whole number,"not a whole number: ""x""",Contorno;1;;;;;x',
+        '9,,wrong number of fields,"expected 7 fields, found 6",CONTORNO;1;;;;',
+        '12,,wrong number of fields,"expected 7 fields, found 8",BR-116/BA - Cont VC;2;;;;;1;extra',
+        "13,trecho,no road name,no road name, ;1;;;;;1",
+        '14,automovel,not a whole number,"not a whole number: ""a""",BR-101/ES;a;;;;;1',
         "",
       ].join("\n"),
     );
@@ -138,7 +149,7 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
     const { result, rejects } = await compute(
       await cleanFrom("trecho;automovel;bicicleta;caminhao;moto;onibus;mortos\n"),
     );
-    expect(rejects).toBe("line,column,reason,row\n");
+    expect(rejects).toBe("line,column,kind,reason,row\n");
     expect([...result.roads]).toEqual([]);
     expect([...result.roadYears]).toEqual([]);
     expect({ ...result, roads: undefined, roadYears: undefined }).toEqual({
@@ -152,7 +163,7 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
       rowsRejected: 0,
       totalDeaths: 0,
       sampleRejects: [],
-      rejectReasons: [],
+      rejectKinds: [],
     });
   });
 
@@ -164,7 +175,9 @@ describe("computeDeaths on a clean file written by cleanCsv", () => {
     ].join("\n");
     const { result, rejects } = await compute(clean);
     expect(result.sampleRejects).toEqual([{ line: 2, column: "automovel", reason: "negative count -3" }]);
-    expect(rejects).toBe("line,column,reason,row\n2,automovel,negative count -3,BR-116/BA;-3;;;;;1\n");
+    expect(rejects).toBe(
+      "line,column,kind,reason,row\n2,automovel,negative count,negative count -3,BR-116/BA;-3;;;;;1\n",
+    );
   });
 });
 
@@ -236,7 +249,7 @@ describe("computeDeaths: a rejected row as the source had it", () => {
       sourceDelimiter: ",",
     });
     expect(rejects.text()).toBe(
-      'line,column,reason,row\n2,automovel,negative count -1,"BR-116/BA,-1,,,,,1,""a,b """"c"""""""\n',
+      'line,column,kind,reason,row\n2,automovel,negative count,negative count -1,"BR-116/BA,-1,,,,,1,""a,b """"c"""""""\n',
     );
   });
 });

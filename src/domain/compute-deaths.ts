@@ -15,13 +15,14 @@ import {
   type VehicleDeaths,
 } from "./deaths-aggregator.js";
 import { parseHeader } from "./header.js";
+import { REJECTS_HEADER, type RejectKind, type RejectKindCount, RejectTally } from "./rejects.js";
 
 export interface ComputeDeathsOptions {
   /** The clean CSV written by the ingest step. */
   input: Readable;
   /** Name used in error messages and rejects, usually the clean object's key. */
   file: string;
-  /** Receives the rejects CSV (`line,column,reason,row`); ended when the input is done. */
+  /** Receives the rejects CSV (REJECTS_HEADER); ended when the input is done. */
   rejects: Writable;
   /** The source's delimiter (the ingest step reports it), so a reject shows the row as the source had it. */
   sourceDelimiter?: SourceDelimiter | undefined;
@@ -49,14 +50,8 @@ export interface DeathsComputation {
   totalDeaths: number;
   /** Up to this many rejects are echoed in the result so a person sees why without opening the object. */
   sampleRejects: Reject[];
-  /** Why rows were rejected, grouped by kind (column and reason without the offending value), most common first. */
-  rejectReasons: RejectReason[];
-}
-
-export interface RejectReason {
-  /** e.g. `mortos: negative count`, `wrong number of fields`. */
-  kind: string;
-  count: number;
+  /** Why rows were rejected: each (column, kind) with its count, most common first. */
+  rejectKinds: RejectKindCount[];
 }
 
 export interface Reject {
@@ -68,7 +63,6 @@ export interface Reject {
 
 const SAMPLE_REJECTS = 5;
 const WORST_ROADS = 5;
-export const REJECTS_HEADER = ["line", "column", "reason", "row"] as const;
 
 /**
  * Streams a clean file through the metric. A row that cannot be read never stops the run and is never dropped
@@ -86,18 +80,19 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
   let rowsRejected = 0;
   let mustDrain = false;
   const sampleRejects: Reject[] = [];
-  const reasonCounts = new Map<string, number>();
+  const tally = new RejectTally();
 
-  const reject = (record: CsvRecord, kind: string, reason: string, column?: string) => {
+  const reject = (record: CsvRecord, column: string, kind: RejectKind, reason: string) => {
     rowsRejected++;
-    reasonCounts.set(kind, (reasonCounts.get(kind) ?? 0) + 1);
+    tally.add(column, kind);
     const count = record.count;
     const line = sourceLine(record);
-    if (sampleRejects.length < SAMPLE_REJECTS) sampleRejects.push({ line, column, reason });
+    if (sampleRejects.length < SAMPLE_REJECTS)
+      sampleRejects.push({ line, column: column || undefined, reason });
     // The row as the source had it: its fields (not the two appended ones) joined by its delimiter.
     const fields = record.texts().slice(0, count >= 3 ? count - 2 : count);
     const row = joinFields(fields, options.sourceDelimiter ?? ",");
-    if (!rejects.write(formatCsvRow([String(line), column ?? "", reason, row]))) mustDrain = true;
+    if (!rejects.write(formatCsvRow([String(line), column, kind, reason, row]))) mustDrain = true;
   };
 
   const reader = new CsvReader({
@@ -121,7 +116,12 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
       }
       rowsRead++;
       if (record.count !== width) {
-        reject(record, "wrong number of fields", `expected ${width - 2} fields, found ${record.count - 2}`);
+        reject(
+          record,
+          "",
+          "wrong number of fields",
+          `expected ${width - 2} fields, found ${record.count - 2}`,
+        );
         return;
       }
       const rejection = aggregator.add(record);
@@ -130,7 +130,7 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
           where: { resource: file, line: sourceLine(record), column: rejection.column },
         });
       }
-      if (rejection) reject(record, rejection.kind, rejection.reason, rejection.column);
+      if (rejection) reject(record, rejection.column, rejection.kind, rejection.reason);
     },
   });
 
@@ -167,7 +167,9 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
   }
   if (!aggregator) {
     rejects.destroy();
-    throw new RoadtollError("HeaderError", "the file is empty: no header row", { where: { resource: file, line: 1 } });
+    throw new RoadtollError("HeaderError", "the file is empty: no header row", {
+      where: { resource: file, line: 1 },
+    });
   }
   rejects.end();
   await finished(rejects);
@@ -183,9 +185,7 @@ export async function computeDeaths(options: ComputeDeathsOptions): Promise<Deat
     rowsRejected,
     totalDeaths: aggregator.totalDeaths,
     sampleRejects,
-    rejectReasons: [...reasonCounts]
-      .map(([kind, count]) => ({ kind, count }))
-      .sort((a, b) => b.count - a.count || (a.kind < b.kind ? -1 : 1)),
+    rejectKinds: tally.sorted(),
   };
 }
 

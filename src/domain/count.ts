@@ -1,4 +1,5 @@
 import { DASH, dropTrailingBlanks, NINE, skipBlanks, ZERO } from "./bytes.js";
+import type { RejectKind } from "./rejects.js";
 
 /**
  * Reads a count cell straight from its bytes. ANTT leaves a cell empty, or fills it with spaces, when the count
@@ -32,7 +33,7 @@ export function parseCountBytes(bytes: Uint8Array, start: number, end: number): 
 }
 
 /** Why a cell is not a count: `kind` groups rejects, `reason` shows the cell. */
-export function describeCount(code: number, cell: string): { kind: string; reason: string } {
+export function describeCount(code: number, cell: string): { kind: RejectKind; reason: string } {
   const text = JSON.stringify(cell.trim());
   if (code === NEGATIVE) return { kind: "negative count", reason: `negative count ${cell.trim()}` };
   if (code === TOO_LARGE) return { kind: "count too large", reason: `count ${text} is too large` };

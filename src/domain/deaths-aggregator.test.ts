@@ -168,7 +168,7 @@ describe("DeathsAggregator", () => {
     // The automovel count is valid and comes before the bad one: the row must still count for nothing.
     expect(deaths.add(row("BR-999/XX", ["1", "", "", "", "-1"], "3"))).toEqual({
       column: "onibus",
-      kind: "onibus: negative count",
+      kind: "negative count",
       reason: "negative count -1",
     });
     expect([...deaths.roads()]).toEqual([]);
@@ -183,7 +183,7 @@ describe("DeathsAggregator", () => {
     // A new road, a new year: the bound is the file's, so no road's, year's or vehicle's figure can pass it.
     expect(deaths.add(row("BR-116/BA", ["", "", "", "1", ""], String(2 ** 52)))).toEqual({
       column: "mortos",
-      kind: "mortos: file total too large",
+      kind: "file total too large",
       reason: "with this row the file's deaths would pass 9,007,199,254,740,991",
     });
     expect(deaths.add(row("BR-116/BA", ["", "", "", "1", ""], String(2 ** 52 - 1)))).toBeUndefined();
@@ -193,7 +193,7 @@ describe("DeathsAggregator", () => {
       road("BR-116/BA", 2 ** 52 - 1, { moto: 2 ** 52 - 1 }),
     ]);
     expect(deaths.add(row("BR-116/BA", ["", "", "", "1", ""], "1"))).toMatchObject({
-      kind: "mortos: file total too large",
+      kind: "file total too large",
     });
     // A row with no deaths still counts as an accident.
     expect(deaths.add(row("BR-116/BA", ["", "", "", "1", ""], "0"))).toBeUndefined();
@@ -239,13 +239,13 @@ describe("DeathsAggregator.roadYears", () => {
       dated("", "BA-526", ["", "1", "", "", ""], ""), // blank date and blank mortos: 1 accident, 0 deaths
       dated("02/01/2020", "BR-101", ["-1", "", "", "", ""], "9"), // rejected: counted nowhere
     ];
-    expect(rows.map((row) => deaths.add(row)?.kind)).toEqual([
+    expect(rows.map((row) => deaths.add(row))).toEqual([
       undefined,
       undefined,
       undefined,
       undefined,
       undefined,
-      "automovel: negative count",
+      { column: "automovel", kind: "negative count", reason: "negative count -1" },
     ]);
     const figures = (
       year: number | null,

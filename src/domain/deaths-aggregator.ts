@@ -3,6 +3,7 @@ import { dropTrailingBlanks, sameBytes, skipBlanks } from "./bytes.js";
 import { VEHICLES, type Vehicle } from "./columns.js";
 import { describeCount, parseCountBytes } from "./count.js";
 import type { CsvRecord } from "./csv-reader.js";
+import type { RejectKind } from "./rejects.js";
 
 export type VehicleDeaths = Record<Vehicle, number>;
 
@@ -35,14 +36,13 @@ export interface MetricColumns {
   vehicles: ReadonlyArray<readonly [Vehicle, number]>;
 }
 
-export interface RowRejection {
-  column: string | undefined;
-  /** The reason without the offending value, for grouping: `mortos: negative count`. */
-  kind: string;
-  reason: string;
-  /** The row cannot be counted and neither can the file: the step fails here (see DeathsLimits). */
-  fatal?: true;
-}
+/**
+ * Why a row cannot be counted. A `fatal` one means the file cannot be counted either: the step fails there (see
+ * DeathsLimits), so it has no reject kind.
+ */
+export type RowRejection =
+  | { column: string; kind: RejectKind; reason: string; fatal?: undefined }
+  | { column: string; reason: string; fatal: true };
 
 /**
  * What one step holds in memory is bounded by the distinct road-years of a file (each road with each year it has
@@ -78,10 +78,10 @@ const CHUNK_BUCKETS = 1 << CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_BUCKETS - 1;
 const NONE = -1;
 
-const NO_ROAD: RowRejection = { column: "trecho", kind: "trecho: no road name", reason: "no road name" };
+const NO_ROAD: RowRejection = { column: "trecho", kind: "no road name", reason: "no road name" };
 const TOO_MANY_DEATHS: RowRejection = {
   column: "mortos",
-  kind: "mortos: file total too large",
+  kind: "file total too large",
   reason: `with this row the file's deaths would pass ${Number.MAX_SAFE_INTEGER.toLocaleString("en-US")}`,
 };
 
@@ -132,7 +132,6 @@ export class DeathsAggregator {
     const limit = this.maxRoadYears.toLocaleString("en-US");
     this.tooManyRoadYears = {
       column: "trecho",
-      kind: "trecho: too many road-years",
       reason:
         `with this row the file has more than ${limit} distinct road-years (each road with each year it has rows ` +
         `in), which the deaths step keeps in memory; split the file by year or region, or raise MAX_ROAD_YEARS ` +
@@ -376,7 +375,7 @@ export class DeathsAggregator {
 
   private rejectCount(record: CsvRecord, field: number, column: string, code: number): RowRejection {
     const { kind, reason } = describeCount(code, record.text(field));
-    return { column, kind: `${column}: ${kind}`, reason };
+    return { column, kind, reason };
   }
 }
 

@@ -68,7 +68,9 @@ export function lockDataDir(dataDir: string): DataDirLock {
     }
     takeOver(path, holder, me);
   }
-  throw new RoadtollError("DataDirInUseError", `${dataDir}: cannot take the lock`, { where: { resource: path } });
+  throw new RoadtollError("DataDirInUseError", `${dataDir}: cannot take the lock`, {
+    where: { resource: path },
+  });
 }
 
 /** Creates the lock naming `me`, whole, unless one is there. */

@@ -190,6 +190,7 @@ async function computeAndWrite(input: DeathsEvent, deps: DeathsDeps): Promise<De
     rowsRead: computation.rowsRead,
     rowsAccepted: computation.rowsAccepted,
     rowsRejected: computation.rowsRejected,
+    rejectKinds: computation.rejectKinds,
     execution: input.execution,
   };
   // The rejects object is complete by now and stays for review; the figures are not touched, and the run is

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { RejectKindCount } from "../domain/rejects.js";
 import { isRoadtollError, TRANSIENT_ERRORS } from "../errors.js";
 import { checkRejectShare, DEFAULT_MAX_REJECT_SHARE } from "./reject-gate.js";
 
@@ -9,11 +10,11 @@ function gate(
   rowsRead: number,
   rowsRejected: number,
   maxShare = DEFAULT_MAX_REJECT_SHARE,
-  reasons = [] as Array<{ kind: string; count: number }>,
+  kinds = [] as RejectKindCount[],
 ) {
   return () =>
     checkRejectShare(
-      { rowsRead, rowsRejected, rejectReasons: reasons },
+      { rowsRead, rowsRejected, rejectKinds: kinds },
       { file: FILE, maxShare, rejectsUri: REJECTS },
     );
 }
@@ -35,8 +36,8 @@ describe("the reject-share gate", () => {
   it("refuses a file whose every row was rejected, naming the share, the reasons and the rejects object", () => {
     const error = thrown(
       gate(9386, 9386, 0.05, [
-        { kind: "wrong number of fields", count: 9380 },
-        { kind: "mortos: negative count", count: 6 },
+        { column: "", kind: "wrong number of fields", count: 9380 },
+        { column: "mortos", kind: "negative count", count: 6 },
       ]),
     );
     expect(isRoadtollError(error, "TooManyRejectsError")).toBe(true);
@@ -72,7 +73,7 @@ describe("the reject-share gate", () => {
 
   it("with 1 allows any share, but never a file with no usable row", () => {
     expect(gate(10, 9, 1)).not.toThrow();
-    const error = thrown(gate(10, 10, 1, [{ kind: "trecho: no road name", count: 10 }]));
+    const error = thrown(gate(10, 10, 1, [{ column: "trecho", kind: "no road name", count: 10 }]));
     expect(error.name).toBe("TooManyRejectsError");
     expect(error.message).toContain(
       "10 of 10 rows rejected (100.0%), no row left to count, which always fails whatever MAX_REJECT_SHARE=1 allows",
@@ -82,14 +83,16 @@ describe("the reject-share gate", () => {
   it("names the three most common kinds and sums up the rest", () => {
     const error = thrown(
       gate(10, 10, 0.05, [
-        { kind: "a", count: 4 },
-        { kind: "b", count: 3 },
-        { kind: "c", count: 1 },
-        { kind: "d", count: 1 },
-        { kind: "e", count: 1 },
+        { column: "a", kind: "negative count", count: 4 },
+        { column: "b", kind: "negative count", count: 3 },
+        { column: "c", kind: "negative count", count: 1 },
+        { column: "d", kind: "negative count", count: 1 },
+        { column: "e", kind: "negative count", count: 1 },
       ]),
     );
-    expect(error.message).toContain("most common: a ×4, b ×3, c ×1, 2 other kinds ×2; nothing written");
+    expect(error.message).toContain(
+      "most common: a: negative count ×4, b: negative count ×3, c: negative count ×1, 2 other kinds ×2; nothing written",
+    );
   });
 
   it("refuses a file with a header and no data row", () => {

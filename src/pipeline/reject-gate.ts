@@ -1,4 +1,5 @@
 import type { DeathsComputation } from "../domain/compute-deaths.js";
+import { type RejectKindCount, rejectLabel } from "../domain/rejects.js";
 import { RoadtollError } from "../errors.js";
 
 /** The share of rejected rows a file may have before the deaths step refuses it (`MAX_REJECT_SHARE`). */
@@ -16,7 +17,7 @@ export interface RejectGate {
   rejectsUri: string;
 }
 
-type Counts = Pick<DeathsComputation, "rowsRead" | "rowsRejected" | "rejectReasons">;
+type Counts = Pick<DeathsComputation, "rowsRead" | "rowsRejected" | "rejectKinds">;
 
 /**
  * Refuses a computation that must not be written as a snapshot:
@@ -49,7 +50,7 @@ export function checkRejectShare(counts: Counts, gate: RejectGate): void {
     share > maxShare
       ? `more than the ${allowed} allowed (${setting})`
       : `no row left to count, which always fails whatever ${setting} allows`;
-  const reasons = describeReasons(counts.rejectReasons);
+  const reasons = describeKinds(counts.rejectKinds);
   throw new RoadtollError(
     "TooManyRejectsError",
     `${count(rejected)} of ${count(read)} rows rejected (${shown}), ${verdict}` +
@@ -86,9 +87,9 @@ function exactDecimals(value: number): number {
   return 4;
 }
 
-function describeReasons(reasons: DeathsComputation["rejectReasons"]): string {
-  const named = reasons.slice(0, REASONS_NAMED).map(({ kind, count: n }) => `${kind} ×${count(n)}`);
-  const others = reasons.slice(REASONS_NAMED);
+function describeKinds(kinds: readonly RejectKindCount[]): string {
+  const named = kinds.slice(0, REASONS_NAMED).map((kind) => `${rejectLabel(kind)} ×${count(kind.count)}`);
+  const others = kinds.slice(REASONS_NAMED);
   if (others.length > 0) {
     const rows = others.reduce((sum, reason) => sum + reason.count, 0);
     named.push(`${others.length} other kind${others.length > 1 ? "s" : ""} ×${count(rows)}`);

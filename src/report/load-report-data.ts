@@ -68,16 +68,14 @@ export async function loadReportData(db: Kysely<Database>, sources: ReportSource
   const { store } = sources;
   const noStore = sources.noStore ?? "the report was made without the bucket";
   const withReasons = await mapLimited(runs, READ_CONCURRENCY, async (run): Promise<SourceRun> => {
-    let reasons: SourceRun["reasons"] = { kinds: [], counted: 0 };
-    if (run.rows_rejected > 0 && run.rejects_key !== null) {
-      // Any failure to read it, a 403 included, only marks this section unavailable (with the reason): the
-      // lifecycle rule expires rejects objects, and a report must not fail for one. Elsewhere a 403 is a failure.
-      reasons = store
-        ? await readRejectReasons(store, run.rejects_key).catch((error: unknown) => ({
-            unavailable: error instanceof Error ? error.message : String(error),
-          }))
-        : { unavailable: noStore };
-    }
+    const reasons: SourceRun["reasons"] =
+      run.rows_rejected > 0
+        ? await readRejectReasons(
+            { rejectsKey: run.rejects_key, rejectKinds: run.reject_kinds },
+            store,
+            noStore,
+          )
+        : { kinds: [], counted: 0 };
     return {
       source: run.source,
       runId: run.run_id,

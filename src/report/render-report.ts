@@ -35,11 +35,14 @@ export interface RoadFigures {
   counted: Counted;
 }
 
-/** Why rows were rejected, grouped by kind (the reason without the offending value), most common first. */
+/** Why rows were rejected, by column and kind (domain/rejects.ts), most common first. */
 export interface RejectReasons {
+  /** `kind` as a person reads it (`mortos: negative count`); `lines`, the first few source lines of that kind. */
   kinds: ReadonlyArray<{ kind: string; count: number; lines: readonly number[] }>;
-  /** Rejects read from the object; less than the run's count when the object was too big to read whole. */
+  /** Rejects the counts cover; less than the run's count when an older run's object was too big to read whole. */
   counted: number;
+  /** Why no line could be shown, when the counts come from pipeline_runs but the rejects object is unreadable. */
+  linesUnavailable?: string;
 }
 
 /** A source's newest run, as pipeline_runs has it. */
@@ -335,17 +338,25 @@ function reasons(run: SourceRun): string {
   if ("unavailable" in run.reasons) {
     return `<span class="gloss">not read: ${escapeHtml(run.reasons.unavailable)}</span>`;
   }
-  const { kinds, counted } = run.reasons;
+  const { kinds, counted, linesUnavailable } = run.reasons;
   const items = kinds.map(
     ({ kind, count, lines }) =>
-      `<li>${formatCount(count)} × ${escapeHtml(kind)} <span class="gloss">(line${lines.length > 1 ? "s" : ""} ` +
-      `${lines.join(", ")}${count > lines.length ? ", …" : ""})</span></li>`,
+      `<li>${formatCount(count)} × ${escapeHtml(kind)}` +
+      (lines.length === 0
+        ? ""
+        : ` <span class="gloss">(line${lines.length > 1 ? "s" : ""} ${lines.join(", ")}` +
+          `${count > lines.length ? ", …" : ""})</span>`) +
+      "</li>",
   );
   const partial =
     counted < run.rowsRejected
       ? `<p class="gloss">The first ${formatCount(counted)} of ${formatCount(run.rowsRejected)} rejects.</p>`
       : "";
-  return `<ul class="reasons">${items.join("")}</ul>${partial}`;
+  const noLines =
+    linesUnavailable === undefined
+      ? ""
+      : `<p class="gloss">Lines not read: ${escapeHtml(linesUnavailable)}</p>`;
+  return `<ul class="reasons">${items.join("")}</ul>${partial}${noLines}`;
 }
 
 function lineage(data: ReportData): string {

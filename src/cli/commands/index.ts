@@ -140,7 +140,8 @@ ${EXIT}`,
 
 The runs recorded in pipeline_runs, newest first: status, source, when the file was ingested and the run finished,
 rows read and rejected, total deaths, whether its snapshot is the source's current one, and where the file came
-from (JSON and CSV also carry run_id, sha256, bytes, the object keys and the error).
+from (JSON and CSV also carry run_id, sha256, bytes, the object keys, the rejects counted by column and kind, and
+the error).
 
   --source S          only this source (repeatable)
   --format F          table (default), json or csv
@@ -177,6 +178,7 @@ ${EXIT}`,
           "raw_key",
           "clean_key",
           "rejects_key",
+          "reject_kinds",
           "rows_accepted",
           "roads",
           "execution",
@@ -202,7 +204,7 @@ ${EXIT}`,
               "bytes",
               "raw_key",
               "clean_key",
-            ].concat(["rejects_key", "execution", "error"]);
+            ].concat(["rejects_key", "reject_kinds", "execution", "error"]);
       const { printRows } = await import("./print-rows.js");
       await noteIfEmpty(
         await printRows(db, query.compile(), io, format, {

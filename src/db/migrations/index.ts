@@ -7,6 +7,7 @@ import * as accidentsByRoadYear from "./0005-accidents-by-road-year.js";
 import * as forgottenSources from "./0006-forgotten-sources.js";
 import * as readerRole from "./0007-reader-role.js";
 import * as bigintCounts from "./0008-bigint-counts.js";
+import * as rejectKinds from "./0009-reject-kinds.js";
 
 /**
  * Migrations are imported statically rather than read from a folder, so a bundled Lambda image carries them
@@ -21,6 +22,7 @@ export const migrations: Record<string, Migration> = {
   "0006-forgotten-sources": forgottenSources,
   "0007-reader-role": readerRole,
   "0008-bigint-counts": bigintCounts,
+  "0009-reject-kinds": rejectKinds,
 };
 
 export const migrationProvider: MigrationProvider = {
