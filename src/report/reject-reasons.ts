@@ -40,20 +40,22 @@ export async function readRejectReasons(
   } else {
     // Any failure to read it, a 403 included, only costs the lines (or, without counts, the section): the lifecycle
     // rule expires rejects objects, and a report must not fail for one. Elsewhere a 403 is a failure.
+    // Counts recorded: the object is read only until every kind has its lines.
+    let linesWanted = [...kinds.values()].reduce((sum, kind) => sum + Math.min(LINES_SHOWN, kind.count), 0);
     counted = await scanRejects(store, run.rejectsKey, limit, (label, line) => {
       let entry = kinds.get(label);
       if (!entry) {
-        // A kind not in the recorded counts (an older run): it is counted from the object.
-        if (known) return false;
+        // With recorded counts, a line of a kind they do not name is skipped; an older run counts from the object.
+        if (known) return true;
         entry = { kind: label, count: 0, lines: [] };
         kinds.set(label, entry);
       }
       if (!known) entry.count++;
-      if (entry.lines.length < LINES_SHOWN) entry.lines.push(line);
-      // Counts recorded: the object is only read until every kind has its lines.
-      return (
-        !known || [...kinds.values()].some((kind) => kind.lines.length < Math.min(LINES_SHOWN, kind.count))
-      );
+      if (entry.lines.length < LINES_SHOWN && (!known || entry.lines.length < entry.count)) {
+        entry.lines.push(line);
+        linesWanted--;
+      }
+      return !known || linesWanted > 0;
     }).catch((error: unknown) => {
       failure = error instanceof Error ? error.message : String(error);
       return 0;
