@@ -6,6 +6,7 @@ import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect } from "kysely";
 import { pgliteParsers } from "./int8.js";
 import type { Database } from "./schema.js";
+import { dataDirState, finishUpgrade, upgradeDataDir } from "./upgrade-data-dir.js";
 
 /**
  * Postgres sizes its buffer pool for a server (128 MB), and inside WebAssembly the whole pool ends up resident:
@@ -31,10 +32,10 @@ const OPTIONS: PGliteOptions = {
  */
 export async function createEmbeddedDatabase(
   dataDir?: string,
-  options: { template?: string; snapshot?: Uint8Array } = {},
+  options: { template?: string; snapshot?: Uint8Array; log?: (line: string) => void } = {},
 ): Promise<{ db: Kysely<Database>; pglite: PGlite }> {
   const pglite = dataDir
-    ? await openDataDir(dataDir, options.template ?? TEMPLATE)
+    ? await openDataDir(dataDir, options.template ?? TEMPLATE, options.log)
     : new PGlite({
         ...OPTIONS,
         // In memory, from another process's dump (local/snapshot-server.ts): changes to it go nowhere.
@@ -51,7 +52,18 @@ export async function createEmbeddedDatabase(
  */
 export const TEMPLATE = fileURLToPath(new URL("../../build/pglite-template.tar.gz", import.meta.url));
 
-async function openDataDir(dataDir: string, template: string): Promise<PGlite> {
+/**
+ * A data directory an older PGlite wrote (PostgreSQL 17) is upgraded first, once (upgrade-data-dir.ts); read
+ * commands check dataDirState before they get here, since they change nothing.
+ */
+async function openDataDir(dataDir: string, template: string, log?: (line: string) => void): Promise<PGlite> {
+  const state = await dataDirState(dataDir);
+  if (state === "older") await upgradeDataDir(dataDir, (dir) => openOrCreate(dir, template), log);
+  else if (state === "upgraded") await finishUpgrade(dataDir);
+  return openOrCreate(dataDir, template);
+}
+
+async function openOrCreate(dataDir: string, template: string): Promise<PGlite> {
   const fresh =
     !existsSync(join(dataDir, "PG_VERSION")) && (await readdir(dataDir).catch(() => [])).length === 0;
   if (!fresh || !existsSync(template)) return new PGlite(dataDir, OPTIONS);

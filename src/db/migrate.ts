@@ -21,6 +21,19 @@ export async function migrateToLatest<DB>(
 }
 
 /**
+ * Brings the schema up to `name` and no further: a data directory being upgraded (upgrade-data-dir.ts) gets the
+ * schema its rows were written under before they are copied in.
+ */
+export async function migrateTo<DB>(
+  db: Kysely<DB>,
+  name: string,
+  log: (line: string) => void = () => {},
+): Promise<MigrationReport> {
+  const { error, results } = await createMigrator(db as unknown as Kysely<unknown>).migrateTo(name);
+  return report(results, error, log, "up");
+}
+
+/**
  * The migrations a database lacks, without creating or changing anything (a read command's check): all of them
  * when it has no roadtoll schema at all.
  */

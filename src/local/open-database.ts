@@ -8,6 +8,7 @@ import { pgTypes } from "../db/int8.js";
 import { migrateToLatest, missingMigrations } from "../db/migrate.js";
 import { migrations } from "../db/migrations/index.js";
 import type { Database } from "../db/schema.js";
+import { dataDirState, OLDER_MAJOR, PGLITE_MAJOR } from "../db/upgrade-data-dir.js";
 import { isRoadtollError, RoadtollError } from "../errors.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { fetchSnapshot, startSnapshotServer } from "./snapshot-server.js";
@@ -123,10 +124,18 @@ async function openPglite(
       label: `PGlite (${directory}, a snapshot taken now from the roadtoll process holding it, pid ${snapshot.pid})`,
     };
   }
-  // Judged once the lock is held: a run holding it may be creating the database.
-  if (options.use === "read" && !existsSync(join(directory, "PG_VERSION"))) throw noDatabase();
-  await mkdir(directory, { recursive: true });
-  const { db, pglite } = await createEmbeddedDatabase(directory);
+  // Judged once the lock is held: a run holding it may be creating or upgrading the database.
+  const state = await dataDirState(directory);
+  if (options.use === "read" && state === "none") throw noDatabase();
+  if (options.use === "read" && state !== "current")
+    throw new RoadtollError(
+      "SchemaError",
+      `${directory} was written by an older roadtoll's PGlite (PostgreSQL ${OLDER_MAJOR}): read commands change ` +
+        `nothing; roadtoll migrate (or a pipeline run) upgrades it to PostgreSQL ${PGLITE_MAJOR}, once, and keeps ` +
+        "the old directory beside it",
+    );
+  if (state === "none") await mkdir(directory, { recursive: true });
+  const { db, pglite } = await createEmbeddedDatabase(directory, { log: options.log });
   closers.push(() => db.destroy());
   if (options.use === "run") {
     // Read commands (results, runs, sql, report) read a snapshot of it while this process holds the directory.
