@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
 /**
- * An S3 endpoint that accepts uploads and throws the bytes away: PutObject, and the multipart calls lib-storage
+ * An S3 endpoint that accepts uploads and throws the bytes away: PutObject, and the multipart calls an upload
  * makes. Measuring the ingest step against it gives the step's own ceiling, without the cost of the S3 server
  * (s3rver hashes and writes every byte on this machine's other core; S3 does that on its own machines).
  */

@@ -1,8 +1,8 @@
-import { finished, PassThrough, Readable, Transform } from "node:stream";
+import { finished, Readable, Transform, type Writable } from "node:stream";
 import {
-  AbortMultipartUploadCommand,
   BucketAlreadyOwnedByYou,
   type BucketLocationConstraint,
+  type ChecksumAlgorithm,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -14,10 +14,11 @@ import {
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { RetryStrategyV2 } from "@smithy/types";
 import { RoadtollError } from "../errors.js";
+import { startMultipartUpload } from "./multipart-upload.js";
+import { signObjectBodiesUnhashed } from "./unsigned-payload.js";
 
 /**
  * Attempts per S3 request, the first included, under the SDK's standard retry mode (5xx, SlowDown and other
@@ -57,7 +58,7 @@ export function createS3Client(
 ): S3Client {
   const maxAttempts = config.maxAttempts ?? DEFAULT_S3_MAX_ATTEMPTS;
   const timeoutMs = config.timeoutMs ?? DEFAULT_S3_TIMEOUT_MS;
-  return new S3Client({
+  const client = new S3Client({
     region: config.region,
     // The SDK's standard retry, stated rather than left to AWS_RETRY_MODE / AWS_MAX_ATTEMPTS: every request
     // (each part of an upload on its own) is retried on 5xx, SlowDown and other throttling, and connection
@@ -79,7 +80,7 @@ export function createS3Client(
     // end-to-end integrity checks. The servers differ here, and which one is behind an endpoint cannot be told:
     // moto_server verifies and stores the SDK's CRC32 headers; s3rver ignores them, and a body the SDK streams
     // (aws-chunked, the CRC32 in a trailer) s3rver stores framing and all ("3\r\nabc\r\n0\r\nx-amz-checksum-
-    // crc32:…" for "abc"), a corrupt object and no error. lib-storage's buffered parts never stream, but the
+    // crc32:…" for "abc"), a corrupt object and no error. Upload parts are buffers and never stream, but the
     // form every server reads alike is the one without the newer checksums.
     //
     // A presigned URL is another matter: with the SDK's default (WHEN_SUPPORTED, since 3.729) a PutObject URL
@@ -91,6 +92,8 @@ export function createS3Client(
       ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" }
       : {}),
   });
+  if (options.purpose !== "presign") signObjectBodiesUnhashed(client);
+  return client;
 }
 
 /**
@@ -117,20 +120,25 @@ export interface StoredObject {
   notModified: boolean;
 }
 
+/** Bytes per upload part; with UPLOAD_QUEUE parts in flight, an upload holds (UPLOAD_QUEUE + 1) of these. */
+const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+const UPLOAD_QUEUE = 2;
+
 /** An object being written: write to `body`, then await `done`; `abort` leaves no object behind. */
 export interface PendingUpload {
-  body: PassThrough;
+  body: Writable;
   done: Promise<void>;
   abort(): Promise<void>;
 }
 
 /**
- * The one S3 bucket the pipeline uses. Uploads are multipart through lib-storage: memory is bounded by
- * `partSize × queueSize` whatever the object's size, and an object appears only when the upload completes, so a
- * failed step never leaves a half-written object.
+ * The one S3 bucket the pipeline uses. Uploads are multipart (multipart-upload.ts): memory is bounded by the
+ * part buffers whatever the object's size, and an object appears only when the upload completes, so a failed
+ * step never leaves a half-written object.
  */
 export class ObjectStore {
   private readonly presigner: S3Client | undefined;
+  private checksum: Promise<ChecksumAlgorithm | undefined> | undefined;
 
   constructor(
     private readonly s3: S3Client,
@@ -141,46 +149,29 @@ export class ObjectStore {
   }
 
   openUpload(key: string, contentType: string, metadata: Record<string, string> = {}): PendingUpload {
-    const body = new PassThrough();
-    // lib-storage stops queueing work when aborted, but lets the requests it has sent run on, the SDK's
-    // retries included (seconds, under throttling): after a failed step they would go on creating an upload or
-    // sending parts behind it. Every request of this upload carries the abort signal instead.
-    const cancel = new AbortController();
-    const upload = new Upload({
-      client: withAbortSignal(this.s3, cancel.signal),
-      abortController: cancel,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata },
-      partSize: 8 * 1024 * 1024,
-      queueSize: 2,
-      leavePartsOnError: false,
+    const upload = startMultipartUpload({
+      client: this.s3,
+      bucket: this.bucket,
+      key,
+      contentType,
+      metadata,
+      partSize: UPLOAD_PART_BYTES,
+      queueSize: UPLOAD_QUEUE,
+      checksumAlgorithm: this.partChecksum(),
+      failure: (error) => storageError(`cannot write s3://${this.bucket}/${key}`, error, key),
     });
-    const done = upload.done().then(
-      () => undefined,
-      (error: unknown) => {
-        throw storageError(`cannot write s3://${this.bucket}/${key}`, error, key);
-      },
-    );
-    // Callers await `done` after the writer finishes; until then a rejection must not crash the process.
-    done.catch(() => {});
-    return {
-      body,
-      done,
-      abort: async () => {
-        body.destroy();
-        await upload.abort().catch(() => {});
-        await done.catch(() => {});
-        // lib-storage settles `done` as soon as it is aborted and would send AbortMultipartUpload later, in the
-        // background (and, with the signal above, in vain): a Lambda frozen after returning would never send it,
-        // and the parts would stay (and be billed). Abort it here, on the plain client, before the step returns.
-        if (upload.uploadId) {
-          await this.s3
-            .send(
-              new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload.uploadId }),
-            )
-            .catch(() => {});
-        }
-      },
-    };
+    return { body: upload.body, done: upload.done, abort: upload.abort };
+  }
+
+  /**
+   * What the SDK itself adds to each part: a CRC32, unless the client sends checksums only where required
+   * (S3-compatible servers, see createS3Client). The multipart upload must then be created for it.
+   */
+  private partChecksum(): Promise<ChecksumAlgorithm | undefined> {
+    this.checksum ??= this.s3.config
+      .requestChecksumCalculation()
+      .then((when) => (when === "WHEN_SUPPORTED" ? "CRC32" : undefined));
+    return this.checksum;
   }
 
   /**
@@ -402,15 +393,6 @@ function bucketError(bucket: string, cause: unknown): RoadtollError {
   const why =
     status === 403 ? ": access denied (it may be someone else's bucket, or the keys are wrong)" : "";
   return storageError(`cannot use bucket s3://${bucket}${why}`, cause, bucket);
-}
-
-/** The client as lib-storage sees it: the same client, whose every request carries `signal`. */
-function withAbortSignal(s3: S3Client, signal: AbortSignal): S3Client {
-  const send = (command: Parameters<S3Client["send"]>[0], options?: { abortSignal?: AbortSignal }) =>
-    s3.send(command, { ...options, abortSignal: signal });
-  return new Proxy(s3, {
-    get: (target, property) => (property === "send" ? send : Reflect.get(target, property, target)),
-  });
 }
 
 /**

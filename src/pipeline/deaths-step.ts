@@ -130,7 +130,7 @@ export async function runDeathsStep(input: DeathsEvent, deps: DeathsDeps): Promi
   };
 }
 
-/** A small JSON object, in one request (lib-storage sends a body under one part as a single PutObject). */
+/** A small JSON object, in one request (an upload whose body fits one part is a single PutObject). */
 async function writeJson(store: ObjectStore, key: string, value: unknown, source: string): Promise<void> {
   const upload = store.openUpload(key, "application/json", { source });
   upload.body.end(`${JSON.stringify(value, null, 2)}\n`);
