@@ -95,6 +95,7 @@ describe("startMultipartUpload", () => {
     const parts = s3.calls.filter((call) => call.command === "UploadPart");
     parts.sort((a, b) => (a.input.PartNumber as number) - (b.input.PartNumber as number));
     expect(parts.map((part) => part.input.PartNumber)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(parts.map((part) => part.input.ChecksumAlgorithm)).toEqual(Array(11).fill("CRC32"));
     expect(Buffer.concat(parts.map((part) => part.body ?? Buffer.alloc(0)))).toEqual(object);
     expect(s3.calls.at(-1)?.input.MultipartUpload).toEqual({
       Parts: parts.map((_, i) => ({

@@ -118,6 +118,8 @@ export function startMultipartUpload(options: MultipartUploadOptions): Multipart
           PartNumber: number,
           Body: buffer.subarray(0, length),
           ContentLength: length,
+          // Named, not left to the SDK's default: S3 wants each part's checksum of the upload's algorithm.
+          ...(checksumAlgorithm ? { ChecksumAlgorithm: checksumAlgorithm } : {}),
         }),
         signal,
       );
