@@ -168,8 +168,8 @@ let childScript: string | undefined;
 
 async function runChild(task: ChildTask): Promise<{ result: ChildResult; processSeconds: number }> {
   childScript ??= await bundleChild();
-  // As the images run their bundle: NODE_OPTIONS=--enable-source-maps, the map beside it.
-  const finished = await spawnNode(["--enable-source-maps", childScript, JSON.stringify(task)]);
+  // As the images run their bundle: no --enable-source-maps (their entry reads the map only to format a stack).
+  const finished = await spawnNode([childScript, JSON.stringify(task)]);
   const line = finished.stdout.split("\n").find((text) => text.startsWith(RESULT_MARKER));
   if (finished.code !== 0 || !line) throw failure(task.kind, finished);
   return {

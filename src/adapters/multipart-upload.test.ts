@@ -15,7 +15,7 @@ interface Call {
  * A client that records each command and answers as S3 does, after a turn of the event loop; `failPart` makes
  * that UploadPart fail. Tracks how many parts are in flight at once and which memory their bodies live in.
  */
-function fakeS3(options: { failPart?: number } = {}) {
+function fakeS3(options: { failPart?: number; partMs?: number } = {}) {
   const calls: Call[] = [];
   const bodyMemory = new Set<ArrayBufferLike>();
   let inFlight = 0;
@@ -32,7 +32,7 @@ function fakeS3(options: { failPart?: number } = {}) {
       if (body) bodyMemory.add(body.buffer);
       inFlight += 1;
       mostInFlight = Math.max(mostInFlight, inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await new Promise((resolve) => setTimeout(resolve, options.partMs ?? 2));
       inFlight -= 1;
       const number = command.input.PartNumber as number;
       if (number === options.failPart)
@@ -123,6 +123,18 @@ describe("startMultipartUpload", () => {
     );
     expect(await target.done.catch((error: unknown) => error)).toBe(failed);
     const commands = s3.calls.map((call) => call.command);
+    expect(commands).toContain("AbortMultipartUpload");
+    expect(commands).not.toContain("CompleteMultipartUpload");
+  });
+
+  it("fails past S3's 10,000 parts, naming the limit, and aborts the upload", async () => {
+    const s3 = fakeS3({ partMs: 0 });
+    const failed = await write(upload(s3.client), bytes(PART * 10_000 + 1), PART * 50).catch(
+      (error: unknown) => error,
+    );
+    expect(String(failed)).toContain(`the object needs more than S3's 10000 parts of ${PART} bytes`);
+    const commands = s3.calls.map((call) => call.command);
+    expect(commands.filter((command) => command === "UploadPart")).toHaveLength(10_000);
     expect(commands).toContain("AbortMultipartUpload");
     expect(commands).not.toContain("CompleteMultipartUpload");
   });

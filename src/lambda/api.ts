@@ -1,3 +1,5 @@
+// First: stack traces read the bundle's source map only when one is formatted (source-map-stacks.ts).
+import "./source-map-stacks.js";
 import { openObjectStore } from "../adapters/object-store.js";
 import { createSfnClient, stepFunctionsExecutions } from "../adapters/step-functions.js";
 import { createApiApp } from "../api/app.js";

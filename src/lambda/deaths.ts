@@ -1,3 +1,5 @@
+// First: stack traces read the bundle's source map only when one is formatted (source-map-stacks.ts).
+import "./source-map-stacks.js";
 import { createS3Client, ObjectStore } from "../adapters/object-store.js";
 import { loadDatabaseConfig, loadDeathsConfig, loadStorageConfig } from "../config.js";
 import { createDatabase } from "../db/database.js";

@@ -1,3 +1,5 @@
+// First: stack traces read the bundle's source map only when one is formatted (source-map-stacks.ts).
+import "./source-map-stacks.js";
 import { createDownloader } from "../adapters/http-download.js";
 import { linksFromStore } from "../adapters/links.js";
 import { createS3Client, ObjectStore } from "../adapters/object-store.js";

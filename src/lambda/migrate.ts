@@ -1,3 +1,5 @@
+// First: stack traces read the bundle's source map only when one is formatted (source-map-stacks.ts).
+import "./source-map-stacks.js";
 import type { CloudFormationResponse } from "../adapters/cloudformation-response.js";
 import { putResponse } from "../adapters/cloudformation-response.js";
 import { loadAppUserConfig, loadDatabaseConfig } from "../config.js";

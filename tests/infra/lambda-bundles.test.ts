@@ -211,15 +211,26 @@ describe(`Lambda bundles invoked like the nodejs:22 base image (database: ${proc
 
 /**
  * In a fresh `node` with only what the image has: the files its final stage copies into LAMBDA_TASK_ROOT and its
- * ENV (NODE_OPTIONS=--enable-source-maps). Imports index.mjs, invokes the handler with `event` and returns the
+ * ENV (none of it NODE_OPTIONS: the bundle maps its own stacks). Imports index.mjs, invokes the handler with `event` and returns the
  * error it throws.
  */
-async function invokeLikeImage(fn: string, event: unknown): Promise<{ name: string; stack: string }> {
+async function invokeLikeImage(
+  fn: string,
+  event: unknown,
+  options: { hideMapOnceLoaded?: boolean } = {},
+): Promise<{ name: string; stack: string }> {
   const { taskRoot, env } = taskRootLikeImage(fn, outDir);
+  const map = JSON.stringify(join(taskRoot, "index.mjs.map"));
+  // Moved away after the import and back after the call: a map read at load would still name src/.
+  const hide = options.hideMapOnceLoaded ? `renameSync(${map}, ${map} + ".away");` : "";
+  const restore = options.hideMapOnceLoaded ? `renameSync(${map} + ".away", ${map});` : "";
   const script = `
+    import { renameSync } from "node:fs";
     const { handler } = await import(${JSON.stringify(pathToFileURL(join(taskRoot, "index.mjs")).href)});
+    ${hide}
     try { await handler(${JSON.stringify(event)}); console.log("\\n" + JSON.stringify(null)); }
-    catch (error) { console.log("\\n" + JSON.stringify({ name: error.name, stack: error.stack })); }`;
+    catch (error) { console.log("\\n" + JSON.stringify({ name: error.name, stack: error.stack })); }
+    finally { ${restore} }`;
   const { NODE_OPTIONS: _ignored, ...inherited } = process.env;
   const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
     cwd: taskRoot,
@@ -247,5 +258,12 @@ describe("stack traces from the minified bundles", () => {
     const top = error.stack.split("\n").find((line) => line.trimStart().startsWith("at ")) ?? "";
     expect(top, error.stack).toMatch(/\/src\/[\w/.-]+\.ts:\d+:\d+\)?$/);
     expect(error.stack).not.toContain("index.mjs");
+  });
+
+  it("reads the map when a stack is first formatted, not when the bundle loads", async () => {
+    const error = await invokeLikeImage("ingest", { url: 42 }, { hideMapOnceLoaded: true });
+    expect(error.name).toBe("InvalidEventError");
+    expect(error.stack).toMatch(/index\.mjs:\d+:\d+/);
+    expect(error.stack).not.toMatch(/\/src\/[\w/.-]+\.ts:/);
   });
 });
