@@ -26,6 +26,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { LAMBDA_BUILD_OPTIONS } from "../scripts/bundle-lambda.js";
 import { textTable } from "../src/cli/text-table.js";
 import { VEHICLES } from "../src/domain/columns.js";
+import { dockerfileFinalStage } from "../tests/infra/bundle.js";
 import { type Dataset, writeReal, writeSynthetic } from "./datasets.js";
 import { startDiscardS3 } from "./discard-s3.js";
 import {
@@ -168,8 +169,13 @@ let childScript: string | undefined;
 
 async function runChild(task: ChildTask): Promise<{ result: ChildResult; processSeconds: number }> {
   childScript ??= await bundleChild();
-  // As the images run their bundle: no --enable-source-maps (their entry reads the map only to format a stack).
-  const finished = await spawnNode([childScript, JSON.stringify(task)]);
+  // As the images run their bundle: with their ENV's NODE_OPTIONS (the semi-space size), and no
+  // --enable-source-maps (their entry reads the map only to format a stack).
+  const step = task.kind === "ingest" || task.kind === "deaths";
+  const env = step
+    ? { ...process.env, NODE_OPTIONS: dockerfileFinalStage(task.kind).env.NODE_OPTIONS ?? "" }
+    : process.env;
+  const finished = await spawnNode([childScript, JSON.stringify(task)], env);
   const line = finished.stdout.split("\n").find((text) => text.startsWith(RESULT_MARKER));
   if (finished.code !== 0 || !line) throw failure(task.kind, finished);
   return {
