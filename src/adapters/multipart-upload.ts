@@ -148,14 +148,18 @@ export function startMultipartUpload(options: MultipartUploadOptions): Multipart
     return Buffer.allocUnsafeSlow(partSize);
   };
 
-  /** Sends the full buffer once more bytes are known to follow, so a one-part object stays one PutObject. */
-  const flushFull = async (): Promise<void> => {
-    if (!current || filled < partSize) return;
+  /** Sends the buffer being filled once fewer than `queueSize` parts are in flight. */
+  const sendCurrent = async (): Promise<void> => {
     while (inFlight.size >= queueSize) await Promise.race(inFlight);
     if (failure) throw failure;
-    sendPart(current, filled);
+    if (current) sendPart(current, filled);
     current = undefined;
     filled = 0;
+  };
+
+  /** Sends the full buffer once more bytes are known to follow, so a one-part object stays one PutObject. */
+  const flushFull = async (): Promise<void> => {
+    if (current && filled === partSize) await sendCurrent();
   };
 
   const write = async (chunk: Buffer): Promise<void> => {
@@ -188,11 +192,7 @@ export function startMultipartUpload(options: MultipartUploadOptions): Multipart
       );
       return;
     }
-    if (current && filled > 0) {
-      while (inFlight.size >= queueSize) await Promise.race(inFlight);
-      sendPart(current, filled);
-      current = undefined;
-    }
+    if (filled > 0) await sendCurrent();
     await Promise.all(inFlight);
     if (failure) throw failure;
     parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));

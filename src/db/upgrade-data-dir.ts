@@ -3,7 +3,7 @@ import { readFile, rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect } from "kysely";
-import { isRoadtollError, RoadtollError } from "../errors.js";
+import { RoadtollError } from "../errors.js";
 import { migrateTo } from "./migrate.js";
 
 /** The PostgreSQL major version of the PGlite roadtoll runs: what a data directory it writes has in PG_VERSION. */
@@ -92,11 +92,7 @@ export async function upgradeDataDir(
     await current?.close().catch(() => {});
     current = undefined;
     await rm(building, { recursive: true, force: true });
-    const reason = isRoadtollError(error)
-      ? error.message
-      : error instanceof Error
-        ? error.message
-        : String(error);
+    const reason = error instanceof Error ? error.message : String(error);
     throw new RoadtollError(
       "MigrationError",
       `upgrading to PostgreSQL ${PGLITE_MAJOR} failed, and the directory was left as it was: ${reason}`,
