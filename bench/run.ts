@@ -184,7 +184,15 @@ async function runChild(task: ChildTask): Promise<{ result: ChildResult; process
   };
 }
 
-/** The real CLI, as `npm start -- --link URL --data-dir <fresh>` runs it, timed as a whole process. */
+/** What `npm start` runs: build/ when it is newer than src/ (ensureCliBuilt), else the sources through tsx. */
+const CLI_BIN = join(ROOT, "bin/roadtoll.mjs");
+
+/** Builds build/ as `npm ci` does, so that the bench times what a user's `npm start` runs, not tsx compiling src/. */
+async function ensureCliBuilt(): Promise<void> {
+  const finished = await spawnNode([join(ROOT, "scripts/build-cli.mjs")]);
+  if (finished.code !== 0) throw failure("npm run build:cli", finished);
+}
+
 /**
  * `npm start` as a whole process. With `keptDataDir`, the run reuses that data directory, as every run but the
  * first does with the default `.roadtoll/`: PGlite then opens an existing database instead of running initdb
@@ -197,10 +205,8 @@ async function runCli(url: string, work: string, keptDataDir?: string): Promise<
     const finished = await spawnNode(
       [
         "--import",
-        "tsx",
-        "--import",
-        pathToFileURL(join(BENCH_DIR, "rss-probe.ts")).href,
-        join(ROOT, "src/cli/main.ts"),
+        pathToFileURL(join(BENCH_DIR, "vmhwm-probe.mjs")).href,
+        CLI_BIN,
         "--link",
         url,
         "--data-dir",
@@ -243,10 +249,7 @@ async function keptDataDir(work: string): Promise<string> {
   if (keptDir) return keptDir;
   const dataDir = join(work, "npm-start-kept");
   log("npm start, data dir kept: initialising it with one untimed run on the samples …");
-  const finished = await spawnNode(
-    ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "--data-dir", dataDir],
-    process.env,
-  );
+  const finished = await spawnNode([CLI_BIN, "--data-dir", dataDir], process.env);
   if (finished.code !== 0) throw failure("npm start (initialising the kept data dir)", finished);
   keptDir = dataDir;
   return dataDir;
@@ -506,41 +509,39 @@ function goals(report: DatasetReport, summaries: readonly Summary[]): string[] {
   const ingest = by("ingest");
   if (ingest) {
     const rate = report.dataset.bytes / MB / ingest.seconds;
-    lines.push(`  ingest step  ${fixed(rate, 1)} MB/s of the download; goal ≥ 100: ${mark(rate >= 100)}`);
+    lines.push(
+      `  ingest step  ${fixed(rate, 1)} MB/s against the embedded S3; goal ≥ 80: ${mark(rate >= 80)}`,
+    );
   }
   const discarding = by("ingest-discard");
   if (discarding) {
     const rate = report.dataset.bytes / MB / discarding.seconds;
     lines.push(
-      `  ingest step  ${fixed(rate, 1)} MB/s with an S3 that discards (the step's own ceiling here)`,
+      `  ingest step  ${fixed(rate, 1)} MB/s with an S3 that discards; goal ≥ 120: ${mark(rate >= 120)}`,
     );
   }
-  const kept = by("npm-start-kept");
-  const duckdb = by("duckdb-1");
-  if (kept && duckdb) {
-    lines.push(
-      `  npm start    data dir kept: ${fixed(kept.processSeconds, 1)} s, ` +
-        `${fixed(kept.processSeconds / duckdb.processSeconds, 2)}× DuckDB 1 thread's whole process; goal ≤ 3.5×: ` +
-        `${mark(kept.processSeconds / duckdb.processSeconds <= 3.5)}`,
-    );
-  }
-  const cli = by("npm-start");
+  // Whole process against whole process (DuckDB's includes its own start); the ratio to its query alone, the
+  // stricter one, is printed beside it.
   const duck = by("duckdb-1");
-  if (cli && duck) {
+  for (const [id, label, goal] of [
+    ["npm-start", "new data dir", 3],
+    ["npm-start-kept", "data dir kept", 2.5],
+  ] as const) {
+    const cli = by(id);
+    if (!cli || !duck) continue;
     const times = cli.processSeconds / duck.processSeconds;
     lines.push(
-      `  npm start    ${fixed(cli.processSeconds, 1)} s whole process vs DuckDB 1 thread ` +
-        `${fixed(duck.processSeconds, 1)} s whole process (${fixed(duck.seconds, 1)} s query): ` +
-        `${fixed(times, 2)}× (${fixed(cli.processSeconds / duck.seconds, 2)}× the query alone); ` +
-        `goal ≤ 3.5×: ${mark(times <= 3.5)}`,
+      `  npm start    ${label}: ${fixed(cli.processSeconds, 1)} s whole process vs DuckDB 1 thread ` +
+        `${fixed(duck.processSeconds, 1)} s (${fixed(duck.seconds, 1)} s query): ${fixed(times, 2)}× ` +
+        `(${fixed(cli.processSeconds / duck.seconds, 2)}× the query alone); goal ≤ ${goal}×: ${mark(times <= goal)}`,
     );
   }
-  for (const step of [ingest, deaths]) {
+  for (const step of [ingest, discarding, deaths]) {
     if (!step) continue;
     const mib = step.maxRss / MIB;
-    lines.push(`  peak RSS     ${step.name}: ${fixed(mib, 0)} MiB; goal ≤ 128: ${mark(mib <= 128)}`);
+    lines.push(`  peak RSS     ${step.name}: ${fixed(mib, 0)} MiB; goal ≤ 160: ${mark(mib <= 160)}`);
   }
-  return lines.length > 0 ? ["goals (issue 6):", ...lines] : [];
+  return lines.length > 0 ? ["goals (issue 21):", ...lines] : [];
 }
 
 /** Do the approaches that compute the metric agree? Roads differ by design (DuckDB groups raw trecho). */
@@ -667,6 +668,7 @@ async function main(): Promise<void> {
       log(`start-up: ${startupRuns} runs of each command …`);
       startup = await measureStartup(ROOT, work, startupRuns);
     }
+    if (approaches.some((approach) => approach.startsWith("npm-start"))) await ensureCliBuilt();
     services = await startServices(work, filesDir);
     header.push(`database: ${services.databaseLabel}`);
     header.push(`files:    ${filesDir}`);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import S3rver from "s3rver";
 import { refusal } from "./loopback.mjs";
+import { completeAsS3 } from "./s3rver-multipart.mjs";
 
 const server = new S3rver({
   address: "127.0.0.1",
@@ -13,6 +14,7 @@ const server = new S3rver({
   silent: true,
   configureBuckets: workerData.buckets.map((name) => ({ name })),
 });
+completeAsS3(server.store);
 // s3rver has no AbortMultipartUpload route: an aborted upload's parts would stay on disk (4.4 GB after one failed
 // download). This answers it, ahead of s3rver's router, by removing the upload's folder where s3rver keeps it.
 // A part still in flight when the abort arrives would recreate the folder, so the folder goes again after any
