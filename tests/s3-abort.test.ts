@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UPLOAD_PART_BYTES } from "../src/adapters/object-store.js";
 import { startTestStorage, type TestStorage, testS3Backend } from "./support/storage.js";
 
 // The S3 server must not keep the parts of an aborted upload: a failed download used to leave gigabytes. Checked
@@ -17,9 +18,9 @@ afterAll(async () => {
 describe(`S3 (${testS3Backend()}): aborting a multipart upload`, () => {
   it("leaves no parts and no object", async () => {
     const upload = storage.store.openUpload("raw/x.csv", "text/csv");
-    // Two full 8 MiB parts, so that parts are stored before the abort.
+    // Four full parts, so that parts are stored before the abort.
     const part = Buffer.alloc(1024 * 1024, 0x61);
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < (4 * UPLOAD_PART_BYTES) / part.length; i++) {
       if (!upload.body.write(part)) await new Promise((resolve) => upload.body.once("drain", resolve));
     }
     for (let waited = 0; (await storage.pendingUploads()).length === 0 && waited < 100; waited++) {

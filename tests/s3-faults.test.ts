@@ -7,7 +7,12 @@ import { fileURLToPath } from "node:url";
 import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createDownloader } from "../src/adapters/http-download.js";
-import { createS3Client, DEFAULT_S3_MAX_ATTEMPTS, ObjectStore } from "../src/adapters/object-store.js";
+import {
+  createS3Client,
+  DEFAULT_S3_MAX_ATTEMPTS,
+  ObjectStore,
+  UPLOAD_PART_BYTES,
+} from "../src/adapters/object-store.js";
 import { loadDownloadConfig, loadStorageConfig } from "../src/config.js";
 import type { IngestResult } from "../src/contracts/events.js";
 import { createDeathsHandler } from "../src/handlers/deaths-handler.js";
@@ -28,7 +33,7 @@ import { startTestStorage, type TestStorage, testS3Backend } from "./support/sto
 
 const SAMPLES = fileURLToPath(new URL("../samples/", import.meta.url));
 const BUCKET = "faults";
-const PART = 8 * 1024 * 1024;
+const PART = UPLOAD_PART_BYTES;
 const BACKEND = testS3Backend();
 
 let directory: string;
@@ -45,7 +50,7 @@ const clients: S3Client[] = [];
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), "roadtoll-faults-"));
   sample = await readFile(`${SAMPLES}amostra_via_norte.csv`);
-  // Over two 8 MiB parts, so that both the raw and the clean object are multipart uploads of 2 parts or more.
+  // Over two parts, so that both the raw and the clean object are multipart uploads of 2 parts or more.
   const newline = sample.indexOf(0x0a) + 1;
   const rows = sample.subarray(newline);
   big = Buffer.concat([

@@ -121,7 +121,7 @@ export interface StoredObject {
 }
 
 /** Bytes per upload part; with UPLOAD_QUEUE parts in flight, an upload holds (UPLOAD_QUEUE + 1) of these. */
-const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+export const UPLOAD_PART_BYTES = 5 * 1024 * 1024;
 const UPLOAD_QUEUE = 2;
 
 /** An object being written: write to `body`, then await `done`; `abort` leaves no object behind. */

@@ -8,7 +8,7 @@ const CONTENT_SHA256 = "x-amz-content-sha256";
 /**
  * Signs an object's bytes as UNSIGNED-PAYLOAD rather than by their SHA-256, where the transport itself protects
  * them: over TLS, or on loopback (the embedded S3), as the AWS SDKs for Java and Go do over TLS. SigV4 would
- * otherwise hash every part before sending it, a second pass over 8 MiB at a time that cost ~10% of the ingest
+ * otherwise hash every part before sending it, a second pass over each part that cost ~10% of the ingest
  * step's profile; the signature still covers the method, key, query, every signed header and the date, and the
  * body stays checked end to end by what the client sends with it: against AWS, the SDK's CRC32 of each part
  * (`x-amz-checksum-crc32`, itself signed), which S3 verifies before it stores the part (docs/performance.md).
