@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import {
@@ -24,6 +25,8 @@ import { renderResults } from "../src/cli/run-summary.js";
 import { loadDeathsConfig } from "../src/config.js";
 import { startLocalEnvironment } from "../src/local/environment.js";
 import { type RunningFileServer, startFileServer } from "../src/local/file-server.js";
+import { loadDefinition } from "../src/local/state-machine.js";
+import { VALIDATED_DEFINITION_FILE } from "../src/local/validated-definitions.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
 import { openTestDatabase, type TestDatabase } from "./support/database.js";
 import { referenceDeaths } from "./support/reference.js";
@@ -100,6 +103,11 @@ describe("roadtoll CLI", () => {
     // The file is there, whole, after the run's S3 has stopped.
     const file = /^report: (\S+)/.exec(last)?.[1] ?? "";
     expect(await readFile(file, "utf8")).toMatch(/^<!doctype html>[\s\S]*<\/html>\n?$/i);
+    // The definition it validated is remembered in the data directory: the next run skips validating it.
+    const definition = JSON.stringify(await loadDefinition());
+    expect((await readFile(join(dataDir, VALIDATED_DEFINITION_FILE), "utf8")).trim()).toBe(
+      createHash("sha256").update(definition).digest("hex"),
+    );
   });
 
   it("--json prints the execution output on stdout and nothing else", async () => {

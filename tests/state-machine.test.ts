@@ -1,5 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
@@ -19,11 +22,13 @@ import {
   type ExecutionEvent,
   LOCAL_SUBSTITUTIONS,
   loadDefinition,
+  prepareStateMachine,
   runStateMachine,
   substitutePlaceholders,
   type TaskHandler,
   taskStateNames,
 } from "../src/local/state-machine.js";
+import { VALIDATED_DEFINITION_FILE, validatedDefinitionsFile } from "../src/local/validated-definitions.js";
 import { CURATED_REPORT_KEY } from "../src/pipeline/curated.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
 import { listRunsOfSource } from "../src/pipeline/run-index.js";
@@ -55,6 +60,39 @@ describe("statemachine/pipeline.asl.json", () => {
     const definition = await loadDefinition();
     (definition.States.NormaliseInput as { Default: string }).Default = "Nowhere";
     expect(validateAsl(definition).isValid).toBe(false);
+  });
+
+  it("is validated once: a definition whose digest passed before is not validated again", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "roadtoll-validated-"));
+    try {
+      const path = join(dir, VALIDATED_DEFINITION_FILE);
+      const digest = (definition: unknown) =>
+        createHash("sha256").update(JSON.stringify(definition)).digest("hex");
+      // Digests of the definitions as loaded: the library adds to a definition it is given.
+      const good = await loadDefinition();
+      const goodDigest = digest(good);
+      await prepareStateMachine(good, validatedDefinitionsFile(path));
+      expect(await readFile(path, "utf8")).toBe(`${goodDigest}\n`);
+
+      const bad = await loadDefinition();
+      (bad.States.NormaliseInput as { Default: string }).Default = "Nowhere";
+      const badDigest = digest(bad);
+      await expect(prepareStateMachine(structuredClone(bad))).rejects.toThrow();
+      await expect(
+        prepareStateMachine(structuredClone(bad), validatedDefinitionsFile(path)),
+      ).rejects.toThrow();
+      // A definition that failed is not remembered: the file still names the good one.
+      expect(await readFile(path, "utf8")).toBe(`${goodDigest}\n`);
+      // Only a known digest skips the check: with the bad one's recorded, the library is not asked to validate.
+      await validatedDefinitionsFile(path).add(badDigest);
+      await expect(
+        prepareStateMachine(structuredClone(bad), validatedDefinitionsFile(path)),
+      ).resolves.toBeDefined();
+      // A missing file knows nothing.
+      expect(await validatedDefinitionsFile(join(dir, "none")).has(goodDigest)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("retries exactly the errors the code declares transient, and Lambda's own service errors", async () => {

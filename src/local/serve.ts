@@ -14,6 +14,7 @@ import { startHttpServer } from "./http-server.js";
 import { LocalExecutions } from "./local-executions.js";
 import { loopbackGuard } from "./loopback-guard.js";
 import { deathsFunctionTasks, runStateMachine } from "./state-machine.js";
+import { VALIDATED_DEFINITION_FILE, validatedDefinitionsFile } from "./validated-definitions.js";
 
 export interface ServeOptions
   extends Pick<
@@ -85,9 +86,10 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         }),
       ),
     };
+    const validated = validatedDefinitionsFile(join(options.dataDir, VALIDATED_DEFINITION_FILE));
     const executions = new LocalExecutions({
       directory: join(options.dataDir, "executions"),
-      run: (input, executionArn) => runStateMachine({ input, tasks, executionId: executionArn }),
+      run: (input, executionArn) => runStateMachine({ input, tasks, executionId: executionArn, validated }),
       concurrency: options.maxRuns ?? DEFAULT_MAX_RUNS,
       onChange: (event, run) => log(describeChange(event, run)),
     });
