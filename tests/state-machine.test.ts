@@ -28,7 +28,7 @@ import {
   type TaskHandler,
   taskStateNames,
 } from "../src/local/state-machine.js";
-import { VALIDATED_DEFINITION_FILE, validatedDefinitionsFile } from "../src/local/validated-definitions.js";
+import { VALIDATED_DEFINITION_FILE, validatedDefinitionsIn } from "../src/local/validated-definitions.js";
 import { CURATED_REPORT_KEY } from "../src/pipeline/curated.js";
 import type { DeathsSummary } from "../src/pipeline/deaths-step.js";
 import { listRunsOfSource } from "../src/pipeline/run-index.js";
@@ -71,25 +71,23 @@ describe("statemachine/pipeline.asl.json", () => {
       // Digests of the definitions as loaded: the library adds to a definition it is given.
       const good = await loadDefinition();
       const goodDigest = digest(good);
-      await prepareStateMachine(good, validatedDefinitionsFile(path));
+      await prepareStateMachine(good, validatedDefinitionsIn(dir));
       expect(await readFile(path, "utf8")).toBe(`${goodDigest}\n`);
 
       const bad = await loadDefinition();
       (bad.States.NormaliseInput as { Default: string }).Default = "Nowhere";
       const badDigest = digest(bad);
       await expect(prepareStateMachine(structuredClone(bad))).rejects.toThrow();
-      await expect(
-        prepareStateMachine(structuredClone(bad), validatedDefinitionsFile(path)),
-      ).rejects.toThrow();
+      await expect(prepareStateMachine(structuredClone(bad), validatedDefinitionsIn(dir))).rejects.toThrow();
       // A definition that failed is not remembered: the file still names the good one.
       expect(await readFile(path, "utf8")).toBe(`${goodDigest}\n`);
       // Only a known digest skips the check: with the bad one's recorded, the library is not asked to validate.
-      await validatedDefinitionsFile(path).add(badDigest);
+      await validatedDefinitionsIn(dir).add(badDigest);
       await expect(
-        prepareStateMachine(structuredClone(bad), validatedDefinitionsFile(path)),
+        prepareStateMachine(structuredClone(bad), validatedDefinitionsIn(dir)),
       ).resolves.toBeDefined();
       // A missing file knows nothing.
-      expect(await validatedDefinitionsFile(join(dir, "none")).has(goodDigest)).toBe(false);
+      expect(await validatedDefinitionsIn(join(dir, "none")).has(goodDigest)).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -21,7 +21,7 @@ import {
   type ExecutionOutcome,
   runStateMachine,
 } from "../local/state-machine.js";
-import { VALIDATED_DEFINITION_FILE, validatedDefinitionsFile } from "../local/validated-definitions.js";
+import { validatedDefinitionsIn } from "../local/validated-definitions.js";
 import type { DeathsSummary } from "../pipeline/deaths-step.js";
 import { type LinkRef, resolveLink } from "../pipeline/ingest-link.js";
 import { type CliOptions, parseCliArgs, USAGE, USAGE_HINT } from "./args.js";
@@ -147,7 +147,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       names: requested.map((ref) => displayName(ref, links)),
       verbose: options.verbose,
     });
-    const validated = validatedDefinitionsFile(join(dataDir, VALIDATED_DEFINITION_FILE));
+    const validated = validatedDefinitionsIn(dataDir);
     // Recorded where `roadtoll serve` keeps its runs: GET /runs/{id} finds this one too.
     const executions = new LocalExecutions({
       directory: join(dataDir, "executions"),

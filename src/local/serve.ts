@@ -14,7 +14,7 @@ import { startHttpServer } from "./http-server.js";
 import { LocalExecutions } from "./local-executions.js";
 import { loopbackGuard } from "./loopback-guard.js";
 import { deathsFunctionTasks, runStateMachine } from "./state-machine.js";
-import { VALIDATED_DEFINITION_FILE, validatedDefinitionsFile } from "./validated-definitions.js";
+import { validatedDefinitionsIn } from "./validated-definitions.js";
 
 export interface ServeOptions
   extends Pick<
@@ -86,7 +86,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         }),
       ),
     };
-    const validated = validatedDefinitionsFile(join(options.dataDir, VALIDATED_DEFINITION_FILE));
+    const validated = validatedDefinitionsIn(options.dataDir);
     const executions = new LocalExecutions({
       directory: join(options.dataDir, "executions"),
       run: (input, executionArn) => runStateMachine({ input, tasks, executionId: executionArn, validated }),
