@@ -206,6 +206,49 @@ describe(`S3-compatible server (${testS3Backend()}): what the adapter relies on`
       );
       expect(await storage.bytes(key)).toEqual(Buffer.concat(sizes.map((size, i) => filled(size, i + 1))));
     });
+
+    // The embedded server joins parts as they arrive (src/local/s3rver-multipart.mjs); whatever the order they
+    // came in and whichever the completion lists, the object is the listed parts' latest bytes, as on S3.
+    it.each([
+      { what: "parts sent out of order", sent: [2, 1, 3], list: [1, 2, 3] },
+      { what: "a part sent again after the parts after it", sent: [1, 2, 3, 1], list: [1, 2, 3] },
+      { what: "the last part sent again", sent: [1, 2, 2], list: [1, 2] },
+      { what: "a list that leaves out the last parts sent", sent: [1, 2, 3], list: [1, 2] },
+      { what: "a list with a gap", sent: [1, 2, 3], list: [1, 3] },
+      { what: "a list that starts after the first part", sent: [1, 2, 3], list: [2, 3] },
+      { what: "part numbers that are not consecutive", sent: [1, 4, 9], list: [1, 4, 9] },
+    ])("stores the listed parts' latest bytes: $what", async ({ what, sent, list }) => {
+      const key = `parts-${what.replaceAll(" ", "-")}.bin`;
+      const { UploadId } = await storage.s3.send(
+        new CreateMultipartUploadCommand({ Bucket: storage.bucket, Key: key }),
+      );
+      const latest = new Map<number, { body: Buffer; etag: string }>();
+      for (const [i, number] of sent.entries()) {
+        // Every part 5 MiB (and a few bytes, different each time it is sent), so that any may come before another.
+        const body = filled(5 * MiB + i, 10 * number + i);
+        const { ETag } = await storage.s3.send(
+          new UploadPartCommand({
+            Bucket: storage.bucket,
+            Key: key,
+            UploadId,
+            PartNumber: number,
+            Body: body,
+          }),
+        );
+        latest.set(number, { body, etag: ETag ?? "" });
+      }
+      const listed = list.map((number) => latest.get(number) ?? { body: Buffer.alloc(0), etag: "" });
+      const done = await complete(
+        key,
+        UploadId ?? "",
+        listed.map(({ etag }, i) => ({ PartNumber: list[i] ?? 0, ETag: etag })),
+      );
+      expect(done.ETag).toBe(
+        `"${md5(Buffer.concat(listed.map(({ body }) => md5(body)))).toString("hex")}-${list.length}"`,
+      );
+      expect((await storage.bytes(key)).equals(Buffer.concat(listed.map(({ body }) => body)))).toBe(true);
+      expect(await storage.pendingUploads()).toEqual([]);
+    });
   });
 
   it("an empty object reads back empty, and a missing one is ObjectNotFoundError", async () => {

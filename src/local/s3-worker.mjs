@@ -14,7 +14,7 @@ const server = new S3rver({
   silent: true,
   configureBuckets: workerData.buckets.map((name) => ({ name })),
 });
-completeAsS3(server.store);
+const multipart = completeAsS3(server.store);
 // s3rver has no AbortMultipartUpload route: an aborted upload's parts would stay on disk (4.4 GB after one failed
 // download). This answers it, ahead of s3rver's router, by removing the upload's folder where s3rver keeps it.
 // A part still in flight when the abort arrives would recreate the folder, so the folder goes again after any
@@ -45,6 +45,7 @@ server.middleware.unshift(async (ctx, next) => {
     return;
   }
   aborted.add(uploadId);
+  multipart.forget(bucket, uploadId);
   await rm(uploadFolder(bucket, uploadId), { recursive: true, force: true });
   ctx.status = 204;
 });
