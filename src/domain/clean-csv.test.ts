@@ -1,8 +1,11 @@
 import { createHash } from "node:crypto";
 import { Readable, Writable } from "node:stream";
+import { parse } from "csv-parse/sync";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RoadtollError } from "../errors.js";
 import { type CleanCsvResult, cleanCsv } from "./clean-csv.js";
+import { canonicalRoadName } from "./road-name.js";
 
 /** A Writable that keeps every byte written to it. */
 function sink(): { stream: Writable; bytes: () => Buffer; text: () => string } {
@@ -198,5 +201,60 @@ describe("cleanCsv", () => {
   it("fails with EncodingError on a UTF-16 source", async () => {
     const error = await cleanError([Buffer.from([0xff, 0xfe, 0x74, 0x00, 0x72, 0x00])]);
     expect(error.name).toBe("EncodingError");
+  });
+});
+
+// Differential: random sources (any delimiter, fields holding delimiters, commas, quotes and line breaks, quoted
+// or not, short and long rows, blank lines), cut anywhere, cleaned, then read back by csv-parse. Each row must
+// be the source row's fields, its line and its road, whichever of the cleaner's two paths (a plain line copied
+// whole, or a record rewritten field by field) wrote it.
+describe("cleanCsv against csv-parse (property)", () => {
+  const HEADER = ["trecho", "automovel", "bicicleta", "caminhao", "moto", "onibus", "mortos"];
+  const value = fc.string({
+    unit: fc.constantFrom("a", "B", "é", " ", ";", ",", "\t", '"', "\n", "\r\n", "1", "-", "/"),
+    maxLength: 6,
+  });
+  const source = fc.record({
+    delimiter: fc.constantFrom(";", ",", "\t"),
+    eol: fc.constantFrom("\n", "\r\n"),
+    rows: fc.array(
+      fc.oneof(
+        fc.array(value, { minLength: 2, maxLength: 9 }),
+        fc.constant(null), // a blank line
+      ),
+      { minLength: 1, maxLength: 10 },
+    ),
+    quoteAll: fc.boolean(),
+    cuts: fc.array(fc.nat(), { maxLength: 5 }),
+  });
+
+  it("writes every row's fields, line and road, wherever the source is cut", async () => {
+    await fc.assert(
+      fc.asyncProperty(source, async ({ delimiter, eol, rows, quoteAll, cuts }) => {
+        const quote = (cell: string) =>
+          quoteAll || /["\r\n]/.test(cell) || cell.includes(delimiter)
+            ? `"${cell.replaceAll('"', '""')}"`
+            : cell;
+        let text = `${HEADER.join(delimiter)}${eol}`;
+        let line = 2;
+        const expected: string[][] = [[...HEADER, "source_line", "road_name"]];
+        for (const row of rows) {
+          if (row === null) {
+            text += eol;
+            line++;
+            continue;
+          }
+          text += `${row.map(quote).join(delimiter)}${eol}`;
+          expected.push([...row, String(line), canonicalRoadName(row[0] ?? "")]);
+          line += 1 + row.join("").split(/\r\n|\n/).length - 1;
+        }
+        const bytes = Buffer.from(text, "utf8");
+        const points = [...new Set(cuts.map((at) => at % (bytes.length + 1)))].sort((a, b) => a - b);
+        const chunks = [0, ...points].map((at, i) => bytes.subarray(at, points[i] ?? bytes.length));
+        const { output } = await clean(chunks);
+        expect(parse(output, { relax_column_count: true })).toEqual(expected);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

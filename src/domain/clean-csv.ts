@@ -5,7 +5,14 @@ import { RoadtollError } from "../errors.js";
 import { COMMA, LF, QUOTE, ZERO } from "./bytes.js";
 import { ROAD_NAME_COLUMN, SOURCE_LINE_COLUMN } from "./columns.js";
 import { encodeCsvField, formatCsvRow } from "./csv-format.js";
-import { CsvReader, type CsvRecord, NEEDS_QUOTES, QUOTED, type SourceDelimiter } from "./csv-reader.js";
+import {
+  CsvReader,
+  type CsvRecord,
+  ESCAPED,
+  NEEDS_QUOTES,
+  QUOTED,
+  type SourceDelimiter,
+} from "./csv-reader.js";
 import { type SourceEncoding, Transcoder } from "./encoding.js";
 import { type Header, normaliseColumnName, parseHeader } from "./header.js";
 import { canonicalRoadName } from "./road-name.js";
@@ -115,10 +122,16 @@ class RowRewriter {
   private readonly roadNames = new Map<string, Buffer>();
   private lastTrecho: Buffer | undefined;
   private lastRoad: Buffer = Buffer.alloc(0);
+  /** Where, in `out`, each field of the current plain line that holds a comma starts and ends. */
+  private commaFields = new Int32Array(64);
   rows = 0;
 
   constructor(private readonly file: string) {
-    this.reader = new CsvReader({ file, onRecord: (record) => this.rewrite(record) });
+    this.reader = new CsvReader({
+      file,
+      onRecord: (record) => this.rewrite(record),
+      onPlainLine: (data, start, end, line) => this.rewritePlain(data, start, end, line),
+    });
   }
 
   get columns(): string[] {
@@ -168,11 +181,10 @@ class RowRewriter {
     }
     this.rows++;
     const { buffer, count, starts, ends, flags } = record;
-    const road = this.roadName(record);
     const first = starts[0] as number;
     const last = ends[count - 1] as number;
-    // Worst case: every byte a doubled quote, two quotes and a comma per field, the line number, the road.
-    this.reserve(2 * (last - first) + 3 * count + 24 + road.length);
+    // Worst case: every byte a doubled quote, two quotes and a comma per field.
+    this.reserve(2 * (last - first) + 3 * count);
     const out = this.out;
     let at = this.at;
 
@@ -216,8 +228,80 @@ class RowRewriter {
       }
       i++;
     }
+    this.at = at;
+    const trecho = this.trecho;
+    this.endRow(
+      record.line,
+      trecho < 0 || trecho >= count
+        ? EMPTY
+        : this.roadName(
+            buffer,
+            starts[trecho] as number,
+            ends[trecho] as number,
+            ((flags[trecho] as number) & ESCAPED) !== 0,
+          ),
+    );
+  }
+
+  /**
+   * A plain line (see CsvReader's onPlainLine), copied whole and then scanned once: each delimiter becomes a
+   * comma where it was copied, and the `trecho` field's bounds and the fields holding a comma (ANTT's decimal
+   * commas) are noted; those fields are quoted last. The loop reads every byte but writes only at delimiters:
+   * writing every byte from JavaScript measured slower than the field-by-field path.
+   */
+  private rewritePlain(data: Buffer, start: number, end: number, line: number): void {
+    this.rows++;
+    // Worst case: every field a comma between two quotes.
+    this.reserve(3 * (end - start) + 2);
+    // A field holding a comma takes two bytes of the line at least (with its delimiter), and two notes.
+    if (this.commaFields.length < end - start + 2) this.commaFields = new Int32Array(2 * (end - start + 2));
+    const out = this.out;
+    const commaFields = this.commaFields;
+    const delimiter = this.reader.delimiter as number;
+    const trecho = this.trecho;
+    const at = this.at;
+    data.copy(out, at, start, end);
+    const shift = at - start;
+    let field = 0;
+    let from = trecho === 0 ? start : -1;
+    let to = -1;
+    let fieldStart = start;
+    let comma = false;
+    let noted = 0;
+    // No call inside this loop, even one never made: V8 would spill the loop's registers on every byte.
+    for (let i = start; i < end; i++) {
+      const byte = data[i] as number;
+      if (byte === delimiter) {
+        out[i + shift] = COMMA;
+        if (comma) {
+          commaFields[noted++] = fieldStart + shift;
+          commaFields[noted++] = i + shift;
+          comma = false;
+        }
+        fieldStart = i + 1;
+        field++;
+        if (field === trecho) from = i + 1;
+        else if (field === trecho + 1) to = i;
+      } else if (byte === COMMA) {
+        comma = true;
+      }
+    }
+    if (comma) {
+      commaFields[noted++] = fieldStart + shift;
+      commaFields[noted++] = end + shift;
+    }
+    this.at = noted === 0 ? end + shift : quoteFields(out, end + shift, commaFields, noted);
+    if (from !== -1 && to === -1) to = end;
+    this.endRow(line, from === -1 ? EMPTY : this.roadName(data, from, to, false));
+  }
+
+  /** Appends `,source_line,road_name` and the line end. */
+  private endRow(line: number, road: Buffer): void {
+    this.reserve(road.length + 24);
+    const out = this.out;
+    let at = this.at;
     out[at++] = COMMA;
-    at = writeDigits(out, at, record.line);
+    at = writeDigits(out, at, line);
     out[at++] = COMMA;
     road.copy(out, at);
     at += road.length;
@@ -225,30 +309,30 @@ class RowRewriter {
     this.at = at;
   }
 
-  /** The canonical road name as a clean field; decoded only when the bytes differ from the previous row's. */
-  private roadName(record: CsvRecord): Buffer {
-    const field = this.trecho;
-    if (field >= record.count) return EMPTY;
-    const start = record.starts[field] as number;
-    const end = record.ends[field] as number;
+  /**
+   * The canonical road name, as a clean field, of the `trecho` bytes `data[start, end)` (`escaped`: with their
+   * quotes doubled); decoded only when the bytes differ from the previous row's.
+   */
+  private roadName(data: Buffer, start: number, end: number, escaped: boolean): Buffer {
     const last = this.lastTrecho;
     if (last && last.length === end - start) {
       let same = true;
       for (let i = 0; i < last.length; i++) {
-        if (last[i] !== record.buffer[start + i]) {
+        if (last[i] !== data[start + i]) {
           same = false;
           break;
         }
       }
       if (same) return this.lastRoad;
     }
-    const trecho = record.text(field);
+    const text = data.toString("utf8", start, end);
+    const trecho = escaped ? text.replaceAll('""', '"') : text;
     let road = this.roadNames.get(trecho);
     if (road === undefined) {
       road = encodeCsvField(canonicalRoadName(trecho));
       if (this.roadNames.size < ROAD_NAME_CACHE_LIMIT) this.roadNames.set(trecho, road);
     }
-    this.lastTrecho = Buffer.from(record.buffer.subarray(start, end));
+    this.lastTrecho = Buffer.from(data.subarray(start, end));
     this.lastRoad = road;
     return road;
   }
@@ -276,6 +360,26 @@ const EMPTY = Buffer.alloc(0);
 function renameReserved(cell: string): string {
   const name = normaliseColumnName(cell);
   return name === SOURCE_LINE_COLUMN || name === ROAD_NAME_COLUMN ? `original_${name}` : cell;
+}
+
+/**
+ * Puts quotes around the fields noted in `fields` (start and end pairs, in order) of the row that ends at `end`
+ * in `out`, moving the bytes after each right, the last field first; returns the row's new end.
+ */
+function quoteFields(out: Buffer, end: number, fields: Int32Array, noted: number): number {
+  let shift = noted;
+  let tail = end;
+  for (let k = noted - 2; k >= 0; k -= 2) {
+    const from = fields[k] as number;
+    const to = fields[k + 1] as number;
+    out.copyWithin(to + shift, to, tail);
+    out[to + shift - 1] = QUOTE;
+    shift -= 2;
+    out.copyWithin(from + shift + 1, from, to);
+    out[from + shift] = QUOTE;
+    tail = from;
+  }
+  return end + noted;
 }
 
 /** Writes a line number (below 2^31) in decimal; with integer steps only (Math.log10 was 2.5% of the step). */

@@ -224,6 +224,35 @@ describe("CsvReader against csv-parse (property)", () => {
     );
   });
 
+  it("hands plain lines whole to onPlainLine, and they split into the records read field by field", () => {
+    fc.assert(
+      fc.property(document, (doc) => {
+        const bytes = Buffer.from(render(doc).source, "utf8");
+        const delimiter = doc.delimiter.charCodeAt(0) as Delimiter;
+        const chunks = cut(bytes, doc.cuts);
+        const records: Read[] = [];
+        const reader = new CsvReader({
+          file: "t.csv",
+          delimiter,
+          onRecord: (record) => records.push({ fields: record.texts(), line: record.line }),
+          onPlainLine: (data, start, end, line) => {
+            const plain = data.subarray(start, end);
+            // Plain: no quote, no line break inside, and a LF right after.
+            expect(/["\r\n]/.test(plain.toString("utf8"))).toBe(false);
+            expect(data[end]).toBe(0x0a);
+            records.push({ fields: plain.toString("utf8").split(doc.delimiter), line });
+          },
+        });
+        for (const chunk of chunks) reader.push(chunk);
+        reader.end();
+        const fieldByField = read(chunks, delimiter);
+        expect(records).toEqual(fieldByField.records);
+        expect(reader.lines).toBe(fieldByField.lines);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("detects the delimiter from a header of two or more plain names", () => {
     fc.assert(
       fc.property(

@@ -72,7 +72,18 @@ export interface CsvReaderOptions {
   maxRecordBytes?: number;
   /** Called once per record, header included; blank lines are skipped. The record is only valid during the call. */
   onRecord: (record: CsvRecord) => void;
+  /**
+   * Called instead of `onRecord` for a plain line after the first record: `data[start, end)` is the whole
+   * record, ended by a LF (at `end`), with no quote and no CR, so its fields are exactly what lies between
+   * delimiters (one holding a comma, when the delimiter is not the comma, still needs quoting in comma-separated
+   * output). Such a line is found with native scans and never split into fields: a consumer that rewrites it
+   * whole (the cleaner) saves the per-field work. Without it, every record goes to `onRecord`.
+   */
+  onPlainLine?: (data: Buffer, start: number, end: number, line: number) => void;
 }
+
+/** Failed plain-line attempts in a row after which a chunk is read field by field (a fully quoted file, say). */
+const PLAIN_MISSES = 8;
 
 /**
  * A streaming RFC 4180 reader over bytes. Quoted fields may hold delimiters, doubled quotes and line breaks; a
@@ -90,6 +101,10 @@ export class CsvReader {
   private readonly file: string;
   private readonly maxRecordBytes: number;
   private readonly onRecord: (record: CsvRecord) => void;
+  private readonly onPlainLine:
+    | ((data: Buffer, start: number, end: number, line: number) => void)
+    | undefined;
+  private emitted = false;
   private readonly record = new CsvRecord();
   private classes = new Uint8Array(256);
   private delim: Delimiter | undefined;
@@ -110,6 +125,7 @@ export class CsvReader {
     this.file = options.file;
     this.maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.onRecord = options.onRecord;
+    this.onPlainLine = options.onPlainLine;
     if (options.delimiter !== undefined) this.setDelimiter(options.delimiter);
   }
 
@@ -199,6 +215,12 @@ export class CsvReader {
     const record = this.record;
     record.buffer = data;
     let pos = 0;
+    const onPlainLine = this.onPlainLine;
+    // Next quote and CR at or after the position they were found from; n when there is none. Each is searched
+    // again only once passed, so each byte is scanned once.
+    let nextQuote = -1;
+    let nextCr = -1;
+    let misses = onPlainLine === undefined ? PLAIN_MISSES : 0;
 
     records: while (pos < n) {
       const recordStart = pos;
@@ -216,6 +238,20 @@ export class CsvReader {
         pos++;
         this.line++;
         continue;
+      }
+
+      if (misses < PLAIN_MISSES && this.emitted) {
+        if (nextQuote < pos) nextQuote = indexOrEnd(data, QUOTE, pos);
+        if (nextCr < pos) nextCr = indexOrEnd(data, CR, pos);
+        const lf = data.indexOf(LF, pos);
+        if (lf !== -1 && lf < nextQuote && lf < nextCr) {
+          (onPlainLine as NonNullable<typeof onPlainLine>)(data, pos, lf, this.line);
+          this.line++;
+          pos = lf + 1;
+          misses = 0;
+          continue;
+        }
+        misses++;
       }
 
       let count = 0;
@@ -331,6 +367,7 @@ export class CsvReader {
     const record = this.record;
     record.count = count;
     record.line = line;
+    this.emitted = true;
     this.onRecord(record);
   }
 }
@@ -358,6 +395,11 @@ export function detectDelimiter(data: Buffer, final: boolean): Delimiter | undef
   if (i === data.length && !final) return undefined;
   if (tabs > semicolons && tabs > commas) return TAB;
   return commas > semicolons ? COMMA : SEMICOLON;
+}
+
+function indexOrEnd(data: Buffer, byte: number, from: number): number {
+  const at = data.indexOf(byte, from);
+  return at === -1 ? data.length : at;
 }
 
 function describe(byte: number): string {
