@@ -38,8 +38,8 @@ export class Transcoder {
   /** Position of the next byte to arrive, in the file, for locating NUL bytes. */
   private arrivedBytes = 0;
   private arrivedLine = 1;
-  /** Line of the next byte to decode, for locating invalid sequences. */
-  private decodedLine = 1;
+  /** Line of the first byte held undecided, for locating an invalid sequence in it. */
+  private pendingLine = 1;
 
   constructor(private readonly file: string) {}
 
@@ -78,10 +78,14 @@ export class Transcoder {
   }
 
   private accept(bytes: Buffer, final: boolean): Buffer {
+    // Lines are counted once, as bytes arrive; a bytes' first line is where the count stood before them (a UTF-8
+    // sequence carried over from the last chunk holds no line break).
+    const line = this.arrivedLine;
     this.refuseBinary(bytes);
-    if (this.mode === "utf-8") return this.decodeUtf8(bytes, final);
+    if (this.mode === "utf-8") return this.decodeUtf8(bytes, final, line);
     if (this.mode === "iso-8859-1") return this.decodeLatin1(bytes);
     if (this.pendingBytes === 0 && isAscii(bytes)) return this.decodeLatin1(bytes);
+    if (this.pendingBytes === 0) this.pendingLine = line;
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
     if (this.pendingBytes < DECISION_WINDOW && !final) return EMPTY;
@@ -103,11 +107,12 @@ export class Transcoder {
     }
     this.pending = [];
     this.pendingBytes = 0;
-    return this.mode === "utf-8" ? this.decodeUtf8(window, final) : this.decodeLatin1(window);
+    return this.mode === "utf-8"
+      ? this.decodeUtf8(window, final, this.pendingLine)
+      : this.decodeLatin1(window);
   }
 
   private decodeLatin1(bytes: Buffer): Buffer {
-    this.decodedLine += countLines(bytes);
     if (isAscii(bytes)) return bytes;
     // Through a one-byte string (measured faster than buffer.transcode, which goes through ICU), into a reused
     // buffer: the caller consumes the result before the next push, and a fresh buffer per chunk is garbage
@@ -118,7 +123,8 @@ export class Transcoder {
     return this.scratch.subarray(0, written);
   }
 
-  private decodeUtf8(bytes: Buffer, final: boolean): Buffer {
+  /** Checks and passes UTF-8 through; `line` is the line of `bytes[0]`, for the error. */
+  private decodeUtf8(bytes: Buffer, final: boolean, line: number): Buffer {
     const all = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes;
     const cut = final ? all.length : completeLength(all);
     const complete = all.subarray(0, cut);
@@ -128,10 +134,9 @@ export class Transcoder {
       const offset = firstInvalidOffset(complete);
       throw this.error(
         "invalid UTF-8 in a file that began as UTF-8: the file mixes encodings",
-        this.decodedLine + countLines(complete.subarray(0, offset)),
+        line + countLines(complete.subarray(0, offset)),
       );
     }
-    this.decodedLine += countLines(complete);
     return complete;
   }
 
