@@ -53,61 +53,82 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
       const lock = lockDataDir(options.dataDir);
       closers.push(async () => lock.release());
     }
-    let s3Endpoint = options.s3Endpoint;
-    if (!s3Endpoint) {
-      const directory = join(options.dataDir, "s3");
-      await mkdir(directory, { recursive: true });
-      // Held by this process now: parts of uploads still there were left by a run that was killed.
-      const left = await removeUnfinishedUploads(directory);
-      if (left > 0) log(`s3: removed ${left} unfinished upload(s) left by an interrupted run`);
-      // Last to run on close: once s3rver has stopped, nothing of an upload it was receiving stays behind.
-      closers.push(() => removeUnfinishedUploads(directory));
-      const s3 = await startS3Server(
-        directory,
-        [options.bucket],
-        options.onObjectCreated ? { onObjectCreated: options.onObjectCreated } : {},
-      );
-      closers.push(s3.close);
-      s3Endpoint = s3.endpoint;
-      log(`s3: s3rver at ${s3Endpoint} (objects in ${directory})`);
-    } else {
-      log(`s3: ${s3Endpoint}`);
-    }
-    const storageConfig = {
-      bucket: options.bucket,
-      region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
-      endpoint: s3Endpoint,
-      forcePathStyle: true,
-    };
-    // s3rver accepts any signature; a given endpoint may need real keys: the caller's, or the SDK's chain.
-    const credentials = options.s3Endpoint ? options.s3Credentials : LOCAL_CREDENTIALS;
-    const s3Client = createS3Client(storageConfig, credentials);
-    closers.push(async () => s3Client.destroy());
-    // s3rver was started with the bucket; another server gets it created when missing.
-    const bucket = await ensureBucket(s3Client, options.bucket);
-    if (options.s3Endpoint) log(`s3: bucket ${options.bucket} ${bucket === "created" ? "created" : "found"}`);
-
-    const database = await openLocalDatabase({
-      use: "run",
-      dataDir: options.dataDir,
-      databaseUrl: options.databaseUrl,
-      log,
-    });
-    closers.push(database.close);
+    // S3 and the database start side by side: s3rver loads in its worker thread (0.4 s) while PGlite opens on
+    // this one. Each keeps its own closers until both are up, so a failure of either closes what the other opened.
+    const s3Closers: Array<() => Promise<unknown>> = [];
+    const databaseClosers: Array<() => Promise<unknown>> = [];
+    const [s3, database] = await Promise.allSettled([
+      startS3(options, log, s3Closers),
+      openLocalDatabase({
+        use: "run",
+        dataDir: options.dataDir,
+        databaseUrl: options.databaseUrl,
+        log,
+      }).then((opened) => {
+        databaseClosers.push(opened.close);
+        return opened;
+      }),
+    ]);
+    closers.push(...s3Closers, ...databaseClosers);
+    if (s3.status === "rejected") throw s3.reason;
+    if (database.status === "rejected") throw database.reason;
+    const { s3Client, s3Endpoint, storageConfig, credentials } = s3.value;
 
     return {
       store: new ObjectStore(s3Client, options.bucket, {
         presigner: createS3Client(storageConfig, credentials, { purpose: "presign" }),
       }),
-      db: database.db,
+      db: database.value.db,
       s3Endpoint,
-      databaseLabel: database.label,
+      databaseLabel: database.value.label,
       close: () => closeAll(closers),
     };
   } catch (error) {
     await closeAll(closers);
     throw error;
   }
+}
+
+/** The S3 the run uses: s3rver in the data directory unless an endpoint is given; its bucket made if missing. */
+async function startS3(
+  options: LocalEnvironmentOptions,
+  log: (line: string) => void,
+  closers: Array<() => Promise<unknown>>,
+) {
+  let s3Endpoint = options.s3Endpoint;
+  if (!s3Endpoint) {
+    const directory = join(options.dataDir, "s3");
+    await mkdir(directory, { recursive: true });
+    // Held by this process now: parts of uploads still there were left by a run that was killed.
+    const left = await removeUnfinishedUploads(directory);
+    if (left > 0) log(`s3: removed ${left} unfinished upload(s) left by an interrupted run`);
+    // Last to run on close: once s3rver has stopped, nothing of an upload it was receiving stays behind.
+    closers.push(() => removeUnfinishedUploads(directory));
+    const s3 = await startS3Server(
+      directory,
+      [options.bucket],
+      options.onObjectCreated ? { onObjectCreated: options.onObjectCreated } : {},
+    );
+    closers.push(s3.close);
+    s3Endpoint = s3.endpoint;
+    log(`s3: s3rver at ${s3Endpoint} (objects in ${directory})`);
+  } else {
+    log(`s3: ${s3Endpoint}`);
+  }
+  const storageConfig = {
+    bucket: options.bucket,
+    region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
+    endpoint: s3Endpoint,
+    forcePathStyle: true,
+  };
+  // s3rver accepts any signature; a given endpoint may need real keys: the caller's, or the SDK's chain.
+  const credentials = options.s3Endpoint ? options.s3Credentials : LOCAL_CREDENTIALS;
+  const s3Client = createS3Client(storageConfig, credentials);
+  closers.push(async () => s3Client.destroy());
+  // s3rver was started with the bucket; another server gets it created when missing.
+  const bucket = await ensureBucket(s3Client, options.bucket);
+  if (options.s3Endpoint) log(`s3: bucket ${options.bucket} ${bucket === "created" ? "created" : "found"}`);
+  return { s3Client, s3Endpoint, storageConfig, credentials };
 }
 
 async function closeAll(closers: Array<() => Promise<unknown>>): Promise<void> {

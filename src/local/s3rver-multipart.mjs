@@ -6,13 +6,14 @@
 // server refuses what S3 would: parts in ascending order, each ETag the stored part's, every part but the last at
 // least 5 MiB.
 //
-// The object is built while the upload goes on. A part that arrives in order (its number follows the parts
-// already joined, and nothing else is being written to the join) is written straight into the upload's `joined`
-// file; another is kept in its own file and appended there as soon as every part before it is. A completion that
-// lists exactly the joined parts (what every client sends) is then a rename, and each byte was written once:
-// joining both objects of the 400 MB file after their last part had kept the ingest step waiting 1.2 s more, and
-// writing every byte twice had kept s3rver's thread, which bounds the step, busy. Any other list (a subset, a gap,
-// a part sent again after it was joined) is joined afresh from wherever its parts are.
+// The object is built while the upload goes on. Parts take their places in the upload's `joined` file in part
+// number order: a part whose number comes next, and whose size is known from its Content-Length, is written
+// straight to its place as it arrives, beside the parts before it still arriving; another is kept in its own
+// file and copied to its place once it is next. A completion that lists exactly the placed parts (what every
+// client sends) is then a rename, and each byte was written once: joining both objects of the 400 MB file after
+// their last part had kept the ingest step waiting 1.2 s, and writing every byte twice had kept s3rver's thread,
+// which bounds the step, busy. Any other list (a subset, a gap, a part sent again after it was placed) is joined
+// afresh from wherever its parts are.
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from "node:fs/promises";
@@ -33,7 +34,7 @@ const missing = (error) => error?.code === "ENOENT";
  * `forget(bucket, uploadId)`, for an upload aborted outside the store.
  */
 export function completeAsS3(store) {
-  /** Per upload folder: what the joined file holds, and what is being written. */
+  /** Per upload folder: the parts placed in the joined file, and what is being written. */
   const uploads = new Map();
   const uploadDirOf = (bucket, uploadId) =>
     join(store.getResourcePath(bucket, undefined, "uploads"), uploadId);
@@ -42,18 +43,20 @@ export function completeAsS3(store) {
     if (!state) {
       state = {
         uploadDir,
-        /** The parts in the joined file, in order: { number, md5, size }. */
-        joined: [],
-        bytes: 0,
-        /** Part numbers being received. */
+        /** Placed parts by number, 1 to `next - 1`: { offset, size, md5 } once written, md5 undefined before. */
+        placed: new Map(),
+        next: 1,
+        end: 0,
+        /** Part numbers being received into their own file, and how many times each number was sent. */
         writing: new Set(),
-        /** A part is being written into the joined file (received, or appended from its own file). */
-        busy: false,
-        appending: 0,
-        /** The joined file no longer matches the parts (a part sent again once joined): never used as it is. */
+        sent: new Map(),
+        /** A part is being copied from its own file: its number. */
+        copying: 0,
+        /** The joined file can no longer be trusted as it is (a write to it failed): the completion joins afresh. */
         spoiled: false,
         again: false,
-        running: Promise.resolve(),
+        running: undefined,
+        inFlight: new Set(),
       };
       uploads.set(uploadDir, state);
     }
@@ -65,14 +68,26 @@ export function completeAsS3(store) {
     const uploadDir = uploadDirOf(bucket, uploadId);
     const path = join(uploadDir, String(number));
     const state = stateOf(uploadDir);
-    // Checked and noted in one synchronous step, as the joiner checks and notes what it appends: a part sent
-    // again once joined, or while being appended, spoils the joined file; a part being received is not appended.
-    if (number <= state.joined.length || number === state.appending) state.spoiled = true;
-    const direct = !state.busy && !state.spoiled && number === state.joined.length + 1;
-    state.writing.add(number);
-    if (direct) state.busy = true;
-    const offset = state.bytes;
-    try {
+    // Noted at once, in the same step as the checks: the copier reads a part's file only when no one is writing
+    // it and the number was not sent again meanwhile.
+    state.sent.set(number, (state.sent.get(number) ?? 0) + 1);
+    if (number === state.copying) state.spoiled = true;
+    const length = Number(content.headers?.["content-length"]);
+    const direct =
+      !state.spoiled &&
+      number === state.next &&
+      Number.isSafeInteger(length) &&
+      content.headers?.["x-amz-decoded-content-length"] === undefined;
+    let place;
+    if (direct) {
+      place = { offset: state.end, size: length, md5: undefined };
+      state.placed.set(number, place);
+      state.next++;
+      state.end += length;
+    } else {
+      state.writing.add(number);
+    }
+    const written = (async () => {
       await mkdir(uploadDir, { recursive: true });
       const md5 = createHash("md5");
       let size = 0;
@@ -86,28 +101,31 @@ export function completeAsS3(store) {
             callback(null, chunk);
           },
         }),
-        direct ? createWriteStream(join(uploadDir, JOINED), { flags: "a" }) : createWriteStream(path),
+        direct ? await placeWriter(join(uploadDir, JOINED), place.offset) : createWriteStream(path),
       );
+      if (direct && size !== length) throw new Error(`part ${number}: ${size} bytes, not its Content-Length`);
       const digest = md5.digest("hex");
       if (direct) {
         // The part's bytes live in the joined file: an older copy in its own file is gone, its place noted.
         await rm(path, { force: true });
-        await writeFile(`${path}.at`, `${offset} ${size}`);
-        state.joined.push({ number, md5: digest, size });
-        state.bytes += size;
+        await writeFile(`${path}.at`, `${place.offset} ${size}`);
+        place.md5 = digest;
       } else {
         await rm(`${path}.at`, { force: true });
       }
       await writeFile(`${path}.md5`, digest);
       return { size, md5: digest };
+    })();
+    state.inFlight.add(written);
+    try {
+      return await written;
     } catch (error) {
-      if (direct) await truncate(join(uploadDir, JOINED), offset).catch(() => {});
-      state.spoiled = true;
+      if (direct) state.spoiled = true;
       throw error;
     } finally {
+      state.inFlight.delete(written);
       state.writing.delete(number);
-      if (direct) state.busy = false;
-      joinSoon(state);
+      copySoon(state);
     }
   };
 
@@ -146,83 +164,88 @@ export function completeAsS3(store) {
   return { forget: (bucket, uploadId) => uploads.delete(uploadDirOf(bucket, uploadId)) };
 }
 
-/** Starts appending the parts that now follow the joined ones, unless that is under way (it then goes on). */
-function joinSoon(state) {
-  if (state.busy) {
+/** A stream writing at `offset` of `path`, made if missing (an append-mode file would ignore the offset). */
+async function placeWriter(path, offset) {
+  await (await open(path, "a")).close();
+  return createWriteStream(path, { flags: "r+", start: offset });
+}
+
+/** Starts copying the parts kept in their own files that come next, unless that is under way (it then goes on). */
+function copySoon(state) {
+  if (state.running) {
     state.again = true;
     return;
   }
-  state.busy = true;
   state.again = false;
-  state.running = joinNext(state)
+  state.running = copyNext(state)
     .catch(() => {
       state.spoiled = true;
     })
     .finally(() => {
-      state.busy = false;
-      if (state.again) joinSoon(state);
+      state.running = undefined;
+      if (state.again) copySoon(state);
     });
 }
 
-/** Appends to the joined file every part, kept in its own file, that follows the ones joined, in order. */
-async function joinNext(state) {
+/** Copies to its place each part, kept in its own file, whose number comes next, in order. */
+async function copyNext(state) {
   for (;;) {
-    const number = state.joined.length + 1;
+    const number = state.next;
     if (state.spoiled || state.writing.has(number)) return;
-    state.appending = number;
+    const sent = state.sent.get(number);
+    const path = join(state.uploadDir, String(number));
+    let md5;
+    let size;
     try {
-      const path = join(state.uploadDir, String(number));
-      let md5;
-      let size;
-      try {
-        [md5, { size }] = await Promise.all([readFile(`${path}.md5`, "utf8"), stat(path)]);
-      } catch (error) {
-        if (missing(error)) return;
-        throw error;
-      }
-      await appendParts(join(state.uploadDir, JOINED), [{ path, offset: 0, size }]);
-      if (state.spoiled) return;
-      state.joined.push({ number, md5, size });
-      state.bytes += size;
-    } finally {
-      state.appending = 0;
+      [md5, { size }] = await Promise.all([readFile(`${path}.md5`, "utf8"), stat(path)]);
+    } catch (error) {
+      if (missing(error)) return;
+      throw error;
     }
+    // Sent again while its size and MD5 were read: they may be of different copies. Its own end copies it.
+    if (state.writing.has(number) || state.sent.get(number) !== sent || state.next !== number) return;
+    state.copying = number;
+    const place = { offset: state.end, size, md5: undefined };
+    state.placed.set(number, place);
+    state.next++;
+    state.end += size;
+    try {
+      await copyInto(join(state.uploadDir, JOINED), place.offset, [{ path, offset: 0, size }]);
+    } finally {
+      state.copying = 0;
+    }
+    place.md5 = md5;
   }
 }
 
-/** Waits until nothing is being written to the joined file. */
-async function settled(state) {
-  while (state.busy) await state.running;
-}
-
 /**
- * The file holding the listed parts, joined: the joined file when its parts begin the list (cut to the list when
- * it holds more, the rest of the list appended), else a fresh join of the parts from wherever they are.
+ * The file holding the listed parts, joined: the joined file when its placed parts begin the list (cut to the
+ * list when it holds more, the rest of the list appended), else a fresh join of the parts from wherever they are.
  */
 async function joinListed(uploadDir, state, stored) {
-  if (state) await settled(state);
+  if (state) {
+    await Promise.allSettled([...state.inFlight]);
+    while (state.running) await state.running;
+  }
   const joined = join(uploadDir, JOINED);
-  if (state && !state.spoiled) {
+  if (state && !state.spoiled && state.placed.size > 0) {
     let prefix = 0;
     let bytes = 0;
-    while (
-      prefix < stored.length &&
-      prefix < state.joined.length &&
-      stored[prefix].number === state.joined[prefix].number &&
-      stored[prefix].md5 === state.joined[prefix].md5
-    ) {
-      bytes += state.joined[prefix].size;
-      prefix++;
+    for (; prefix < stored.length; prefix++) {
+      const place = state.placed.get(prefix + 1);
+      const part = stored[prefix];
+      if (place === undefined || part.number !== prefix + 1 || place.md5 !== part.md5) break;
+      bytes += place.size;
     }
-    if (prefix > 0 && (prefix === stored.length || prefix === state.joined.length)) {
-      if (bytes < state.bytes) await truncate(joined, bytes);
-      await appendParts(joined, stored.slice(prefix));
+    if (prefix > 0 && (prefix === stored.length || prefix === state.placed.size)) {
+      if (bytes < state.end) await truncate(joined, bytes);
+      await copyInto(joined, bytes, stored.slice(prefix));
       return joined;
     }
   }
   const assembled = join(uploadDir, "assembled");
   await rm(assembled, { force: true });
-  await appendParts(assembled, stored);
+  await copyInto(assembled, 0, stored);
   return assembled;
 }
 
@@ -284,27 +307,30 @@ async function placeOf(uploadDir, path) {
   return { path, offset: 0, size };
 }
 
-/** Appends each part's bytes (`size` bytes of `path` from `offset`) to `target`. */
-async function appendParts(target, parts) {
+/** Writes each part's bytes (`size` bytes of `path` from `offset`) one after another into `target` from `at`. */
+async function copyInto(target, at, parts) {
   if (parts.length === 0) return;
-  const output = await open(target, "a");
+  await (await open(target, "a")).close();
+  const output = await open(target, "r+");
   const buffer = Buffer.allocUnsafe(
     Math.min(COPY_BUFFER_BYTES, Math.max(...parts.map((part) => part.size), 1)),
   );
+  let position = at;
   try {
     for (const part of parts) {
       const input = await open(part.path, "r");
       try {
-        for (let at = 0; at < part.size; ) {
+        for (let done = 0; done < part.size; ) {
           const { bytesRead } = await input.read(
             buffer,
             0,
-            Math.min(buffer.length, part.size - at),
-            part.offset + at,
+            Math.min(buffer.length, part.size - done),
+            part.offset + done,
           );
           if (bytesRead === 0) throw new Error(`${part.path} ends before its part does`);
-          await output.write(buffer, 0, bytesRead);
-          at += bytesRead;
+          await output.write(buffer, 0, bytesRead, position);
+          done += bytesRead;
+          position += bytesRead;
         }
       } finally {
         await input.close();
