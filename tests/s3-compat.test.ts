@@ -217,13 +217,15 @@ describe(`S3-compatible server (${testS3Backend()}): what the adapter relies on`
       { what: "a list with a gap", sent: [1, 2, 3], list: [1, 3] },
       { what: "a list that starts after the first part", sent: [1, 2, 3], list: [2, 3] },
       { what: "part numbers that are not consecutive", sent: [1, 4, 9], list: [1, 4, 9] },
-    ])("stores the listed parts' latest bytes: $what", async ({ what, sent, list }) => {
+      { what: "parts sent all at once", sent: [1, 2, 3, 4], list: [1, 2, 3, 4], together: true },
+      { what: "parts sent all at once, last first", sent: [4, 3, 2, 1], list: [1, 2, 3, 4], together: true },
+    ])("stores the listed parts' latest bytes: $what", async ({ what, sent, list, together }) => {
       const key = `parts-${what.replaceAll(" ", "-")}.bin`;
       const { UploadId } = await storage.s3.send(
         new CreateMultipartUploadCommand({ Bucket: storage.bucket, Key: key }),
       );
       const latest = new Map<number, { body: Buffer; etag: string }>();
-      for (const [i, number] of sent.entries()) {
+      const send = async (number: number, i: number) => {
         // Every part 5 MiB (and a few bytes, different each time it is sent), so that any may come before another.
         const body = filled(5 * MiB + i, 10 * number + i);
         const { ETag } = await storage.s3.send(
@@ -236,7 +238,9 @@ describe(`S3-compatible server (${testS3Backend()}): what the adapter relies on`
           }),
         );
         latest.set(number, { body, etag: ETag ?? "" });
-      }
+      };
+      if (together) await Promise.all(sent.map(send));
+      else for (const [i, number] of sent.entries()) await send(number, i);
       const listed = list.map((number) => latest.get(number) ?? { body: Buffer.alloc(0), etag: "" });
       const done = await complete(
         key,
