@@ -74,8 +74,8 @@ export interface CsvReaderOptions {
   onRecord: (record: CsvRecord) => void;
   /**
    * Called instead of `onRecord` for a plain line after the first record: `data[start, end)` is the whole
-   * record, ended by a LF (at `end`), with no quote and no CR, so its fields are exactly what lies between
-   * delimiters (one holding a comma, when the delimiter is not the comma, still needs quoting in comma-separated
+   * record, ended by a LF or a CRLF (at `end`), with no quote and no other CR, so its fields are exactly what
+   * lies between delimiters (one holding a comma, when the delimiter is not the comma, still needs quoting in comma-separated
    * output). Such a line is found with native scans and never split into fields: a consumer that rewrites it
    * whole (the cleaner) saves the per-field work. Without it, every record goes to `onRecord`.
    */
@@ -244,8 +244,10 @@ export class CsvReader {
         if (nextQuote < pos) nextQuote = indexOrEnd(data, QUOTE, pos);
         if (nextCr < pos) nextCr = indexOrEnd(data, CR, pos);
         const lf = data.indexOf(LF, pos);
-        if (lf !== -1 && lf < nextQuote && lf < nextCr) {
-          (onPlainLine as NonNullable<typeof onPlainLine>)(data, pos, lf, this.line);
+        // No CR in the line, or only the one of a CRLF end (Windows exports, Excel's CSV): -1 otherwise.
+        const end = nextCr > lf ? lf : nextCr === lf - 1 ? nextCr : -1;
+        if (lf !== -1 && lf < nextQuote && end !== -1) {
+          (onPlainLine as NonNullable<typeof onPlainLine>)(data, pos, end, this.line);
           this.line++;
           pos = lf + 1;
           misses = 0;
