@@ -105,8 +105,11 @@ describe("roadtoll CLI", () => {
     expect(await readFile(file, "utf8")).toMatch(/^<!doctype html>[\s\S]*<\/html>\n?$/i);
     // The definition it validated is remembered in the data directory: the next run skips validating it.
     const definition = JSON.stringify(await loadDefinition());
+    const { version } = JSON.parse(
+      await readFile(join("node_modules", "aws-local-stepfunctions", "package.json"), "utf8"),
+    ) as { version: string };
     expect((await readFile(join(dataDir, VALIDATED_DEFINITION_FILE), "utf8")).trim()).toBe(
-      createHash("sha256").update(definition).digest("hex"),
+      createHash("sha256").update(`${version}\n`).update(definition).digest("hex"),
     );
   });
 

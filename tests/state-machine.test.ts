@@ -66,8 +66,11 @@ describe("statemachine/pipeline.asl.json", () => {
     const dir = await mkdtemp(join(tmpdir(), "roadtoll-validated-"));
     try {
       const path = join(dir, VALIDATED_DEFINITION_FILE);
-      const digest = (definition: unknown) =>
-        createHash("sha256").update(JSON.stringify(definition)).digest("hex");
+      const { version } = JSON.parse(
+        await readFile(join("node_modules", "aws-local-stepfunctions", "package.json"), "utf8"),
+      ) as { version: string };
+      const digest = (definition: unknown, under = version) =>
+        createHash("sha256").update(`${under}\n`).update(JSON.stringify(definition)).digest("hex");
       // Digests of the definitions as loaded: the library adds to a definition it is given.
       const good = await loadDefinition();
       const goodDigest = digest(good);
@@ -81,6 +84,9 @@ describe("statemachine/pipeline.asl.json", () => {
       await expect(prepareStateMachine(structuredClone(bad), validatedDefinitionsIn(dir))).rejects.toThrow();
       // A definition that failed is not remembered: the file still names the good one.
       expect(await readFile(path, "utf8")).toBe(`${goodDigest}\n`);
+      // Recorded under another version of the library, it is validated again.
+      await validatedDefinitionsIn(dir).add(digest(bad, `${version}-other`));
+      await expect(prepareStateMachine(structuredClone(bad), validatedDefinitionsIn(dir))).rejects.toThrow();
       // Only a known digest skips the check: with the bad one's recorded, the library is not asked to validate.
       await validatedDefinitionsIn(dir).add(badDigest);
       await expect(

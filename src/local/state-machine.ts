@@ -1,5 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   ExecutionError,
@@ -140,6 +143,24 @@ export interface ValidatedDefinitions {
 }
 
 /**
+ * The version of aws-local-stepfunctions, which validates: a definition found valid by another version says
+ * nothing of what this one accepts, so the version is part of the digest.
+ */
+const LIBRARY_VERSION = (
+  JSON.parse(
+    readFileSync(
+      join(dirname(createRequire(import.meta.url).resolve("aws-local-stepfunctions")), "../package.json"),
+      "utf8",
+    ),
+  ) as { version: string }
+).version;
+
+/** What `validated` records of a definition: SHA-256 of the library's version and the definition. */
+export function definitionDigest(definition: StateMachineDefinition, version = LIBRARY_VERSION): string {
+  return createHash("sha256").update(`${version}\n`).update(JSON.stringify(definition)).digest("hex");
+}
+
+/**
  * The library's machine for `definition`, validated (arn and path checks included) unless `validated` holds its
  * digest; a definition that passes is added to it. Throws the library's validation error otherwise.
  */
@@ -147,7 +168,7 @@ export async function prepareStateMachine(
   definition: StateMachineDefinition,
   validated?: ValidatedDefinitions,
 ): Promise<StateMachine> {
-  const digest = validated && createHash("sha256").update(JSON.stringify(definition)).digest("hex");
+  const digest = validated && definitionDigest(definition);
   const known = digest !== undefined && (await validated?.has(digest));
   const machine = new StateMachine(definition, {
     validationOptions: known ? { noValidate: true } : { checkArn: true, checkPaths: true },
