@@ -108,6 +108,38 @@ describe("cleanCsv", () => {
     expect(raw.equals(input)).toBe(true);
   });
 
+  it("hands onDigest the source's SHA-256 at its end; a throw there fails the cleaning before either copy ends", async () => {
+    const source = Buffer.from(SOURCE, "latin1");
+    const seen: string[] = [];
+    const passed = await cleanCsv({
+      input: Readable.from([source]),
+      file: "src.csv",
+      output: sink().stream,
+      onDigest: (sha) => void seen.push(sha),
+    });
+    expect(seen).toEqual([sha256(source)]);
+    expect(passed.sha256).toBe(sha256(source));
+
+    const raw = sink();
+    const output = sink();
+    const ended: string[] = [];
+    raw.stream.on("finish", () => ended.push("raw"));
+    output.stream.on("finish", () => ended.push("clean"));
+    const refusal = new Error("same as last time");
+    await expect(
+      cleanCsv({
+        input: Readable.from([source]),
+        file: "src.csv",
+        raw: raw.stream,
+        output: output.stream,
+        onDigest: () => {
+          throw refusal;
+        },
+      }),
+    ).rejects.toBe(refusal);
+    expect(ended).toEqual([]);
+  });
+
   it("waits for a slow raw sink and still copies every byte", async () => {
     const input = Buffer.from(SOURCE, "latin1");
     const received: Buffer[] = [];

@@ -41,6 +41,11 @@ export interface CleanCsvOptions {
   raw?: Writable;
   /** Receives the clean CSV. */
   output: Writable;
+  /**
+   * Called with the source's SHA-256 once the input has ended, before either copy ends: throwing fails the
+   * cleaning with that error, so that neither copy is completed (a re-run that finds its source unchanged).
+   */
+  onDigest?: (sha256: string) => void;
 }
 
 /** Distinct `trecho` spellings remembered per file; the real files have fewer than 50. */
@@ -57,6 +62,7 @@ const ROAD_NAME_CACHE_LIMIT = 10_000;
 export async function cleanCsv(options: CleanCsvOptions): Promise<CleanCsvResult> {
   const { file } = options;
   const hash = createHash("sha256");
+  let sha256 = "";
   let bytes = 0;
   let cleanBytes = 0;
   const transcoder = new Transcoder(file);
@@ -69,6 +75,13 @@ export async function cleanCsv(options: CleanCsvOptions): Promise<CleanCsvResult
       options.raw.once("drain", () => callback(null, chunk));
     },
     flush(callback) {
+      sha256 = hash.digest("hex");
+      try {
+        options.onDigest?.(sha256);
+      } catch (error) {
+        callback(error as Error);
+        return;
+      }
       if (!options.raw) return callback();
       options.raw.end(callback);
     },
@@ -100,7 +113,7 @@ export async function cleanCsv(options: CleanCsvOptions): Promise<CleanCsvResult
   return {
     encoding: transcoder.detected,
     bytes,
-    sha256: hash.digest("hex"),
+    sha256,
     rows: rows.rows,
     cleanBytes,
     columns: rows.columns,

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
-import { Transform } from "node:stream";
 import { decompressed } from "../adapters/decompress.js";
 import { asDownloadFailure, type Downloader, limited } from "../adapters/http-download.js";
 import type { Links, LinksProvider } from "../adapters/links.js";
@@ -304,31 +303,6 @@ interface SourceFile {
 /** Raised at the end of the input when its SHA-256 is the last run's: fails the uploads so none completes. */
 class SameContent extends Error {}
 
-/**
- * The input as is, hashed on the way. When the last run's SHA-256 is known and the input ends with it, the stream
- * fails at its end instead of ending: the raw and clean uploads never see an end, so neither object is created
- * (a multipart upload already started is aborted), and the caller reports `unchanged`.
- */
-function unlessSame(input: Readable, sha256: string, onSame: () => void): Readable {
-  const hash = createHash("sha256");
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      callback(null, chunk);
-    },
-    flush(callback) {
-      if (hash.digest("hex") === sha256) {
-        onSame();
-        callback(new SameContent("the file has the last run's SHA-256"));
-      } else callback();
-    },
-  });
-  input.on("error", (error) => tap.destroy(error));
-  tap.once("close", () => input.destroy());
-  input.pipe(tap);
-  return tap;
-}
-
 async function storeCopies(
   input: SourceFile,
   deps: IngestDeps,
@@ -337,11 +311,16 @@ async function storeCopies(
 ): Promise<IngestOutcome> {
   const { source, runId, ingestedAt, last } = input;
   let same = false;
-  const body = last
-    ? unlessSame(input.body, last.sha256, () => {
+  // The source's SHA-256, taken as it is cleaned, checked at its end: when it is the last run's, the cleaning
+  // fails there instead of ending, so neither upload completes (one already started is aborted), and the link
+  // is reported unchanged.
+  const onDigest = last
+    ? (sha256: string) => {
+        if (sha256 !== last.sha256) return;
         same = true;
-      })
-    : input.body;
+        throw new SameContent("the file has the last run's SHA-256");
+      }
+    : undefined;
   const keys = { raw: rawKey(source, runId), clean: cleanKey(source, runId) };
   const metadata = {
     source,
@@ -356,7 +335,13 @@ async function storeCopies(
     const clean = deps.store.openUpload(keys.clean, "text/csv; charset=utf-8", metadata);
     uploads.push(clean);
     const [stats] = await Promise.all([
-      cleanCsv({ input: body, file: input.file, raw: raw.body, output: clean.body }),
+      cleanCsv({
+        input: input.body,
+        file: input.file,
+        raw: raw.body,
+        output: clean.body,
+        ...(onDigest ? { onDigest } : {}),
+      }),
       raw.done,
       clean.done,
     ]);
@@ -380,7 +365,6 @@ async function storeCopies(
       status: "ingested",
     };
   } catch (error) {
-    body.destroy();
     input.body.destroy();
     await Promise.all(uploads.map((upload) => upload.abort()));
     if (same && last) return unchanged(last, input.shown, "same-sha256", options);
