@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { RoadtollError } from "../errors.js";
-import { COMMA, LF, QUOTE, ZERO } from "./bytes.js";
+import { COMMA, LF, QUOTE, sameBytes, ZERO } from "./bytes.js";
 import { ROAD_NAME_COLUMN, SOURCE_LINE_COLUMN } from "./columns.js";
 import { encodeCsvField, formatCsvRow } from "./csv-format.js";
 import {
@@ -327,17 +327,7 @@ class RowRewriter {
    * quotes doubled); decoded only when the bytes differ from the previous row's.
    */
   private roadName(data: Buffer, start: number, end: number, escaped: boolean): Buffer {
-    const last = this.lastTrecho;
-    if (last && last.length === end - start) {
-      let same = true;
-      for (let i = 0; i < last.length; i++) {
-        if (last[i] !== data[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.lastRoad;
-    }
+    if (this.lastTrecho && sameBytes(this.lastTrecho, data, start, end)) return this.lastRoad;
     const text = data.toString("utf8", start, end);
     const trecho = escaped ? text.replaceAll('""', '"') : text;
     let road = this.roadNames.get(trecho);

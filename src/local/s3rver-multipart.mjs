@@ -70,7 +70,8 @@ export function completeAsS3(store) {
     const state = stateOf(uploadDir);
     // Noted at once, in the same step as the checks: the copier reads a part's file only when no one is writing
     // it and the number was not sent again meanwhile.
-    state.sent.set(number, (state.sent.get(number) ?? 0) + 1);
+    const sending = (state.sent.get(number) ?? 0) + 1;
+    state.sent.set(number, sending);
     if (number === state.copying) state.spoiled = true;
     const length = Number(content.headers?.["content-length"]);
     const direct =
@@ -101,16 +102,27 @@ export function completeAsS3(store) {
             callback(null, chunk);
           },
         }),
-        direct ? await placeWriter(join(uploadDir, JOINED), place.offset) : createWriteStream(path),
+        // A part in its own file is written beside it and renamed, so that two sends of one number never write
+        // the same file.
+        direct
+          ? await placeWriter(join(uploadDir, JOINED), place.offset)
+          : createWriteStream(`${path}.${sending}`),
       );
       if (direct && size !== length) throw new Error(`part ${number}: ${size} bytes, not its Content-Length`);
       const digest = md5.digest("hex");
+      // Sent again since: the later send is the part (its bookkeeping must not be undone by this one's).
+      if (state.sent.get(number) !== sending) {
+        state.spoiled = true;
+        await rm(`${path}.${sending}`, { force: true });
+        return { size, md5: digest };
+      }
       if (direct) {
         // The part's bytes live in the joined file: an older copy in its own file is gone, its place noted.
         await rm(path, { force: true });
         await writeFile(`${path}.at`, `${place.offset} ${size}`);
         place.md5 = digest;
       } else {
+        await rename(`${path}.${sending}`, path);
         await rm(`${path}.at`, { force: true });
       }
       await writeFile(`${path}.md5`, digest);

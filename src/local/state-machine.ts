@@ -156,8 +156,8 @@ const LIBRARY_VERSION = (
 ).version;
 
 /** What `validated` records of a definition: SHA-256 of the library's version and the definition. */
-export function definitionDigest(definition: StateMachineDefinition, version = LIBRARY_VERSION): string {
-  return createHash("sha256").update(`${version}\n`).update(JSON.stringify(definition)).digest("hex");
+function definitionDigest(definition: StateMachineDefinition): string {
+  return createHash("sha256").update(`${LIBRARY_VERSION}\n`).update(JSON.stringify(definition)).digest("hex");
 }
 
 /**
