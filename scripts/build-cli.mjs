@@ -25,7 +25,7 @@ const assets = [];
   for (const name of readdirSync(directory)) {
     const path = join(directory, name);
     if (statSync(path).isDirectory()) walk(path);
-    else if (name.endsWith(".test.ts") || name.endsWith(".d.ts")) continue;
+    else if (name.endsWith(".test.ts") || name.endsWith(".d.ts") || name.endsWith(".wat")) continue;
     else if (name.endsWith(".ts")) modules.push(path);
     else assets.push(path);
   }

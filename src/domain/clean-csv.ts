@@ -15,6 +15,7 @@ import {
 } from "./csv-reader.js";
 import { type SourceEncoding, Transcoder } from "./encoding.js";
 import { type Header, normaliseColumnName, parseHeader } from "./header.js";
+import { PlainLineScanner } from "./plain-line-kernel.js";
 import { canonicalRoadName } from "./road-name.js";
 
 export interface CleanCsvResult {
@@ -135,8 +136,7 @@ class RowRewriter {
   private readonly roadNames = new Map<string, Buffer>();
   private lastTrecho: Buffer | undefined;
   private lastRoad: Buffer = Buffer.alloc(0);
-  /** Where, in `out`, each field of the current plain line that holds a comma starts and ends. */
-  private commaFields = new Int32Array(64);
+  private readonly scanner = new PlainLineScanner();
   rows = 0;
 
   constructor(private readonly file: string) {
@@ -160,6 +160,7 @@ class RowRewriter {
     if (data.length === 0) return EMPTY;
     this.out = Buffer.allocUnsafe(data.length + (data.length >> 2) + 4096);
     this.at = 0;
+    this.scanner.reset();
     this.reader.push(data);
     return this.take();
   }
@@ -167,6 +168,7 @@ class RowRewriter {
   end(): Buffer {
     this.out = Buffer.allocUnsafe(4096);
     this.at = 0;
+    this.scanner.reset();
     this.reader.end();
     if (!this.header) {
       throw new RoadtollError("HeaderError", "the file is empty: no header row", {
@@ -257,55 +259,24 @@ class RowRewriter {
   }
 
   /**
-   * A plain line (see CsvReader's onPlainLine), copied whole and then scanned once: each delimiter becomes a
-   * comma where it was copied, and the `trecho` field's bounds and the fields holding a comma (ANTT's decimal
-   * commas) are noted; those fields are quoted last. The loop reads every byte but writes only at delimiters:
-   * writing every byte from JavaScript measured slower than the field-by-field path.
+   * A plain line (see CsvReader's onPlainLine), scanned by the WebAssembly kernel (plain-line-kernel.ts), which
+   * turns its delimiters into commas and finds `trecho` and the fields holding a comma (ANTT's decimal commas);
+   * the line is then copied out whole and those fields quoted.
    */
   private rewritePlain(data: Buffer, start: number, end: number, line: number): void {
     this.rows++;
     // Worst case: every field a comma between two quotes.
     this.reserve(3 * (end - start) + 2);
-    // A field holding a comma takes two bytes of the line at least (with its delimiter), and two notes.
-    if (this.commaFields.length < end - start + 2) this.commaFields = new Int32Array(2 * (end - start + 2));
-    const out = this.out;
-    const commaFields = this.commaFields;
-    const delimiter = this.reader.delimiter as number;
-    const trecho = this.trecho;
+    const scanner = this.scanner;
+    scanner.load(data);
+    const noted = scanner.scan(start, end, this.reader.delimiter as number, this.trecho);
     const at = this.at;
-    data.copy(out, at, start, end);
+    scanner.bytes.copy(this.out, at, start, end);
     const shift = at - start;
-    let field = 0;
-    let from = trecho === 0 ? start : -1;
-    let to = -1;
-    let fieldStart = start;
-    let comma = false;
-    let noted = 0;
-    // No call inside this loop, even one never made: V8 would spill the loop's registers on every byte.
-    for (let i = start; i < end; i++) {
-      const byte = data[i] as number;
-      if (byte === delimiter) {
-        out[i + shift] = COMMA;
-        if (comma) {
-          commaFields[noted++] = fieldStart + shift;
-          commaFields[noted++] = i + shift;
-          comma = false;
-        }
-        fieldStart = i + 1;
-        field++;
-        if (field === trecho) from = i + 1;
-        else if (field === trecho + 1) to = i;
-      } else if (byte === COMMA) {
-        comma = true;
-      }
-    }
-    if (comma) {
-      commaFields[noted++] = fieldStart + shift;
-      commaFields[noted++] = end + shift;
-    }
-    this.at = noted === 0 ? end + shift : quoteFields(out, end + shift, commaFields, noted);
-    if (from !== -1 && to === -1) to = end;
-    this.endRow(line, from === -1 ? EMPTY : this.roadName(data, from, to, false));
+    this.at = noted === 0 ? end + shift : quoteFields(this.out, end + shift, scanner.notes, noted, shift);
+    const notes = scanner.notes;
+    const from = notes[0] as number;
+    this.endRow(line, from === -1 ? EMPTY : this.roadName(data, from, notes[1] as number, false));
   }
 
   /** Appends `,source_line,road_name` and the line end. */
@@ -366,23 +337,24 @@ function renameReserved(cell: string): string {
 }
 
 /**
- * Puts quotes around the fields noted in `fields` (start and end pairs, in order) of the row that ends at `end`
- * in `out`, moving the bytes after each right, the last field first; returns the row's new end.
+ * Puts quotes around the `count` fields noted in `notes` from index 2 (start and end pairs, in order, each
+ * `shift` bytes before where it now is in `out`) of the row that ends at `end` in `out`, moving the bytes after
+ * each right, the last field first; returns the row's new end.
  */
-function quoteFields(out: Buffer, end: number, fields: Int32Array, noted: number): number {
-  let shift = noted;
+function quoteFields(out: Buffer, end: number, notes: Int32Array, count: number, shift: number): number {
+  let moved = count;
   let tail = end;
-  for (let k = noted - 2; k >= 0; k -= 2) {
-    const from = fields[k] as number;
-    const to = fields[k + 1] as number;
-    out.copyWithin(to + shift, to, tail);
-    out[to + shift - 1] = QUOTE;
-    shift -= 2;
-    out.copyWithin(from + shift + 1, from, to);
-    out[from + shift] = QUOTE;
+  for (let k = count; k >= 2; k -= 2) {
+    const from = (notes[k] as number) + shift;
+    const to = (notes[k + 1] as number) + shift;
+    out.copyWithin(to + moved, to, tail);
+    out[to + moved - 1] = QUOTE;
+    moved -= 2;
+    out.copyWithin(from + moved + 1, from, to);
+    out[from + moved] = QUOTE;
     tail = from;
   }
-  return end + noted;
+  return end + count;
 }
 
 /** Writes a line number (below 2^31) in decimal; with integer steps only (Math.log10 was 2.5% of the step). */
