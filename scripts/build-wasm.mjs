@@ -23,7 +23,13 @@ export function watFiles(directory = join(ROOT, "src")) {
 /** The TypeScript module `wat` compiles to. */
 export async function compiledModule(wat) {
   const wabt = await createWabt();
-  const parsed = wabt.parseWat(wat, readFileSync(wat, "utf8"), { simd: true });
+  let parsed;
+  try {
+    parsed = wabt.parseWat(wat, readFileSync(wat, "utf8"), { simd: true, bulk_memory: true });
+  } catch (error) {
+    // Only wabt's message: the error's stack would print wabt's whole minified source.
+    throw new Error(String(error instanceof Error ? error.message : error));
+  }
   try {
     parsed.validate();
     const { buffer } = parsed.toBinary({});

@@ -15,7 +15,7 @@ import {
 } from "./csv-reader.js";
 import { type SourceEncoding, Transcoder } from "./encoding.js";
 import { type Header, normaliseColumnName, parseHeader } from "./header.js";
-import { PlainLineScanner } from "./plain-line-kernel.js";
+import { PlainRowKernel } from "./plain-line-kernel.js";
 import { canonicalRoadName } from "./road-name.js";
 
 export interface CleanCsvResult {
@@ -136,7 +136,7 @@ class RowRewriter {
   private readonly roadNames = new Map<string, Buffer>();
   private lastTrecho: Buffer | undefined;
   private lastRoad: Buffer = Buffer.alloc(0);
-  private readonly scanner = new PlainLineScanner();
+  private readonly kernel = new PlainRowKernel();
   rows = 0;
 
   constructor(private readonly file: string) {
@@ -160,7 +160,7 @@ class RowRewriter {
     if (data.length === 0) return EMPTY;
     this.out = Buffer.allocUnsafe(data.length + (data.length >> 2) + 4096);
     this.at = 0;
-    this.scanner.reset();
+    this.kernel.reset();
     this.reader.push(data);
     return this.take();
   }
@@ -168,7 +168,7 @@ class RowRewriter {
   end(): Buffer {
     this.out = Buffer.allocUnsafe(4096);
     this.at = 0;
-    this.scanner.reset();
+    this.kernel.reset();
     this.reader.end();
     if (!this.header) {
       throw new RoadtollError("HeaderError", "the file is empty: no header row", {
@@ -259,24 +259,31 @@ class RowRewriter {
   }
 
   /**
-   * A plain line (see CsvReader's onPlainLine), scanned by the WebAssembly kernel (plain-line-kernel.ts), which
-   * turns its delimiters into commas and finds `trecho` and the fields holding a comma (ANTT's decimal commas);
-   * the line is then copied out whole and those fields quoted.
+   * A plain line (see CsvReader's onPlainLine): the WebAssembly kernel writes its clean row (plain-line-kernel.ts),
+   * road included when its `trecho` is in the kernel's road slots; else the road is decoded here and given to the
+   * kernel for the next rows.
    */
   private rewritePlain(data: Buffer, start: number, end: number, line: number): void {
     this.rows++;
-    // Worst case: every field a comma between two quotes.
-    this.reserve(3 * (end - start) + 2);
-    const scanner = this.scanner;
-    scanner.load(data);
-    const noted = scanner.scan(start, end, this.reader.delimiter as number, this.trecho);
-    const at = this.at;
-    scanner.bytes.copy(this.out, at, start, end);
-    const shift = at - start;
-    this.at = noted === 0 ? end + shift : quoteFields(this.out, end + shift, scanner.notes, noted, shift);
-    const notes = scanner.notes;
-    const from = notes[0] as number;
-    this.endRow(line, from === -1 ? EMPTY : this.roadName(data, from, notes[1] as number, false));
+    const kernel = this.kernel;
+    kernel.load(data);
+    const written = kernel.row(start, end, this.reader.delimiter as number, this.trecho, line);
+    if (written > 0) {
+      this.reserve(written);
+      kernel.bytes.copy(this.out, this.at, kernel.rowAt, kernel.rowAt + written);
+      this.at += written;
+      return;
+    }
+    const from = kernel.trechoStart;
+    const to = kernel.trechoEnd;
+    const road = this.roadName(data, from, to, false);
+    kernel.remember(data, from, to, road);
+    this.reserve(road.length + 1 - written);
+    const out = this.out;
+    let at = this.at + kernel.bytes.copy(out, this.at, kernel.rowAt, kernel.rowAt - written);
+    for (let i = 0; i < road.length; i++) out[at++] = road[i] as number;
+    out[at++] = LF;
+    this.at = at;
   }
 
   /** Appends `,source_line,road_name` and the line end. */
@@ -334,27 +341,6 @@ const EMPTY = Buffer.alloc(0);
 function renameReserved(cell: string): string {
   const name = normaliseColumnName(cell);
   return name === SOURCE_LINE_COLUMN || name === ROAD_NAME_COLUMN ? `original_${name}` : cell;
-}
-
-/**
- * Puts quotes around the `count` fields noted in `notes` from index 2 (start and end pairs, in order, each
- * `shift` bytes before where it now is in `out`) of the row that ends at `end` in `out`, moving the bytes after
- * each right, the last field first; returns the row's new end.
- */
-function quoteFields(out: Buffer, end: number, notes: Int32Array, count: number, shift: number): number {
-  let moved = count;
-  let tail = end;
-  for (let k = count; k >= 2; k -= 2) {
-    const from = (notes[k] as number) + shift;
-    const to = (notes[k + 1] as number) + shift;
-    out.copyWithin(to + moved, to, tail);
-    out[to + moved - 1] = QUOTE;
-    moved -= 2;
-    out.copyWithin(from + moved + 1, from, to);
-    out[from + moved] = QUOTE;
-    tail = from;
-  }
-  return end + count;
 }
 
 /** Writes a line number (below 2^31) in decimal; with integer steps only (Math.log10 was 2.5% of the step). */
