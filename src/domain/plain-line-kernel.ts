@@ -23,7 +23,7 @@ const PAGE = 65_536;
 /**
  * The kernel's memory layout (plain-line-kernel.wat): the last line's `trecho` field, the road slots, then the
  * input. A slot holds a `trecho` of up to 64 bytes and its road's clean field of up to 64 bytes: the real files'
- * are 5 to 40; longer ones are decoded every time.
+ * are 2 to 32 bytes; longer ones are decoded every time.
  */
 const SLOTS_AT = 16;
 const SLOTS = 256;
