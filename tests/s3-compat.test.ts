@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -254,6 +254,80 @@ describe(`S3-compatible server (${testS3Backend()}): what the adapter relies on`
       expect(await storage.pendingUploads()).toEqual([]);
     });
   });
+
+  it.each([
+    { when: "its first sends", before: false },
+    { when: "sends after one already stored", before: true },
+  ])(
+    "a part sent twice at once (a retry while the other still streams) is one send's bytes, never a mix: $when",
+    async ({ when, before }) => {
+      const MiB = 1024 * 1024;
+      const md5 = (data: Buffer) => createHash("md5").update(data).digest();
+      const key = `part-sent-twice-at-once-${when.replaceAll(" ", "-")}.bin`;
+      const { UploadId } = await storage.s3.send(
+        new CreateMultipartUploadCommand({ Bucket: storage.bucket, Key: key }),
+      );
+      const sendPart = (number: number, body: Buffer | Readable, length: number) =>
+        storage.s3.send(
+          new UploadPartCommand({
+            Bucket: storage.bucket,
+            Key: key,
+            UploadId,
+            PartNumber: number,
+            Body: body,
+            ContentLength: length,
+          }),
+        );
+      // The embedded server writes a part arriving in order straight into the object, and any other in a file of
+      // its own: the first case races the two kinds, the second two parts in their own files.
+      if (before) await sendPart(1, Buffer.alloc(5 * MiB + 1, 0x63), 5 * MiB + 1);
+      const first = Buffer.alloc(5 * MiB + 1, 0x61);
+      const second = Buffer.alloc(5 * MiB + 1, 0x62);
+      // The first send streams half its bytes, then waits while the second send goes through whole.
+      const slow = new PassThrough();
+      const firstSent = sendPart(1, slow, first.length);
+      slow.write(first.subarray(0, first.length >> 1));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const { ETag: secondEtag } = await sendPart(1, second, second.length);
+      slow.end(first.subarray(first.length >> 1));
+      const { ETag: firstEtag } = await firstSent;
+      const tail = Buffer.from("tail");
+      const { ETag: tailEtag } = await sendPart(2, tail, tail.length);
+
+      // Whichever send the server kept, a completion naming it succeeds and one naming the other is InvalidPart;
+      // the object is that send's bytes whole.
+      const outcomes = [];
+      for (const [body, etag] of [
+        [first, firstEtag],
+        [second, secondEtag],
+      ] as const) {
+        try {
+          const done = await storage.s3.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: storage.bucket,
+              Key: key,
+              UploadId,
+              MultipartUpload: {
+                Parts: [
+                  { PartNumber: 1, ETag: etag ?? "" },
+                  { PartNumber: 2, ETag: tailEtag ?? "" },
+                ],
+              },
+            }),
+          );
+          outcomes.push({ body, etag: done.ETag });
+          break;
+        } catch (error) {
+          expect(error).toMatchObject({ name: "InvalidPart" });
+        }
+      }
+      expect(outcomes).toHaveLength(1);
+      const kept = outcomes[0] as { body: Buffer; etag: string | undefined };
+      expect(kept.etag).toBe(`"${md5(Buffer.concat([md5(kept.body), md5(tail)])).toString("hex")}-2"`);
+      expect((await storage.bytes(key)).equals(Buffer.concat([kept.body, tail]))).toBe(true);
+      expect(await storage.pendingUploads()).toEqual([]);
+    },
+  );
 
   it("an empty object reads back empty, and a missing one is ObjectNotFoundError", async () => {
     const upload = storage.store.openUpload("empty.csv", "text/csv");
