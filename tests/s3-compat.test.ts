@@ -91,21 +91,30 @@ describe(`S3-compatible server (${testS3Backend()}): what the adapter relies on`
     const MiB = 1024 * 1024;
     const md5 = (data: Buffer) => createHash("md5").update(data).digest();
     const filled = (size: number, seed: number) => Buffer.alloc(size, seed);
+    const uploadPart = (
+      key: string,
+      uploadId: string | undefined,
+      number: number,
+      body: Buffer | Readable,
+      length?: number,
+    ) =>
+      storage.s3.send(
+        new UploadPartCommand({
+          Bucket: storage.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: number,
+          Body: body,
+          ...(length === undefined ? {} : { ContentLength: length }),
+        }),
+      );
     const upload = async (key: string, parts: readonly Buffer[]) => {
       const { UploadId } = await storage.s3.send(
         new CreateMultipartUploadCommand({ Bucket: storage.bucket, Key: key }),
       );
       const etags: string[] = [];
       for (const [i, part] of parts.entries()) {
-        const { ETag } = await storage.s3.send(
-          new UploadPartCommand({
-            Bucket: storage.bucket,
-            Key: key,
-            UploadId,
-            PartNumber: i + 1,
-            Body: part,
-          }),
-        );
+        const { ETag } = await uploadPart(key, UploadId, i + 1, part);
         etags.push(ETag ?? "");
       }
       return { uploadId: UploadId ?? "", etags };
@@ -228,15 +237,7 @@ describe(`S3-compatible server (${testS3Backend()}): what the adapter relies on`
       const send = async (number: number, i: number) => {
         // Every part 5 MiB (and a few bytes, different each time it is sent), so that any may come before another.
         const body = filled(5 * MiB + i, 10 * number + i);
-        const { ETag } = await storage.s3.send(
-          new UploadPartCommand({
-            Bucket: storage.bucket,
-            Key: key,
-            UploadId,
-            PartNumber: number,
-            Body: body,
-          }),
-        );
+        const { ETag } = await uploadPart(key, UploadId, number, body);
         latest.set(number, { body, etag: ETag ?? "" });
       };
       if (together) await Promise.all(sent.map(send));
@@ -253,81 +254,61 @@ describe(`S3-compatible server (${testS3Backend()}): what the adapter relies on`
       expect((await storage.bytes(key)).equals(Buffer.concat(listed.map(({ body }) => body)))).toBe(true);
       expect(await storage.pendingUploads()).toEqual([]);
     });
-  });
 
-  it.each([
-    { when: "its first sends", before: false },
-    { when: "sends after one already stored", before: true },
-  ])(
-    "a part sent twice at once (a retry while the other still streams) is one send's bytes, never a mix: $when",
-    async ({ when, before }) => {
-      const MiB = 1024 * 1024;
-      const md5 = (data: Buffer) => createHash("md5").update(data).digest();
-      const key = `part-sent-twice-at-once-${when.replaceAll(" ", "-")}.bin`;
-      const { UploadId } = await storage.s3.send(
-        new CreateMultipartUploadCommand({ Bucket: storage.bucket, Key: key }),
-      );
-      const sendPart = (number: number, body: Buffer | Readable, length: number) =>
-        storage.s3.send(
-          new UploadPartCommand({
-            Bucket: storage.bucket,
-            Key: key,
-            UploadId,
-            PartNumber: number,
-            Body: body,
-            ContentLength: length,
-          }),
+    it.each([
+      { when: "its first sends", before: false },
+      { when: "sends after one already stored", before: true },
+    ])(
+      "a part sent twice at once (a retry while the other still streams) is one send's bytes, never a mix: $when",
+      async ({ when, before }) => {
+        const key = `part-sent-twice-at-once-${when.replaceAll(" ", "-")}.bin`;
+        const { UploadId } = await storage.s3.send(
+          new CreateMultipartUploadCommand({ Bucket: storage.bucket, Key: key }),
         );
-      // The embedded server writes a part arriving in order straight into the object, and any other in a file of
-      // its own: the first case races the two kinds, the second two parts in their own files.
-      if (before) await sendPart(1, Buffer.alloc(5 * MiB + 1, 0x63), 5 * MiB + 1);
-      const first = Buffer.alloc(5 * MiB + 1, 0x61);
-      const second = Buffer.alloc(5 * MiB + 1, 0x62);
-      // The first send streams half its bytes, then waits while the second send goes through whole.
-      const slow = new PassThrough();
-      const firstSent = sendPart(1, slow, first.length);
-      slow.write(first.subarray(0, first.length >> 1));
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const { ETag: secondEtag } = await sendPart(1, second, second.length);
-      slow.end(first.subarray(first.length >> 1));
-      const { ETag: firstEtag } = await firstSent;
-      const tail = Buffer.from("tail");
-      const { ETag: tailEtag } = await sendPart(2, tail, tail.length);
+        const sendPart = (number: number, body: Buffer | Readable, length: number) =>
+          uploadPart(key, UploadId, number, body, length);
+        // The embedded server writes a part arriving in order straight into the object, and any other in a file of
+        // its own: the first case races the two kinds, the second two parts in their own files.
+        if (before) await sendPart(1, Buffer.alloc(5 * MiB + 1, 0x63), 5 * MiB + 1);
+        const first = Buffer.alloc(5 * MiB + 1, 0x61);
+        const second = Buffer.alloc(5 * MiB + 1, 0x62);
+        // The first send streams half its bytes, then waits while the second send goes through whole.
+        const slow = new PassThrough();
+        const firstSent = sendPart(1, slow, first.length);
+        slow.write(first.subarray(0, first.length >> 1));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const { ETag: secondEtag } = await sendPart(1, second, second.length);
+        slow.end(first.subarray(first.length >> 1));
+        const { ETag: firstEtag } = await firstSent;
+        const tail = Buffer.from("tail");
+        const { ETag: tailEtag } = await sendPart(2, tail, tail.length);
 
-      // Whichever send the server kept, a completion naming it succeeds and one naming the other is InvalidPart;
-      // the object is that send's bytes whole.
-      const outcomes = [];
-      for (const [body, etag] of [
-        [first, firstEtag],
-        [second, secondEtag],
-      ] as const) {
-        try {
-          const done = await storage.s3.send(
-            new CompleteMultipartUploadCommand({
-              Bucket: storage.bucket,
-              Key: key,
-              UploadId,
-              MultipartUpload: {
-                Parts: [
-                  { PartNumber: 1, ETag: etag ?? "" },
-                  { PartNumber: 2, ETag: tailEtag ?? "" },
-                ],
-              },
-            }),
-          );
-          outcomes.push({ body, etag: done.ETag });
-          break;
-        } catch (error) {
-          expect(error).toMatchObject({ name: "InvalidPart" });
+        // Whichever send the server kept, a completion naming it succeeds and one naming the other is InvalidPart;
+        // the object is that send's bytes whole.
+        const outcomes = [];
+        for (const [body, etag] of [
+          [first, firstEtag],
+          [second, secondEtag],
+        ] as const) {
+          try {
+            const done = await complete(key, UploadId ?? "", [
+              { PartNumber: 1, ETag: etag ?? "" },
+              { PartNumber: 2, ETag: tailEtag ?? "" },
+            ]);
+            outcomes.push({ body, etag: done.ETag });
+            break;
+          } catch (error) {
+            expect(error).toMatchObject({ name: "InvalidPart" });
+          }
         }
-      }
-      expect(outcomes).toHaveLength(1);
-      const kept = outcomes[0] as { body: Buffer; etag: string | undefined };
-      expect(kept.etag).toBe(`"${md5(Buffer.concat([md5(kept.body), md5(tail)])).toString("hex")}-2"`);
-      expect((await storage.bytes(key)).equals(Buffer.concat([kept.body, tail]))).toBe(true);
-      expect(await storage.pendingUploads()).toEqual([]);
-    },
-  );
+        expect(outcomes).toHaveLength(1);
+        const kept = outcomes[0] as { body: Buffer; etag: string | undefined };
+        expect(kept.etag).toBe(`"${md5(Buffer.concat([md5(kept.body), md5(tail)])).toString("hex")}-2"`);
+        expect((await storage.bytes(key)).equals(Buffer.concat([kept.body, tail]))).toBe(true);
+        expect(await storage.pendingUploads()).toEqual([]);
+      },
+    );
+  });
 
   it("an empty object reads back empty, and a missing one is ObjectNotFoundError", async () => {
     const upload = storage.store.openUpload("empty.csv", "text/csv");
