@@ -274,26 +274,30 @@ class RowRewriter {
       this.at += written;
       return;
     }
-    const from = kernel.trechoStart;
-    const to = kernel.trechoEnd;
-    const road = this.roadName(data, from, to, false);
-    kernel.remember(data, from, to, road);
-    this.reserve(road.length + 1 - written);
-    const out = this.out;
-    let at = this.at + kernel.bytes.copy(out, this.at, kernel.rowAt, kernel.rowAt - written);
-    for (let i = 0; i < road.length; i++) out[at++] = road[i] as number;
-    out[at++] = LF;
-    this.at = at;
+    const road = this.roadName(data, kernel.trechoStart, kernel.trechoEnd, false);
+    kernel.remember(road);
+    this.reserve(-written);
+    this.at += kernel.bytes.copy(this.out, this.at, kernel.rowAt, kernel.rowAt - written);
+    this.endRoad(road);
   }
 
   /** Appends `,source_line,road_name` and the line end. */
   private endRow(line: number, road: Buffer): void {
-    this.reserve(road.length + 24);
+    this.reserve(24);
     const out = this.out;
     let at = this.at;
     out[at++] = COMMA;
     at = writeDigits(out, at, line);
     out[at++] = COMMA;
+    this.at = at;
+    this.endRoad(road);
+  }
+
+  /** Appends the road and the line end. */
+  private endRoad(road: Buffer): void {
+    this.reserve(road.length + 1);
+    const out = this.out;
+    let at = this.at;
     // Byte by byte: a road is a few bytes, and a native copy costs more than that per call.
     for (let i = 0; i < road.length; i++) out[at++] = road[i] as number;
     out[at++] = LF;

@@ -75,9 +75,9 @@ export interface CsvReaderOptions {
   /**
    * Called instead of `onRecord` for a plain line after the first record: `data[start, end)` is the whole
    * record, ended by a LF or a CRLF (at `end`), with no quote and no other CR, so its fields are exactly what
-   * lies between delimiters (one holding a comma, when the delimiter is not the comma, still needs quoting in comma-separated
-   * output). Such a line is found with native scans and never split into fields: a consumer that rewrites it
-   * whole (the cleaner) saves the per-field work. Without it, every record goes to `onRecord`.
+   * lies between delimiters (one holding a comma, when the delimiter is not the comma, still needs quoting in
+   * comma-separated output). Such a line is found with native scans and never split into fields: a consumer
+   * that rewrites it whole (the cleaner) saves the per-field work. Without it, every record goes to `onRecord`.
    */
   onPlainLine?: (data: Buffer, start: number, end: number, line: number) => void;
 }

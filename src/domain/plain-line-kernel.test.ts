@@ -81,7 +81,7 @@ describe("PlainRowKernel", () => {
             };
             if (check() < 0 && field && remember) {
               const road = Buffer.from(`"R ${field.bytes.toString("latin1")}"`, "latin1");
-              kernel.remember(data, start + field.start, start + field.start + field.bytes.length, road);
+              kernel.remember(road);
               roads.set(field.bytes.toString("latin1"), road);
               // Remembered, the same line gets its road, unless the trecho or its road is too long to keep.
               expect(check() > 0).toBe(field.bytes.length <= 64 && road.length <= 64);
@@ -116,7 +116,7 @@ describe("PlainRowKernel", () => {
         data.toString("latin1", kernel.trechoStart, kernel.trechoEnd).toUpperCase(),
         "latin1",
       );
-      kernel.remember(data, kernel.trechoStart, kernel.trechoEnd, road);
+      kernel.remember(road);
     }
     for (const [i, { start, end }] of lines.entries()) {
       const row = `1,${trechos[i]},"2,5",2,${trechos[i]?.toUpperCase()}\n`;
@@ -136,10 +136,10 @@ describe("PlainRowKernel", () => {
       return written < 0 ? undefined : kernel.bytes.toString("latin1", kernel.rowAt, kernel.rowAt + written);
     };
     expect(row(sp)).toBeUndefined();
-    kernel.remember(data, kernel.trechoStart, kernel.trechoEnd, Buffer.from("SP"));
+    kernel.remember(Buffer.from("SP"));
     expect(row(sp)).toBe("1,Rodovia Presidente Dutra/SP,2,1,SP\n");
     expect(row(rj)).toBeUndefined();
-    kernel.remember(data, kernel.trechoStart, kernel.trechoEnd, Buffer.from("RJ"));
+    kernel.remember(Buffer.from("RJ"));
     expect(row(rj)).toBe("1,Rodovia Presidente Dutra/RJ,2,1,RJ\n");
     expect(row(sp)).toBeUndefined();
   });
@@ -151,12 +151,12 @@ describe("PlainRowKernel", () => {
     kernel.load(data);
     const road = Buffer.from("BR-101/RJ");
     expect(kernel.row(0, 15, 0x3b, 1, 7)).toBe(-'1,BR-101/RJ,"2,5",7,'.length);
-    kernel.remember(data, kernel.trechoStart, kernel.trechoEnd, road);
+    kernel.remember(road);
     const row = '1,BR-101/RJ,"2,5",8,BR-101/RJ\n';
     expect(kernel.row(16, 31, 0x3b, 1, 8)).toBe(row.length);
     expect(kernel.bytes.toString("latin1", kernel.rowAt, kernel.rowAt + row.length)).toBe(row);
     expect(kernel.row(32, 336, 0x3b, 1, 9)).toBeLessThan(0);
-    kernel.remember(data, kernel.trechoStart, kernel.trechoEnd, road);
+    kernel.remember(road);
     expect(kernel.row(337, 641, 0x3b, 1, 10)).toBeLessThan(0);
   });
 

@@ -104,15 +104,18 @@ export class PlainRowKernel {
   }
 
   /**
-   * The next rows whose `trecho` is data[start, end), the last line's, get `road` (a clean field) from the kernel
-   * itself, until another `trecho` takes its slot.
+   * The next rows whose `trecho` is the last line's get `road` (a clean field) from the kernel itself, until
+   * another `trecho` takes its slot. Call it after a `row` that left the road to the caller.
    */
-  remember(data: Buffer, start: number, end: number, road: Buffer): void {
-    const slot = this.header[2] as number;
-    if (slot === -1 || road.length > SLOT_ROOM) return;
-    this.bytes.writeInt32LE(end - start, slot);
+  remember(road: Buffer): void {
+    const header = this.header;
+    const from = header[0] as number;
+    const to = header[1] as number;
+    const slot = header[2] as number;
+    if (from === -1 || slot === -1 || road.length > SLOT_ROOM) return;
+    this.bytes.writeInt32LE(to - from, slot);
     this.bytes.writeInt32LE(road.length, slot + 4);
-    data.copy(this.bytes, slot + 8, start, end);
+    this.bytes.copy(this.bytes, slot + 8, from, to);
     road.copy(this.bytes, slot + 8 + SLOT_ROOM);
   }
 

@@ -176,10 +176,15 @@ export function completeAsS3(store) {
   return { forget: (bucket, uploadId) => uploads.delete(uploadDirOf(bucket, uploadId)) };
 }
 
-/** A stream writing at `offset` of `path`, made if missing (an append-mode file would ignore the offset). */
+/** A stream writing at `offset` of `path`, made if missing. */
 async function placeWriter(path, offset) {
-  await (await open(path, "a")).close();
+  await createIfMissing(path);
   return createWriteStream(path, { flags: "r+", start: offset });
+}
+
+/** Makes `path` an empty file unless it exists, so that it opens "r+": an append-mode file ignores offsets. */
+async function createIfMissing(path) {
+  await (await open(path, "a")).close();
 }
 
 /** Starts copying the parts kept in their own files that come next, unless that is under way (it then goes on). */
@@ -322,7 +327,7 @@ async function placeOf(uploadDir, path) {
 /** Writes each part's bytes (`size` bytes of `path` from `offset`) one after another into `target` from `at`. */
 async function copyInto(target, at, parts) {
   if (parts.length === 0) return;
-  await (await open(target, "a")).close();
+  await createIfMissing(target);
   const output = await open(target, "r+");
   const buffer = Buffer.allocUnsafe(
     Math.min(COPY_BUFFER_BYTES, Math.max(...parts.map((part) => part.size), 1)),
