@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import type { S3Client } from "@aws-sdk/client-s3";
+import { type S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
 import { ConfiguredRetryStrategy, StandardRetryStrategy } from "@smithy/core/retry";
 import { describe, expect, it } from "vitest";
 import { quickRetry } from "../../tests/support/retry.js";
@@ -27,6 +27,38 @@ describe("createS3Client", () => {
     expect(await s3.config.requestChecksumCalculation()).toBe("WHEN_REQUIRED");
     expect(await s3.config.responseChecksumValidation()).toBe("WHEN_REQUIRED");
     expect(s3.config.forcePathStyle).toBe(true);
+  });
+
+  it("sends a large body at once on loopback, and after S3's 100 Continue anywhere else", async () => {
+    const part = Buffer.alloc(3 * 1024 * 1024, "a");
+    const expectOf = async (endpoint: string | undefined) => {
+      const s3 = createS3Client(
+        { bucket: "b", region: "us-east-1", endpoint, forcePathStyle: endpoint !== undefined },
+        { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+      );
+      let expectHeader: string | undefined = "not sent";
+      // The last middleware before the network answers for it: nothing leaves the process.
+      s3.middlewareStack.add(
+        () => async (args) => {
+          const headers = (args.request as { headers: Record<string, string> }).headers;
+          expectHeader = Object.entries(headers).find(([name]) => name.toLowerCase() === "expect")?.[1];
+          return {
+            response: { statusCode: 200, headers: { etag: '"0"' }, body: Readable.from([]) },
+            output: {},
+          } as never;
+        },
+        { step: "deserialize", priority: "low", name: "answerHere" },
+      );
+      await s3.send(
+        new UploadPartCommand({ Bucket: "b", Key: "k", UploadId: "u", PartNumber: 1, Body: part }),
+      );
+      return expectHeader;
+    };
+    expect(await expectOf(undefined)).toBe("100-continue");
+    expect(await expectOf("http://192.0.2.10:9000")).toBe("100-continue");
+    for (const endpoint of ["http://127.0.0.1:4569", "http://localhost:4569", "http://[::1]:4569"]) {
+      expect(await expectOf(endpoint), endpoint).toBeUndefined();
+    }
   });
 
   it("retries with the SDK's standard mode, 5 attempts unless told otherwise", async () => {

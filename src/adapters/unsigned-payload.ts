@@ -1,4 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import { isLoopbackHost } from "./loopback-host.js";
 
 /** The requests whose bodies are an object's bytes: a part of a multipart upload, or a whole small object. */
 const OBJECT_BODIES = new Set(["UploadPartCommand", "PutObjectCommand"]);
@@ -45,7 +46,5 @@ export function transportProtects(request: {
   protocol?: string | undefined;
   hostname?: string | undefined;
 }): boolean {
-  if (request.protocol === "https:") return true;
-  const host = (request.hostname ?? "").replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+  return request.protocol === "https:" || isLoopbackHost(request.hostname);
 }
