@@ -10,8 +10,9 @@ import { parentPort, workerData } from "node:worker_threads";
 /** @type {string | undefined} */
 const store = workerData.store;
 let uploads = 0;
-/** Files written per upload, removed when it completes (the bench keeps nothing it measures against this). */
+/** Files written per upload, then per object once it completes; an object's go when it is deleted, as s3rver's do. */
 const written = new Map();
+const objects = new Map();
 
 const xml = (response, body) => {
   response.writeHead(200, { "content-type": "application/xml" });
@@ -28,9 +29,9 @@ async function take(request, uploadId) {
   const md5 = createHash("md5");
   const path = join(store, `${uploadId ?? "object"}-${++uploads}`);
   if (uploadId) written.set(uploadId, [...(written.get(uploadId) ?? []), path]);
+  else objects.set(new URL(request.url ?? "/", "http://localhost").pathname, [path]);
   request.on("data", (chunk) => md5.update(chunk));
   await pipeline(request, createWriteStream(path));
-  if (!uploadId) await rm(path);
   return md5.digest("hex");
 }
 
@@ -50,10 +51,12 @@ const server = createServer(async (request, response) => {
         `<InitiateMultipartUploadResult><UploadId>u${++uploads}</UploadId></InitiateMultipartUploadResult>`,
       );
     } else if (request.method === "POST" && uploadId) {
-      await Promise.all((written.get(uploadId) ?? []).map((path) => rm(path, { force: true })));
+      objects.set(url.pathname, written.get(uploadId) ?? []);
       written.delete(uploadId);
       xml(response, `<CompleteMultipartUploadResult><ETag>"done"</ETag></CompleteMultipartUploadResult>`);
     } else if (request.method === "DELETE") {
+      await Promise.all((objects.get(url.pathname) ?? []).map((path) => rm(path, { force: true })));
+      objects.delete(url.pathname);
       response.writeHead(204).end();
     } else {
       response.writeHead(404).end();

@@ -358,7 +358,8 @@ async function measure(
                   s3Endpoint:
                     approach === "ingest-discard" ? services.discardS3Endpoint : services.hashingS3Endpoint,
                   bucket: BUCKET,
-                  keep: true,
+                  // The hashing S3 keeps the objects until they are deleted, after the step, as s3rver's are.
+                  keep: approach === "ingest-discard",
                 }
               : {
                   kind: "deaths",
