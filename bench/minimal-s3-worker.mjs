@@ -20,7 +20,7 @@ const xml = (response, body) => {
 };
 
 /** The body hashed as S3 hashes it for the ETag (MD5) and written once to a file, or thrown away. */
-async function take(request, uploadId) {
+async function take(request, pathname, uploadId) {
   if (store === undefined) {
     request.resume();
     await new Promise((resolve, reject) => request.on("end", resolve).on("error", reject));
@@ -29,7 +29,7 @@ async function take(request, uploadId) {
   const md5 = createHash("md5");
   const path = join(store, `${uploadId ?? "object"}-${++uploads}`);
   if (uploadId) written.set(uploadId, [...(written.get(uploadId) ?? []), path]);
-  else objects.set(new URL(request.url ?? "/", "http://localhost").pathname, [path]);
+  else objects.set(pathname, [path]);
   request.on("data", (chunk) => md5.update(chunk));
   await pipeline(request, createWriteStream(path));
   return md5.digest("hex");
@@ -40,7 +40,7 @@ const server = createServer(async (request, response) => {
   const uploadId = url.searchParams.get("uploadId") ?? undefined;
   try {
     if (request.method === "PUT") {
-      const etag = await take(request, uploadId);
+      const etag = await take(request, url.pathname, uploadId);
       response.writeHead(200, { etag: `"${etag}"` }).end();
       return;
     }

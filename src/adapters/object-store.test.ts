@@ -3,6 +3,7 @@ import { type S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
 import { ConfiguredRetryStrategy, StandardRetryStrategy } from "@smithy/core/retry";
 import { describe, expect, it } from "vitest";
 import { quickRetry } from "../../tests/support/retry.js";
+import { answerInProcess } from "../../tests/support/sent-requests.js";
 import { createS3Client, ensureBucket, ObjectStore } from "./object-store.js";
 
 describe("createS3Client", () => {
@@ -36,23 +37,12 @@ describe("createS3Client", () => {
         { bucket: "b", region: "us-east-1", endpoint, forcePathStyle: endpoint !== undefined },
         { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
       );
-      let expectHeader: string | undefined = "not sent";
-      // The last middleware before the network answers for it: nothing leaves the process.
-      s3.middlewareStack.add(
-        () => async (args) => {
-          const headers = (args.request as { headers: Record<string, string> }).headers;
-          expectHeader = Object.entries(headers).find(([name]) => name.toLowerCase() === "expect")?.[1];
-          return {
-            response: { statusCode: 200, headers: { etag: '"0"' }, body: Readable.from([]) },
-            output: {},
-          } as never;
-        },
-        { step: "deserialize", priority: "low", name: "answerHere" },
-      );
+      const sent = answerInProcess(s3);
       await s3.send(
         new UploadPartCommand({ Bucket: "b", Key: "k", UploadId: "u", PartNumber: 1, Body: part }),
       );
-      return expectHeader;
+      expect(sent, endpoint).toHaveLength(1);
+      return sent[0]?.headers.expect;
     };
     expect(await expectOf(undefined)).toBe("100-continue");
     expect(await expectOf("http://192.0.2.10:9000")).toBe("100-continue");

@@ -104,8 +104,8 @@ export function createS3Client(
 
 /** An endpoint on this machine (the embedded S3, a local server); a malformed one is not. */
 function isLoopbackEndpoint(endpoint: string | undefined): boolean {
-  if (!endpoint || !URL.canParse(endpoint)) return false;
-  return isLoopbackHost(new URL(endpoint).hostname);
+  const url = endpoint ? URL.parse(endpoint) : null;
+  return url !== null && isLoopbackHost(url.hostname);
 }
 
 /**

@@ -1,43 +1,12 @@
 import { createHash } from "node:crypto";
-import { Readable } from "node:stream";
 import { crc32 } from "node:zlib";
-import { GetObjectCommand, PutObjectCommand, type S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, UploadPartCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
+import { answerInProcess, type SentRequest } from "../../tests/support/sent-requests.js";
 import { createS3Client } from "./object-store.js";
 import { transportProtects } from "./unsigned-payload.js";
 
 const KEYS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
-
-interface Sent {
-  headers: Record<string, string>;
-  signedHeaders: string[];
-}
-
-/**
- * Every request the client would send, as signed, answered here instead of over the network (the last
- * middleware before the transport): nothing leaves the process, whatever the endpoint.
- */
-function capture(client: S3Client): Sent[] {
-  const sent: Sent[] = [];
-  client.middlewareStack.add(
-    () => async (args) => {
-      const headers = Object.fromEntries(
-        Object.entries((args.request as { headers: Record<string, string> }).headers).map(([name, value]) => [
-          name.toLowerCase(),
-          value,
-        ]),
-      );
-      const signedHeaders = /SignedHeaders=([^,]+)/.exec(headers.authorization ?? "")?.[1]?.split(";") ?? [];
-      sent.push({ headers, signedHeaders });
-      return {
-        response: { statusCode: 200, headers: { etag: '"0"' }, body: Readable.from([]) },
-        output: {},
-      } as never;
-    },
-    { step: "deserialize", priority: "low", name: "captureSent" },
-  );
-  return sent;
-}
 
 const body = Buffer.from("data_inversa,mortos,automovel\n2024-01-01,1,1\n".repeat(1000));
 const sha256 = (bytes: Buffer | string) => createHash("sha256").update(bytes).digest("hex");
@@ -47,12 +16,12 @@ const crc32Base64 = (bytes: Buffer) => {
   return value.toString("base64");
 };
 
-async function sendAll(endpoint: string | undefined): Promise<Sent[]> {
+async function sendAll(endpoint: string | undefined): Promise<SentRequest[]> {
   const client = createS3Client(
     { bucket: "roadtoll-data", region: "sa-east-1", endpoint, forcePathStyle: endpoint !== undefined },
     KEYS,
   );
-  const sent = capture(client);
+  const sent = answerInProcess(client);
   const object = { Bucket: "roadtoll-data", Key: "clean/ecovias.csv" };
   await client.send(new UploadPartCommand({ ...object, UploadId: "u1", PartNumber: 1, Body: body }));
   await client.send(new PutObjectCommand({ ...object, Body: body }));
